@@ -1,0 +1,434 @@
+"""Reverse-mode automatic differentiation: `Function`, its `Context`, grad mode and the engine.
+
+Recording. `Function.apply` unwraps its Tensor arguments to NumPy arrays, runs `forward`, and,
+when grad mode is on and some input requires grad, attaches a `Context` to the output as its
+`grad_fn`. The context remembers the inputs (the graph's edges), what `forward` saved, and the
+non-tensor arguments (for error messages and graph drawings).
+
+Ordering. `backward()` walks the graph once, iteratively (no recursion, so a 10,000-op chain is
+fine), to get a topological order of the contexts, then visits them from the root down. Each
+context is visited after every consumer of its outputs, so its incoming gradient is complete.
+
+Accumulation. A tensor used twice receives two gradients; they are added (`x * x` at 3 gives 6).
+Gradients are never mutated in place: each sum is a new array.
+
+Freeing. Unless `retain_graph=True`, each context drops what `forward` saved as soon as its
+backward has run; a second backward through it raises `BackwardError` saying so.
+"""
+from __future__ import annotations
+
+import functools
+import weakref
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .errors import BackwardError
+
+__all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+           "backward", "grad_mode"]
+
+
+# ----------------------------------------------------------------------------------- grad mode
+class grad_mode:
+    """Global switches read on every op: recording on/off, anomaly detection on/off, and the
+    stack of Modules whose forward is running (so graph drawings can cluster ops by module)."""
+    enabled: bool = True
+    anomaly: bool = False
+    module_stack: list = []
+
+
+def is_grad_enabled() -> bool:
+    return grad_mode.enabled
+
+
+class set_grad_enabled:
+    """Context manager and decorator that sets grad mode to `mode` and restores it afterwards."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = bool(mode)
+        self.prev: list[bool] = []
+
+    def __enter__(self) -> None:
+        self.prev.append(grad_mode.enabled)
+        grad_mode.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        grad_mode.enabled = self.prev.pop()
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """`with tc.no_grad():` or `@tc.no_grad()`: ops run without recording a graph."""
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """`with tc.enable_grad():` or `@tc.enable_grad()`: recording back on inside a no_grad block."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+# ------------------------------------------------------------------------------------ Context
+class Context:
+    """What one call of a Function leaves in the graph; the `ctx` passed to forward and backward.
+
+    Engine fields live in slots; anything `forward` stores as an attribute (`ctx.mask = ...`)
+    goes to `__dict__` and is dropped, with the saved arrays, when the graph is freed.
+    """
+
+    __slots__ = ("fn", "inputs", "needs_input_grad", "kwargs", "saved", "saved_versions",
+                 "outputs_meta", "freed", "pre_hooks", "retained", "forward_site", "scope", "__dict__",
+                 "__weakref__")
+
+    def __init__(self, fn: type, inputs: tuple, needs_input_grad: tuple[bool, ...],
+                 kwargs: dict) -> None:
+        self.fn = fn
+        self.inputs = inputs                  # positional args of apply: Tensors and constants
+        self.needs_input_grad = needs_input_grad
+        self.kwargs = kwargs
+        self.saved: tuple = ()
+        self.saved_versions: tuple = ()
+        self.outputs_meta: tuple = ()         # (shape, dtype) per output, to materialise zeros
+        self.freed = False
+        self.pre_hooks: dict[int, list] | None = None   # output_nr -> hooks on that output's grad
+        self.retained: dict[int, Any] | None = None     # output_nr -> weakref to a retain_grad tensor
+        self.forward_site: str | None = None            # user file:line, recorded in anomaly mode
+        self.scope: tuple = ()                          # Modules whose forward made this op, outer first
+
+    # -- the PyTorch-style API used inside forward/backward
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep arrays (or any values) for backward; they are freed after backward runs."""
+        self.saved = arrays
+        self.saved_versions = tuple(self._version_of(a) for a in arrays)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self.freed:
+            raise BackwardError(self._freed_message())
+        self._check_versions()
+        return self.saved
+
+    def mark_non_differentiable(self, *arrays: np.ndarray) -> None:
+        """Outputs listed here (by identity) get no gradient, e.g. the indices of max()."""
+        self.__dict__.setdefault("_non_differentiable", set()).update(id(a) for a in arrays)
+
+    # -- introspection (graph drawing, error messages)
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.name}Backward>"
+
+    @property
+    def args(self) -> dict:
+        """The non-tensor arguments of the call (stride, padding, dim, ...), for display."""
+        out = {f"arg{i}": a for i, a in enumerate(self.inputs) if not _is_tensor(a)}
+        out.update({k: v for k, v in self.kwargs.items() if not _is_tensor(v)})
+        return out
+
+    @property
+    def next_tensors(self) -> list:
+        """The Tensor inputs of this call, in order."""
+        return [t for t in self.inputs if _is_tensor(t)]
+
+    # -- in-place safety: a saved array's tensor must not have changed since it was saved
+    def _version_of(self, array: Any) -> tuple | None:
+        if not isinstance(array, np.ndarray):
+            return None
+        for t in self.inputs:
+            if _is_tensor(t) and (t.data is array or np.may_share_memory(t.data, array)):
+                return (weakref.ref(t), t._version)
+        return None
+
+    def _check_versions(self) -> None:
+        for entry in self.saved_versions:
+            if entry is None:
+                continue
+            ref, version = entry
+            t = ref()
+            if t is not None and t._version != version:
+                raise BackwardError(
+                    f"one of the arrays {self.name} saved for backward was modified in place: "
+                    f"the tensor of shape {t.shape} is at version {t._version}, but {self.name} "
+                    f"saved it at version {version}. Clone the tensor before modifying it "
+                    f"(x = x.clone()) or move the in-place op after backward()."
+                    + (f" The {self.name} was created at {self.forward_site}." if self.forward_site else ""))
+
+    def _freed_message(self) -> str:
+        return (f"Trying to backward through the graph a second time (through {self.name}): "
+                f"its saved arrays were freed after the first backward(). Pass "
+                f"retain_graph=True to the first backward() if you need to backpropagate twice.")
+
+    def free(self) -> None:
+        self.saved = ()
+        self.saved_versions = ()
+        self.__dict__.clear()
+        self.freed = True
+
+
+def _is_tensor(x: Any) -> bool:
+    return isinstance(x, _TensorType)
+
+
+_TensorType: type = type(None)   # set by tensor.py to break the import cycle
+
+
+def _register_tensor_type(cls: type) -> None:
+    global _TensorType
+    _TensorType = cls
+
+
+# ----------------------------------------------------------------------------------- Function
+class Function:
+    """Base class of every differentiable op, built-in or user-defined, written as in PyTorch:
+
+        class Cube(tc.autograd.Function):
+            @staticmethod
+            def forward(ctx, a):            # NumPy arrays in, NumPy array(s) out
+                ctx.save_for_backward(a)
+                return a ** 3
+            @staticmethod
+            def backward(ctx, g):           # one gradient (or None) per positional input
+                (a,) = ctx.saved_tensors
+                return 3 * a ** 2 * g
+
+        y = Cube.apply(x)
+
+    Tensor arguments reach `forward` as NumPy arrays; other arguments (ints, tuples, floats)
+    pass through unchanged and get `None` as their gradient. `forward` may return a tuple for
+    several outputs. `ctx.needs_input_grad[i]` says whether input i wants a gradient, so
+    backward can skip work (e.g. conv's grad_input for the first layer).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a Function subclass must define a static forward(ctx, *inputs)")
+
+    @staticmethod
+    def backward(ctx: Context, *grad_outputs: np.ndarray) -> Any:
+        raise TypeError("a Function subclass must define a static backward(ctx, *grad_outputs)")
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        Tensor = _TensorType
+        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        record = grad_mode.enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        if record:
+            needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            ctx = Context(cls, args, needs, kwargs)
+            if grad_mode.anomaly:
+                ctx.forward_site = _user_call_site()
+            if grad_mode.module_stack:
+                ctx.scope = tuple(grad_mode.module_stack)
+        else:
+            ctx = Context(cls, (), tuple(False for _ in args), kwargs)
+        out = cls.forward(ctx, *raw, **kwargs)
+        multi = isinstance(out, tuple)
+        outs = out if multi else (out,)
+        if grad_mode.anomaly:
+            _check_finite(cls.__name__, "forward", outs, ctx.forward_site)
+        non_diff = ctx.__dict__.get("_non_differentiable", ()) if record else ()
+        results = []
+        meta = []
+        for i, o in enumerate(outs):
+            if isinstance(o, Tensor):       # a user forward that returned a Tensor
+                o = o.data
+            o = np.asarray(o)
+            t = Tensor._wrap(o)
+            meta.append((o.shape, o.dtype))
+            if record and id(o) not in non_diff and o.dtype.kind == "f":
+                t.requires_grad = True
+                t.grad_fn = ctx
+                t._output_nr = i
+            results.append(t)
+        if record:
+            ctx.outputs_meta = tuple(meta)
+        return tuple(results) if multi else results[0]
+
+
+# ------------------------------------------------------------------------------------- engine
+def _topological_order(root: Context) -> list[Context]:
+    """Contexts reachable from root, each after all contexts it depends on (iterative DFS)."""
+    order: list[Context] = []
+    visited: set[int] = set()
+    stack: list[tuple[Context, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for t, need in zip(node.inputs, node.needs_input_grad):
+            if need and t.grad_fn is not None and id(t.grad_fn) not in visited:
+                stack.append((t.grad_fn, False))
+    return order
+
+
+def backward(tensor: Any, gradient: Any = None, retain_graph: bool = False) -> None:
+    """Backpropagate from `tensor`, accumulating into the `.grad` of leaves that require grad."""
+    Tensor = _TensorType
+    if not tensor.requires_grad:
+        raise BackwardError(
+            "backward() called on a tensor that does not require grad: it was not computed from "
+            "any tensor with requires_grad=True, or it was computed under no_grad().")
+    if gradient is None:
+        if tensor.data.size != 1:
+            raise BackwardError(
+                f"backward() without a gradient is only defined for a scalar (one-element) "
+                f"output, but the output has shape {tuple(tensor.shape)}; call "
+                f"backward(gradient=...) with a tensor of that shape, or reduce it first (.sum()).")
+        grad = np.ones_like(tensor.data)
+    else:
+        grad = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if grad.shape != tensor.data.shape:
+            raise BackwardError(f"backward(gradient=...) got shape {grad.shape}, but the output "
+                                f"has shape {tensor.data.shape}; they must match.")
+        grad = grad.astype(tensor.data.dtype, copy=False)
+
+    handed_out: set[int] = set()          # arrays already stored in some leaf's .grad
+    if tensor.grad_fn is None:            # backward on a leaf: d leaf / d leaf = 1
+        _accumulate_leaf(tensor, grad, handed_out)
+        return
+
+    root = tensor.grad_fn
+    pending: dict[int, list] = {id(root): [None] * len(root.outputs_meta)}
+    pending[id(root)][tensor._output_nr] = grad
+    for node in reversed(_topological_order(root)):
+        grads = pending.pop(id(node), None)
+        if grads is None:                 # reachable, but no gradient flows into it
+            continue
+        if node.freed:
+            raise BackwardError(node._freed_message())
+        _run_output_hooks(node, grads)
+        if len(grads) > 1:                # multi-output op: absent gradients are zeros
+            grads = [np.zeros(s, d) if g is None else g
+                     for g, (s, d) in zip(grads, node.outputs_meta)]
+        input_grads = node.fn.backward(node, *grads)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        _check_gradient_count(node, input_grads)
+        if grad_mode.anomaly:
+            _check_finite(node.name, "backward", input_grads, node.forward_site)
+        for inp, need, g in zip(node.inputs, node.needs_input_grad, input_grads):
+            if not need or g is None:
+                continue
+            g = _conform(node, inp, g)
+            if inp.grad_fn is None:
+                _accumulate_leaf(inp, g, handed_out)
+            else:
+                slots = pending.setdefault(id(inp.grad_fn), [None] * len(inp.grad_fn.outputs_meta))
+                nr = inp._output_nr
+                slots[nr] = g if slots[nr] is None else slots[nr] + g
+        if not retain_graph:
+            node.free()
+
+
+def _conform(node: Context, inp: Any, g: Any) -> np.ndarray:
+    """Check a returned gradient against its input: same shape, same dtype (cast if needed)."""
+    if isinstance(g, _TensorType):
+        g = g.data
+    g = np.asarray(g)
+    if g.shape != inp.data.shape:
+        index = next(i for i, x in enumerate(node.inputs) if x is inp)
+        raise BackwardError(
+            f"{node.name}.backward returned a gradient of shape {g.shape} for input {index}, "
+            f"whose shape is {inp.data.shape}; each gradient must have its input's shape.")
+    if g.dtype != inp.data.dtype:
+        g = g.astype(inp.data.dtype)
+    return g
+
+
+def _check_gradient_count(node: Context, input_grads: tuple) -> None:
+    n_in = len(node.inputs)
+    if len(input_grads) < n_in or any(g is not None for g in input_grads[n_in:]):
+        raise BackwardError(
+            f"{node.name}.backward returned {len(input_grads)} gradient(s), but forward took "
+            f"{n_in} positional input(s); return one gradient (or None) per input.")
+
+
+def _accumulate_leaf(leaf: Any, g: np.ndarray, handed_out: set[int]) -> None:
+    for hook in getattr(leaf, "_hooks", None) or ():
+        new = hook(_TensorType._wrap(g))
+        if new is not None:
+            g = _conform_hook(leaf, new)
+    # The same array may reach two leaves (Add passes its gradient through to both inputs) or
+    # be a read-only view; copy so that each leaf owns its .grad.
+    if id(g) in handed_out or g.base is not None or not g.flags.writeable:
+        g = g.copy()
+    if leaf.grad is None:
+        handed_out.add(id(g))
+        leaf.grad = _TensorType._wrap(g)
+    else:
+        leaf.grad = _TensorType._wrap(leaf.grad.data + g)
+
+
+def _conform_hook(t: Any, new: Any) -> np.ndarray:
+    arr = new.data if isinstance(new, _TensorType) else np.asarray(new)
+    if arr.shape != t.data.shape:
+        raise BackwardError(f"a hook returned a gradient of shape {arr.shape} for a tensor of "
+                            f"shape {t.data.shape}; hooks must keep the gradient's shape.")
+    return arr.astype(t.data.dtype, copy=False)
+
+
+def _run_output_hooks(node: Context, grads: list) -> None:
+    """Tensor hooks and retain_grad() on non-leaf outputs see the complete incoming gradient."""
+    if node.pre_hooks:
+        for nr, hooks in node.pre_hooks.items():
+            if grads[nr] is None:
+                continue
+            for hook in hooks:
+                new = hook(_TensorType._wrap(grads[nr]))
+                if new is not None:
+                    shape, dtype = node.outputs_meta[nr]
+                    arr = new.data if isinstance(new, _TensorType) else np.asarray(new)
+                    if arr.shape != shape:
+                        raise BackwardError(
+                            f"a hook on the output of {node.name} returned a gradient of shape "
+                            f"{arr.shape}, expected {shape}.")
+                    grads[nr] = arr.astype(dtype, copy=False)
+    if node.retained:
+        for nr, ref in node.retained.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                g = grads[nr].copy()
+                t.grad = _TensorType._wrap(g if t.grad is None else t.grad.data + g)
+
+
+# ---------------------------------------------------------------------------- anomaly checks
+def _check_finite(op: str, phase: str, arrays: Iterable, site: str | None) -> None:
+    for i, a in enumerate(arrays):
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and not np.isfinite(a).all():
+            what = "NaN" if np.isnan(a).any() else "Inf"
+            where = f" The {op} was called at {site}." if site else ""
+            label = f"output {i}" if phase == "forward" else f"gradient for input {i}"
+            raise FloatingPointError(f"anomaly detected: {op}.{phase} produced {what} in its "
+                                     f"{label} (shape {a.shape}).{where}")
+
+
+def _user_call_site() -> str:
+    """file:line of the innermost stack frame outside this package (the user's code)."""
+    import os
+    import sys
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(2)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package_dir):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"

@@ -1,0 +1,22 @@
+"""The exception types the framework raises for bad input, so callers can catch them precisely.
+
+Each derives from the built-in type a Python or PyTorch user would expect (ValueError for
+bad shapes and arguments, TypeError for bad dtypes, RuntimeError for misuse of the engine),
+and every message names the op, the argument and the shapes involved.
+"""
+
+
+class ShapeError(ValueError):
+    """Tensor shapes that do not fit the op (broadcasting, matmul, conv channels, output size)."""
+
+
+class ArgumentError(ValueError):
+    """A non-tensor argument out of its domain (a stride of 0, an unknown reduction, a bad dim)."""
+
+
+class DTypeError(TypeError):
+    """A dtype the op cannot take (requires_grad on an integer tensor, float labels, ...)."""
+
+
+class BackwardError(RuntimeError):
+    """Misuse of the autograd engine: freed graphs, wrong gradient counts/shapes, non-scalar roots."""

@@ -1,0 +1,317 @@
+"""Elementwise ops. Inputs already have one shape (Tensor broadcasts them first with `Expand`),
+or one side is a Python scalar constant, so no backward here ever sums a gradient back."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+
+def _unless(need: bool, value_fn):
+    return value_fn() if need else None
+
+
+class Add(Function):
+    """z = a + b;  dz/da = 1, dz/db = 1."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output, grad_output
+
+
+class Sub(Function):
+    """z = a - b;  dz/da = 1, dz/db = -1."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output, _unless(ctx.needs_input_grad[1], lambda: -grad_output)
+
+
+class Mul(Function):
+    """z = a * b;  dz/da = b, dz/db = a."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (grad_output * b if need_a else None), (grad_output * a if need_b else None)
+
+
+class Div(Function):
+    """z = a / b;  dz/da = 1/b, dz/db = -a/b²."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (_unless(need_a, lambda: grad_output / b),
+                _unless(need_b, lambda: -grad_output * a / (b * b)))
+
+
+class Neg(Function):
+    """z = -a;  dz/da = -1."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return -grad_output
+
+
+class Pow(Function):
+    """z = a ** b;  dz/da = b·a^(b-1), dz/db = a^b·ln a (b may be a scalar constant)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a ** b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b, out = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = grad_output * (2 * a if isinstance(b, (int, float)) and b == 2 else b * a ** (b - 1))
+        if need_b:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # lim a->0 of a^b ln a is 0 for b > 0; define it so there, like PyTorch.
+                grad_b = grad_output * np.where(out == 0, 0.0, out * np.log(np.abs(a))).astype(out.dtype)
+        return grad_a, grad_b
+
+
+class Exp(Function):
+    """z = exp(a);  dz/da = exp(a) = z."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * out
+
+
+class Log(Function):
+    """z = ln a;  dz/da = 1/a."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output / a
+
+
+class Sqrt(Function):
+    """z = √a;  dz/da = 1/(2√a) = 1/(2z)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output / (2 * out)
+
+
+class Abs(Function):
+    """z = |a|;  dz/da = sign(a) (0 at 0, like PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output * np.sign(a)
+
+
+class Tanh(Function):
+    """z = tanh a;  dz/da = 1 - z²."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * (1 - out * out)
+
+
+class Sigmoid(Function):
+    """z = 1/(1+e^-a);  dz/da = z(1-z). Computed without overflow for large |a|."""
+
+    @staticmethod
+    def forward(ctx, a):
+        e = np.exp(-np.abs(a))                       # in (0, 1]: never overflows
+        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * out * (1 - out)
+
+
+class ReLU(Function):
+    """z = max(a, 0);  dz/da = 1 where a > 0, else 0 (0 at the kink, like PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = np.maximum(a, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * (out > 0)
+
+
+class LeakyReLU(Function):
+    """z = a if a > 0 else s·a;  dz/da = 1 where a > 0, else s."""
+
+    @staticmethod
+    def forward(ctx, a, negative_slope=0.01):
+        ctx.save_for_backward(a)
+        ctx.slope = negative_slope
+        return np.where(a > 0, a, a * negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return np.where(a > 0, grad_output, grad_output * ctx.slope), None
+
+
+class Clamp(Function):
+    """z = min(max(a, lo), hi);  dz/da = 1 where lo <= a <= hi, else 0."""
+
+    @staticmethod
+    def forward(ctx, a, min=None, max=None):
+        ctx.save_for_backward(a)
+        ctx.bounds = (min, max)
+        return np.clip(a, min, max)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        inside = np.ones(a.shape, dtype=bool)
+        if lo is not None:
+            inside &= a >= lo
+        if hi is not None:
+            inside &= a <= hi
+        return grad_output * inside
+
+
+class Maximum(Function):
+    """z = max(a, b);  dz/da = 1 where a > b, ½ where a = b, else 0 (PyTorch's tie rule)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        share = (a > b) + 0.5 * (a == b)             # share of the gradient that goes to a
+        need_a, need_b = ctx.needs_input_grad
+        return (_unless(need_a, lambda: grad_output * share),
+                _unless(need_b, lambda: grad_output * (1 - share)))
+
+
+class Minimum(Function):
+    """z = min(a, b);  dz/da = 1 where a < b, ½ where a = b, else 0."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        share = (a < b) + 0.5 * (a == b)
+        need_a, need_b = ctx.needs_input_grad
+        return (_unless(need_a, lambda: grad_output * share),
+                _unless(need_b, lambda: grad_output * (1 - share)))
+
+
+class Where(Function):
+    """z = a where cond else b;  dz/da = cond, dz/db = not cond (cond gets no gradient)."""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save_for_backward(cond)
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (cond,) = ctx.saved_tensors
+        _, need_a, need_b = ctx.needs_input_grad
+        zero = np.zeros((), grad_output.dtype)
+        return (None, _unless(need_a, lambda: np.where(cond, grad_output, zero)),
+                _unless(need_b, lambda: np.where(cond, zero, grad_output)))
+
+
+class Cast(Function):
+    """z = a converted to another float dtype;  dz/da = 1 (gradient cast back)."""
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.in_dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output.astype(ctx.in_dtype), None
+
+
+class Clone(Function):
+    """z = a (a copy);  dz/da = 1."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output

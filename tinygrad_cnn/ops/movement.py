@@ -1,0 +1,120 @@
+"""Ops that move data without arithmetic: reshape, permute, expand (broadcasting), indexing,
+padding, concatenation. `Expand` is the one op whose backward sums gradients back."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+
+class Reshape(Function):
+    """z = a viewed with another shape (also view/flatten/squeeze/unsqueeze);  dz/da = reshape back."""
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.in_shape = a.shape
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output.reshape(ctx.in_shape), None
+
+
+class Permute(Function):
+    """z = a with axes reordered by `dims` (also transpose/.T);  dz/da = the inverse permutation."""
+
+    @staticmethod
+    def forward(ctx, a, dims):
+        ctx.dims = dims
+        return np.transpose(a, dims)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return np.transpose(grad_output, np.argsort(ctx.dims)), None
+
+
+class Expand(Function):
+    """z = a broadcast to `shape`;  dz/da = the gradient summed over every broadcast axis.
+
+    This is the only place in the framework where gradients are summed back to a smaller shape.
+    """
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.in_shape = a.shape
+        return np.broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        in_shape = ctx.in_shape
+        lead = grad_output.ndim - len(in_shape)
+        # (leading new axes) + (axes where the input had size 1 and the output does not)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(in_shape) if n == 1 and grad_output.shape[lead + i] != 1)
+        grad = grad_output.sum(axis=axes, keepdims=True) if axes else grad_output
+        return grad.reshape(in_shape), None
+
+
+def _is_basic_index(index: tuple) -> bool:
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in index)
+
+
+class Index(Function):
+    """z = a[index];  dz/da = zeros with the gradient scattered back; repeated integer-array
+    indices accumulate (np.add.at), as each use of an element adds its gradient."""
+
+    @staticmethod
+    def forward(ctx, a, index):
+        ctx.in_shape, ctx.index = a.shape, index
+        out = a[index]
+        return out if isinstance(out, np.ndarray) else np.asarray(out)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        grad = np.zeros(ctx.in_shape, dtype=grad_output.dtype)
+        if _is_basic_index(ctx.index):
+            grad[ctx.index] = grad_output           # basic slices never repeat an element
+        else:
+            np.add.at(grad, ctx.index, grad_output)
+        return grad, None
+
+
+class Pad(Function):
+    """z = a with constant borders (`pad_width` as for np.pad);  dz/da = the interior of the gradient."""
+
+    @staticmethod
+    def forward(ctx, a, pad_width, value=0.0):
+        ctx.pad_width = pad_width
+        return np.pad(a, pad_width, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        interior = tuple(slice(lo, n - hi) for (lo, hi), n in zip(ctx.pad_width, grad_output.shape))
+        return grad_output[interior], None
+
+
+class Cat(Function):
+    """z = concatenate(a_1, …, a_k) along `axis`;  dz/da_i = the i-th block of the gradient."""
+
+    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        ctx.axis = axis
+        ctx.splits = np.cumsum([a.shape[axis] for a in arrays])[:-1]
+        return np.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return tuple(np.split(grad_output, ctx.splits, axis=ctx.axis))
+
+
+class Stack(Function):
+    """z = stack(a_1, …, a_k) along a new `axis`;  dz/da_i = the i-th slice of the gradient."""
+
+    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        ctx.axis = axis
+        return np.stack(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return tuple(np.moveaxis(grad_output, ctx.axis, 0))

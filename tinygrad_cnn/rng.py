@@ -1,0 +1,20 @@
+"""The one seeded random generator every random op draws from (`tc.manual_seed`)."""
+from __future__ import annotations
+
+import numpy as np
+
+_state = {"generator": np.random.default_rng()}
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Reseed the framework's generator (weights init, randn/rand, dropout, DataLoader shuffling)."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        from .errors import ArgumentError
+        raise ArgumentError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
+    _state["generator"] = np.random.default_rng(int(seed))
+    return _state["generator"]
+
+
+def generator() -> np.random.Generator:
+    """The current global generator."""
+    return _state["generator"]

@@ -1,0 +1,787 @@
+"""`Tensor`: a NumPy array plus what autograd needs. Every method is a one-line call of an op
+(a `Function` in ops/); argument checking and broadcasting happen here, arithmetic in ops/."""
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from . import autograd
+from .autograd import Function
+from .errors import ArgumentError, DTypeError, ShapeError
+from .ops import elementwise as E
+from .ops import linalg as L
+from .ops import movement as M
+from .ops import reduce as R
+from .rng import generator
+
+__all__ = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "empty", "randn", "rand",
+           "randint", "randperm", "arange", "eye", "zeros_like", "ones_like", "full_like",
+           "randn_like", "rand_like", "cat", "stack", "where", "maximum", "minimum", "matmul",
+           "float32", "float64", "float16", "int64", "int32", "uint8", "bool_", "get_default_dtype"]
+
+# dtype names, as in PyTorch (tc.float32 == np.float32, so NumPy dtypes work too)
+float16 = np.dtype(np.float16)
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int32 = np.dtype(np.int32)
+int64 = np.dtype(np.int64)
+uint8 = np.dtype(np.uint8)
+bool_ = np.dtype(np.bool_)
+
+MaxMin = namedtuple("MaxMin", ["values", "indices"])     # what x.max(dim) returns, like torch
+
+
+def get_default_dtype() -> np.dtype:
+    return float32
+
+
+def _to_array(data: Any, dtype: Any = None, copy: bool = True) -> np.ndarray:
+    """Tensor data from Python/NumPy data: Python floats become float32 (the default), Python
+    ints int64, NumPy arrays keep their dtype (float64 stays float64)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        return np.array(data, dtype=dtype, copy=copy or None)
+    from_numpy = isinstance(data, (np.ndarray, np.generic))
+    try:
+        arr = np.array(data, copy=copy or None)
+    except (ValueError, TypeError) as e:
+        raise DTypeError(f"tensor(): cannot build a tensor from {type(data).__name__} data ({e})") from None
+    if arr.dtype.kind == "f" and not from_numpy and arr.dtype != float32:
+        arr = arr.astype(float32)
+    elif arr.dtype.kind not in "fiub":
+        raise DTypeError(f"tensor(): data of dtype {arr.dtype} is not numeric; expected floats, "
+                         f"ints or bools (got {type(data).__name__})")
+    return arr
+
+
+def _check_grad_dtype(arr: np.ndarray, where: str = "requires_grad") -> None:
+    if arr.dtype.kind != "f":
+        raise DTypeError(f"{where}: only floating point tensors can require gradients, but this "
+                         f"tensor has dtype {arr.dtype}; convert it first (x.float()).")
+
+
+def _shape_arg(size: tuple, op: str) -> tuple[int, ...]:
+    """Accept f(2, 3), f((2, 3)) and f([2, 3]) like PyTorch."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    try:
+        shape = tuple(int(s) for s in size)
+    except (TypeError, ValueError):
+        raise ArgumentError(f"{op}: size must be ints, got {size!r}") from None
+    if any(s < 0 for s in shape):
+        raise ArgumentError(f"{op}: negative dimension in size {shape}")
+    return shape
+
+
+def _normalize_dim(dim: int, ndim: int, op: str) -> int:
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise ArgumentError(f"{op}: dim must be an int, got {dim!r}")
+    lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
+    if not lo <= dim <= hi:
+        raise ArgumentError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dims "
+                            f"(expected a value in [{lo}, {hi}])")
+    return int(dim) % max(ndim, 1)
+
+
+def _normalize_axes(dim: Any, ndim: int, op: str) -> tuple[int, ...]:
+    if dim is None:
+        return tuple(range(ndim))
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    axes = tuple(_normalize_dim(d, ndim, op) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise ArgumentError(f"{op}: dim {dim} names the same axis twice")
+    return axes if ndim else ()
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it and backpropagate.
+
+    `data` is the NumPy array; `grad` is a Tensor (or None) after backward; `grad_fn` is the
+    Context of the op that produced it (None for leaves).
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_output_nr", "_version", "_hooks",
+                 "name", "__weakref__")
+    __array_priority__ = 1000        # ndarray + Tensor dispatches to Tensor.__radd__
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        arr = _to_array(data, dtype)
+        if requires_grad:
+            _check_grad_dtype(arr)
+        self.data = arr
+        self.requires_grad = bool(requires_grad)
+        self.grad: Tensor | None = None
+        self.grad_fn = None
+        self._output_nr = 0
+        self._version = 0
+        self._hooks: list | None = None
+        self.name: str | None = None
+
+    @classmethod
+    def _wrap(cls, arr: np.ndarray) -> "Tensor":
+        """A Tensor around an existing array, no copy, no checks (for ops)."""
+        t = object.__new__(cls)
+        t.data = arr
+        t.requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t._output_nr = 0
+        t._version = 0
+        t._hooks = None
+        t.name = None
+        return t
+
+    # ------------------------------------------------------------------ properties & conversion
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> "Tensor":
+        return self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[_normalize_dim(dim, self.ndim, "size")]
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied), as `tensor.detach().numpy()` in PyTorch."""
+        return self.data
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ShapeError(f"item(): only one-element tensors can be converted to a Python "
+                             f"scalar, but this tensor has shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ShapeError(f"the truth value of a tensor with {self.data.size} elements "
+                             f"(shape {self.shape}) is ambiguous; use .any() or .all()")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        kw = dict(separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
+        if self.dtype.kind == "f":
+            finite = self.data[np.isfinite(self.data)]
+            if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
+                kw.update(formatter={"float_kind": lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)})
+            else:
+                kw.update(precision=4, floatmode="fixed", suppress_small=False)
+        body = np.array2string(self.data, **kw) if self.data.size else "[]"
+        extras = []
+        if self.dtype not in (float32, int64, bool_):
+            extras.append(f"dtype=tc.{self.dtype}")
+        if self.data.size == 0 and self.ndim != 1:
+            extras.append(f"size={self.shape}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # ---------------------------------------------------------------------------- autograd
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (see docs/autograd.md)."""
+        autograd.backward(self, gradient, retain_graph)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad:
+            _check_grad_dtype(self.data, "requires_grad_()")
+        if not self.is_leaf and not requires_grad:
+            raise autograd.BackwardError("requires_grad_(False) is only allowed on leaf tensors; "
+                                         "use .detach() to cut a non-leaf tensor from the graph")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph (shares memory, like PyTorch)."""
+        return Tensor._wrap(self.data)
+
+    def detach_(self) -> "Tensor":
+        self.grad_fn, self.requires_grad = None, False
+        return self
+
+    def register_hook(self, hook: Callable[["Tensor"], "Tensor | None"]) -> "_HookHandle":
+        """Call `hook(grad)` when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self.requires_grad:
+            raise autograd.BackwardError("register_hook: this tensor does not require grad, so no "
+                                         "gradient will ever reach the hook")
+        if self.grad_fn is None:
+            self._hooks = self._hooks or []
+            return _HookHandle(self._hooks, hook)
+        node = self.grad_fn
+        node.pre_hooks = node.pre_hooks or {}
+        return _HookHandle(node.pre_hooks.setdefault(self._output_nr, []), hook)
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor after backward (leaves always keep theirs)."""
+        if self.grad_fn is None:
+            return
+        import weakref
+        node = self.grad_fn
+        node.retained = node.retained or {}
+        node.retained[self._output_nr] = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return bool(self.grad_fn is not None and self.grad_fn.retained
+                    and self._output_nr in self.grad_fn.retained)
+
+    # ------------------------------------------------------------------------- arithmetic
+    def _binary(self, fn: type, other: Any, reverse: bool = False) -> "Tensor":
+        """Apply a binary op, broadcasting with `Expand` and promoting dtypes first."""
+        a = self
+        if isinstance(other, Tensor):
+            b = other
+        elif isinstance(other, (bool, int, float)) or isinstance(other, np.generic) and other.ndim == 0:
+            other = other.item() if isinstance(other, np.generic) else other
+            if a.dtype.kind != "f" and isinstance(other, float):
+                a = a.to(float32)          # int tensor (op) float scalar -> float32, as in torch
+            elif a.dtype == bool_ and not isinstance(other, bool):
+                a = a.to(int64)
+            return fn.apply(other, a) if reverse else fn.apply(a, other)
+        else:
+            b = Tensor._wrap(_to_array(other, copy=False))
+        if a.dtype != b.dtype:
+            a, b = _promote(a, b)
+        if a.shape != b.shape:
+            shape = _broadcast_shape(fn.__name__.lower(), a.shape, b.shape)
+            a = a.expand(*shape) if a.shape != shape else a
+            b = b.expand(*shape) if b.shape != shape else b
+        return fn.apply(b, a) if reverse else fn.apply(a, b)
+
+    def __add__(self, other: Any) -> "Tensor": return self._binary(E.Add, other)
+    def __radd__(self, other: Any) -> "Tensor": return self._binary(E.Add, other, reverse=True)
+    def __sub__(self, other: Any) -> "Tensor": return self._binary(E.Sub, other)
+    def __rsub__(self, other: Any) -> "Tensor": return self._binary(E.Sub, other, reverse=True)
+    def __mul__(self, other: Any) -> "Tensor": return self._binary(E.Mul, other)
+    def __rmul__(self, other: Any) -> "Tensor": return self._binary(E.Mul, other, reverse=True)
+    def __truediv__(self, other: Any) -> "Tensor": return self._to_float()._binary(E.Div, other)
+    def __rtruediv__(self, other: Any) -> "Tensor": return self._to_float()._binary(E.Div, other, reverse=True)
+    def __pow__(self, other: Any) -> "Tensor": return self._binary(E.Pow, other)
+    def __rpow__(self, other: Any) -> "Tensor": return self._binary(E.Pow, other, reverse=True)
+    def __matmul__(self, other: Any) -> "Tensor": return matmul(self, other)
+    def __rmatmul__(self, other: Any) -> "Tensor": return matmul(Tensor._wrap(_to_array(other)), self)
+    def __neg__(self) -> "Tensor": return E.Neg.apply(self)
+    def __pos__(self) -> "Tensor": return self
+    def __abs__(self) -> "Tensor": return self.abs()
+
+    add = __add__
+    sub = __sub__
+    mul = __mul__
+    div = __truediv__
+    pow = __pow__
+    neg = __neg__
+
+    def _to_float(self) -> "Tensor":
+        return self if self.dtype.kind == "f" else self.to(float32)
+
+    # comparisons: bool tensors, never part of the graph
+    def _compare(self, other: Any, ufunc: Callable) -> "Tensor":
+        b = other.data if isinstance(other, Tensor) else other
+        try:
+            return Tensor._wrap(np.asarray(ufunc(self.data, b)))
+        except ValueError:
+            raise ShapeError(f"comparison: shapes {self.shape} and {np.shape(b)} are not "
+                             f"broadcastable") from None
+
+    def __lt__(self, other: Any) -> "Tensor": return self._compare(other, np.less)
+    def __le__(self, other: Any) -> "Tensor": return self._compare(other, np.less_equal)
+    def __gt__(self, other: Any) -> "Tensor": return self._compare(other, np.greater)
+    def __ge__(self, other: Any) -> "Tensor": return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        return False if other is None else self._compare(other, np.equal)
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        return True if other is None else self._compare(other, np.not_equal)
+
+    def __invert__(self) -> "Tensor":
+        return Tensor._wrap(~self.data)
+
+    def __and__(self, other: Any) -> "Tensor": return self._compare(other, np.logical_and)
+    def __or__(self, other: Any) -> "Tensor": return self._compare(other, np.logical_or)
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    def any(self) -> "Tensor": return Tensor._wrap(np.asarray(self.data.any()))
+    def all(self) -> "Tensor": return Tensor._wrap(np.asarray(self.data.all()))
+    def isnan(self) -> "Tensor": return Tensor._wrap(np.isnan(self.data))
+    def isfinite(self) -> "Tensor": return Tensor._wrap(np.isfinite(self.data))
+
+    # ---------------------------------------------------------------------- unary ops
+    def exp(self) -> "Tensor": return E.Exp.apply(self._to_float())
+    def log(self) -> "Tensor": return E.Log.apply(self._to_float())
+    def sqrt(self) -> "Tensor": return E.Sqrt.apply(self._to_float())
+    def abs(self) -> "Tensor": return E.Abs.apply(self)
+    def tanh(self) -> "Tensor": return E.Tanh.apply(self._to_float())
+    def sigmoid(self) -> "Tensor": return E.Sigmoid.apply(self._to_float())
+    def relu(self) -> "Tensor": return E.ReLU.apply(self)
+    def square(self) -> "Tensor": return self * self
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> "Tensor":
+        if min is None and max is None:
+            raise ArgumentError("clamp: at least one of min and max must be given")
+        return E.Clamp.apply(self, min=min, max=max)
+
+    clip = clamp
+
+    def maximum(self, other: Any) -> "Tensor": return self._binary(E.Maximum, other)
+    def minimum(self, other: Any) -> "Tensor": return self._binary(E.Minimum, other)
+
+    def where(self, condition: Any, other: Any) -> "Tensor":
+        return where(condition, self, other)
+
+    def to(self, dtype: Any) -> "Tensor":
+        """Cast to `dtype` (differentiable between float dtypes)."""
+        if isinstance(dtype, str) and dtype in ("cpu", "cuda"):
+            if dtype != "cpu":
+                raise ArgumentError("to(): tinygrad_cnn runs on the CPU only; there is no 'cuda'")
+            return self
+        dtype = np.dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        if dtype.kind == "f" and self.dtype.kind == "f":
+            return E.Cast.apply(self, dtype)
+        return Tensor._wrap(self.data.astype(dtype))
+
+    def float(self) -> "Tensor": return self.to(float32)
+    def double(self) -> "Tensor": return self.to(float64)
+    def long(self) -> "Tensor": return self.to(int64)
+    def int(self) -> "Tensor": return self.to(int32)
+    def bool(self) -> "Tensor": return self.to(bool_)
+    def type(self, dtype: Any) -> "Tensor": return self.to(dtype)
+    def cpu(self) -> "Tensor": return self
+    def contiguous(self) -> "Tensor": return self
+    def clone(self) -> "Tensor": return E.Clone.apply(self)
+
+    # --------------------------------------------------------------------- reductions
+    def sum(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return R.Sum.apply(self, _normalize_axes(dim, self.ndim, "sum"), keepdims=keepdim)
+
+    def mean(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return R.Mean.apply(self._to_float(), _normalize_axes(dim, self.ndim, "mean"), keepdims=keepdim)
+
+    def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+            correction: int | None = None) -> "Tensor":
+        correction = (1 if unbiased else 0) if correction is None else correction
+        return R.Var.apply(self._to_float(), _normalize_axes(dim, self.ndim, "var"),
+                           correction=correction, keepdims=keepdim)
+
+    def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+            correction: int | None = None) -> "Tensor":
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def _extreme(self, dim: Any, keepdim: bool, largest: bool) -> Any:
+        op = "max" if largest else "min"
+        if self.data.size == 0:
+            raise ShapeError(f"{op}(): cannot reduce an empty tensor of shape {self.shape}")
+        if isinstance(dim, (int, np.integer)) and not isinstance(dim, bool):
+            axis = _normalize_dim(dim, self.ndim, op)
+            values, indices = R.MaxDim.apply(self, axis, keepdims=keepdim, largest=largest)
+            return MaxMin(values, indices)
+        fn = R.Amax if largest else R.Amin
+        return fn.apply(self, _normalize_axes(dim, self.ndim, op), keepdims=keepdim)
+
+    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """max() -> scalar; max(dim: int) -> (values, indices) like torch; max(dim: tuple) -> values."""
+        return self._extreme(dim, keepdim, True)
+
+    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+        return self._extreme(dim, keepdim, False)
+
+    def amax(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return R.Amax.apply(self, _normalize_axes(dim, self.ndim, "amax"), keepdims=keepdim)
+
+    def amin(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return R.Amin.apply(self, _normalize_axes(dim, self.ndim, "amin"), keepdims=keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        if dim is None:
+            return Tensor._wrap(np.asarray(np.argmax(self.data), dtype=np.int64))
+        axis = _normalize_dim(dim, self.ndim, "argmax")
+        return Tensor._wrap(np.argmax(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        if dim is None:
+            return Tensor._wrap(np.asarray(np.argmin(self.data), dtype=np.int64))
+        axis = _normalize_dim(dim, self.ndim, "argmin")
+        return Tensor._wrap(np.argmin(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
+
+    # ------------------------------------------------------------------- movement
+    def reshape(self, *shape: Any) -> "Tensor":
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        target = _infer_shape(tuple(int(s) for s in shape), self.shape)
+        return self if target == self.shape else M.Reshape.apply(self, target)
+
+    view = reshape
+
+    def view_as(self, other: "Tensor") -> "Tensor":
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = _normalize_dim(start_dim, self.ndim, "flatten")
+        e = _normalize_dim(end_dim, self.ndim, "flatten")
+        if s > e:
+            raise ArgumentError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
+
+    def unsqueeze(self, dim: int) -> "Tensor":
+        d = _normalize_dim(dim, self.ndim + 1, "unsqueeze")
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim: Any = None) -> "Tensor":
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        axes = _normalize_axes(dim, self.ndim, "squeeze")
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1)))
+
+    def permute(self, *dims: Any) -> "Tensor":
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        axes = tuple(_normalize_dim(d, self.ndim, "permute") for d in dims)
+        if sorted(axes) != list(range(self.ndim)):
+            raise ArgumentError(f"permute: dims {dims} are not a permutation of the "
+                                f"{self.ndim} dims of a tensor of shape {self.shape}")
+        return self if axes == tuple(range(self.ndim)) else M.Permute.apply(self, axes)
+
+    def transpose(self, dim0: int, dim1: int) -> "Tensor":
+        order = list(range(self.ndim))
+        a, b = _normalize_dim(dim0, self.ndim, "transpose"), _normalize_dim(dim1, self.ndim, "transpose")
+        order[a], order[b] = order[b], order[a]
+        return self.permute(*order)
+
+    def t(self) -> "Tensor":
+        if self.ndim > 2:
+            raise ShapeError(f"t() expects a tensor with <= 2 dims, got shape {self.shape}")
+        return self.T
+
+    def expand(self, *sizes: Any) -> "Tensor":
+        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        if len(sizes) < self.ndim:
+            raise ShapeError(f"expand: the target size {sizes} has fewer dims than the tensor's "
+                             f"shape {self.shape}")
+        lead = len(sizes) - self.ndim
+        shape = tuple(self.shape[i - lead] if s == -1 and i >= lead else int(s)
+                      for i, s in enumerate(sizes))
+        for i, n in enumerate(self.shape):
+            if n != 1 and n != shape[lead + i]:
+                raise ShapeError(f"expand: cannot expand shape {self.shape} to {shape}: dim {i} "
+                                 f"has size {n}, which is neither 1 nor {shape[lead + i]}")
+        return self if shape == self.shape else M.Expand.apply(self, shape)
+
+    def expand_as(self, other: "Tensor") -> "Tensor":
+        return self.expand(*other.shape)
+
+    def __getitem__(self, index: Any) -> "Tensor":
+        index = _convert_index(index)
+        try:
+            return M.Index.apply(self, index)
+        except IndexError as e:
+            raise IndexError(f"indexing a tensor of shape {self.shape} with {_describe_index(index)}: {e}") from None
+
+    # ------------------------------------------------------------ CNN-facing helpers
+    def softmax(self, dim: int) -> "Tensor":
+        from .nn import functional as F
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim: int) -> "Tensor":
+        from .nn import functional as F
+        return F.log_softmax(self, dim)
+
+
+class _HookHandle:
+    """Returned by register_hook; `.remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self.hooks, self.hook = hooks, hook
+        hooks.append(hook)
+
+    def remove(self) -> None:
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+autograd._register_tensor_type(Tensor)
+
+
+# ------------------------------------------------------------------------- helpers
+def _broadcast_shape(op: str, *shapes: tuple) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ShapeError(f"{op}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be "
+                         f"broadcast together (trailing dims must be equal or 1)") from None
+
+
+def _promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    dtype = np.result_type(a.dtype, b.dtype)
+    if a.dtype.kind != "f" and b.dtype.kind == "f":
+        dtype = b.dtype                  # int/bool tensor with a float tensor -> the float's dtype
+    elif b.dtype.kind != "f" and a.dtype.kind == "f":
+        dtype = a.dtype
+    return a.to(dtype), b.to(dtype)
+
+
+def _infer_shape(shape: tuple[int, ...], current: tuple[int, ...]) -> tuple[int, ...]:
+    size = int(np.prod(current, dtype=np.int64))
+    if shape.count(-1) > 1:
+        raise ShapeError(f"reshape: only one dimension can be -1, got {shape}")
+    known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+    if -1 in shape:
+        if known == 0 or size % known:
+            raise ShapeError(f"reshape: cannot view a tensor of shape {current} ({size} elements) "
+                             f"as {shape}")
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    elif known != size:
+        raise ShapeError(f"reshape: cannot view a tensor of shape {current} ({size} elements) as "
+                         f"{shape} ({known} elements)")
+    return shape
+
+
+def _convert_index(index: Any) -> Any:
+    """Tensors and lists inside an index become NumPy arrays; everything else passes through."""
+    def conv(i: Any) -> Any:
+        if isinstance(i, Tensor):
+            return i.data
+        if isinstance(i, list):
+            return np.asarray(i)
+        return i
+    return tuple(conv(i) for i in index) if isinstance(index, tuple) else conv(index)
+
+
+def _describe_index(index: Any) -> str:
+    items = index if isinstance(index, tuple) else (index,)
+    return "[" + ", ".join(f"array{i.shape}" if isinstance(i, np.ndarray) else repr(i) for i in items) + "]"
+
+
+# ------------------------------------------------------------------- module functions
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of `data` (list, scalar, ndarray or Tensor)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with `array` (no copy)."""
+    if not isinstance(array, np.ndarray):
+        raise DTypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor._wrap(array)
+
+
+def _factory(arr: np.ndarray, requires_grad: bool) -> Tensor:
+    t = Tensor._wrap(arr)
+    if requires_grad:
+        _check_grad_dtype(arr)
+        t.requires_grad = True
+    return t
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _factory(np.zeros(_shape_arg(size, "zeros"), dtype or float32), requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _factory(np.ones(_shape_arg(size, "ones"), dtype or float32), requires_grad)
+
+
+def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _factory(np.empty(_shape_arg(size, "empty"), dtype or float32), requires_grad)
+
+
+def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    shape = _shape_arg((size,) if not isinstance(size, (tuple, list)) else (tuple(size),), "full")
+    if dtype is None:
+        dtype = float32 if isinstance(fill_value, float) else (bool_ if isinstance(fill_value, bool) else int64)
+    return _factory(np.full(shape, fill_value, dtype), requires_grad)
+
+
+def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from the framework's seeded generator."""
+    dtype = np.dtype(dtype or float32)
+    return _factory(generator().standard_normal(_shape_arg(size, "randn"), dtype=dtype), requires_grad)
+
+
+def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from the framework's seeded generator."""
+    dtype = np.dtype(dtype or float32)
+    return _factory(generator().random(_shape_arg(size, "rand"), dtype=dtype), requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    shape = _shape_arg((tuple(size),) if isinstance(size, (tuple, list)) else (size,), "randint")
+    return Tensor._wrap(generator().integers(low, high, shape).astype(dtype or int64))
+
+
+def randperm(n: int, dtype: Any = None) -> Tensor:
+    return Tensor._wrap(generator().permutation(int(n)).astype(dtype or int64))
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ArgumentError("arange: step must be nonzero")
+    if dtype is None:
+        dtype = int64 if all(isinstance(v, (int, np.integer)) for v in (start, end, step)) else float32
+    return _factory(np.arange(start, end, step, dtype=dtype), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _factory(np.eye(n, m, dtype=dtype or float32), requires_grad)
+
+
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _factory(np.zeros(t.shape, dtype or t.dtype), requires_grad)
+
+
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _factory(np.ones(t.shape, dtype or t.dtype), requires_grad)
+
+
+def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _factory(np.full(t.shape, fill_value, dtype or t.dtype), requires_grad)
+
+
+def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def _as_tensors(tensors: Sequence[Any], op: str) -> list[Tensor]:
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
+        raise ArgumentError(f"{op}: expected a non-empty list or tuple of tensors")
+    ts = [t if isinstance(t, Tensor) else Tensor._wrap(_to_array(t)) for t in tensors]
+    dtype = ts[0].dtype
+    for t in ts[1:]:
+        dtype = np.result_type(dtype, t.dtype)
+    return [t.to(dtype) for t in ts]
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Concatenate along an existing dim."""
+    ts = _as_tensors(tensors, "cat")
+    axis = _normalize_dim(dim, ts[0].ndim, "cat")
+    ref = ts[0].shape
+    for i, t in enumerate(ts[1:], 1):
+        if t.ndim != len(ref) or any(a != b for j, (a, b) in enumerate(zip(t.shape, ref)) if j != axis):
+            raise ShapeError(f"cat: tensors must have the same shape except in dim {dim}, but "
+                             f"tensor 0 has shape {ref} and tensor {i} has shape {t.shape}")
+    return M.Cat.apply(*ts, axis=axis)
+
+
+concatenate = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Stack along a new dim."""
+    ts = _as_tensors(tensors, "stack")
+    axis = _normalize_dim(dim, ts[0].ndim + 1, "stack")
+    for i, t in enumerate(ts[1:], 1):
+        if t.shape != ts[0].shape:
+            raise ShapeError(f"stack: all tensors must have the same shape, but tensor 0 has "
+                             f"shape {ts[0].shape} and tensor {i} has shape {t.shape}")
+    return M.Stack.apply(*ts, axis=axis)
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:
+    """Elements of `input` where condition holds, else of `other` (all three broadcast)."""
+    cond = condition if isinstance(condition, Tensor) else Tensor._wrap(np.asarray(condition))
+    if cond.dtype != bool_:
+        cond = Tensor._wrap(cond.data.astype(bool))
+    a = input if isinstance(input, Tensor) else Tensor._wrap(_to_array(input))
+    b = other if isinstance(other, Tensor) else Tensor._wrap(_to_array(other))
+    if a.dtype != b.dtype:
+        a, b = _promote(a, b)
+    shape = _broadcast_shape("where", cond.shape, a.shape, b.shape)
+    return E.Where.apply(cond.expand(*shape), a.expand(*shape), b.expand(*shape))
+
+
+def maximum(input: Tensor, other: Any) -> Tensor:
+    return input.maximum(other)
+
+
+def minimum(input: Tensor, other: Any) -> Tensor:
+    return input.minimum(other)
+
+
+def matmul(a: Tensor, b: Any) -> Tensor:
+    """Matrix product with NumPy/PyTorch semantics: 1-D operands are promoted and the added dim
+    removed; batch dims broadcast (through `Expand`, so MatMul's backward never sums)."""
+    if not isinstance(b, Tensor):
+        b = Tensor._wrap(_to_array(b))
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: both operands need at least 1 dim, got shapes {a.shape} and {b.shape}")
+    if a.dtype != b.dtype:
+        a, b = _promote(a, b)
+    a2 = a.unsqueeze(0) if a.ndim == 1 else a
+    b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+    if a2.shape[-1] != b2.shape[-2]:
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+                         f"({a2.shape[-1]} != {b2.shape[-2]} in the contracted dim)")
+    batch = _broadcast_shape("matmul", a2.shape[:-2], b2.shape[:-2])
+    a2 = a2.expand(*batch, *a2.shape[-2:])
+    b2 = b2.expand(*batch, *b2.shape[-2:])
+    out = L.MatMul.apply(a2, b2)
+    if a.ndim == 1:
+        out = out.squeeze(-2)
+    if b.ndim == 1:
+        out = out.squeeze(-1)
+    return out
