@@ -2,8 +2,10 @@
 
 Recording. `Function.apply` unwraps its Tensor arguments to NumPy arrays, runs `forward`, and,
 when grad mode is on and some input requires grad, attaches a `Context` to the output as its
-`grad_fn`. The context remembers the inputs (the graph's edges), what `forward` saved, and the
-non-tensor arguments (for error messages and graph drawings).
+`grad_fn`. The context remembers the inputs, the graph's edges (for each input, the context
+that produced it and which of its outputs it was, captured at record time so that a later
+in-place op that re-points a tensor's `grad_fn` cannot re-route old gradients), what `forward`
+saved, and the non-tensor arguments (for error messages and graph drawings).
 
 Ordering. `backward()` walks the graph once, iteratively (no recursion, so a 10,000-op chain is
 fine), to get a topological order of the contexts, then visits them from the root down. Each
@@ -23,10 +25,10 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .errors import BackwardError
+from .errors import AnomalyError, BackwardError
 
 __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "backward", "grad_mode"]
+           "backward", "grad_mode", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
 
 
 # ----------------------------------------------------------------------------------- grad mode
@@ -80,6 +82,39 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
+class detect_anomaly:
+    """`with tc.autograd.detect_anomaly():` (or as a decorator): every op's forward outputs and
+    backward gradients are checked for NaN/Inf, and the first one found raises AnomalyError
+    naming the op and the file:line of the user code that called it. Off by default; when off,
+    each op pays one attribute check."""
+
+    def __init__(self) -> None:
+        self.prev: list[bool] = []
+
+    def __enter__(self) -> None:
+        self.prev.append(grad_mode.anomaly)
+        grad_mode.anomaly = True
+
+    def __exit__(self, *exc: object) -> None:
+        grad_mode.anomaly = self.prev.pop()
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with detect_anomaly():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def set_detect_anomaly(mode: bool) -> None:
+    """Turn anomaly detection on or off globally."""
+    grad_mode.anomaly = bool(mode)
+
+
+def is_anomaly_enabled() -> bool:
+    return grad_mode.anomaly
+
+
 # ------------------------------------------------------------------------------------ Context
 class Context:
     """What one call of a Function leaves in the graph; the `ctx` passed to forward and backward.
@@ -88,7 +123,7 @@ class Context:
     goes to `__dict__` and is dropped, with the saved arrays, when the graph is freed.
     """
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "kwargs", "saved", "saved_versions",
+    __slots__ = ("fn", "inputs", "edges", "needs_input_grad", "kwargs", "saved", "saved_versions",
                  "outputs_meta", "freed", "pre_hooks", "retained", "forward_site", "scope", "__dict__",
                  "__weakref__")
 
@@ -96,6 +131,10 @@ class Context:
                  kwargs: dict) -> None:
         self.fn = fn
         self.inputs = inputs                  # positional args of apply: Tensors and constants
+        # per input: (producing Context, output index) for non-leaf tensors needing grad, else None
+        self.edges: tuple = tuple(
+            (t.grad_fn, t._output_nr) if need and t.grad_fn is not None else None
+            for t, need in zip(inputs, needs_input_grad))
         self.needs_input_grad = needs_input_grad
         self.kwargs = kwargs
         self.saved: tuple = ()
@@ -274,9 +313,9 @@ def _topological_order(root: Context) -> list[Context]:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for t, need in zip(node.inputs, node.needs_input_grad):
-            if need and t.grad_fn is not None and id(t.grad_fn) not in visited:
-                stack.append((t.grad_fn, False))
+        for edge in node.edges:
+            if edge is not None and id(edge[0]) not in visited:
+                stack.append((edge[0], False))
     return order
 
 
@@ -325,32 +364,35 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool = False) -> N
         _check_gradient_count(node, input_grads)
         if grad_mode.anomaly:
             _check_finite(node.name, "backward", input_grads, node.forward_site)
-        for inp, need, g in zip(node.inputs, node.needs_input_grad, input_grads):
+        for index, (inp, need, edge, g) in enumerate(
+                zip(node.inputs, node.needs_input_grad, node.edges, input_grads)):
             if not need or g is None:
                 continue
-            g = _conform(node, inp, g)
-            if inp.grad_fn is None:
-                _accumulate_leaf(inp, g, handed_out)
+            if edge is None:
+                _accumulate_leaf(inp, _conform(node, index, inp.data, g), handed_out)
             else:
-                slots = pending.setdefault(id(inp.grad_fn), [None] * len(inp.grad_fn.outputs_meta))
-                nr = inp._output_nr
+                producer, nr = edge
+                shape, dtype = producer.outputs_meta[nr]
+                g = _conform(node, index, (shape, dtype), g)
+                slots = pending.setdefault(id(producer), [None] * len(producer.outputs_meta))
                 slots[nr] = g if slots[nr] is None else slots[nr] + g
         if not retain_graph:
             node.free()
 
 
-def _conform(node: Context, inp: Any, g: Any) -> np.ndarray:
-    """Check a returned gradient against its input: same shape, same dtype (cast if needed)."""
+def _conform(node: Context, index: int, like: Any, g: Any) -> np.ndarray:
+    """Check a returned gradient against its input (an array, or the (shape, dtype) the input
+    had when recorded): same shape, same dtype (cast if needed)."""
+    shape, dtype = (like.shape, like.dtype) if isinstance(like, np.ndarray) else like
     if isinstance(g, _TensorType):
         g = g.data
     g = np.asarray(g)
-    if g.shape != inp.data.shape:
-        index = next(i for i, x in enumerate(node.inputs) if x is inp)
+    if g.shape != shape:
         raise BackwardError(
             f"{node.name}.backward returned a gradient of shape {g.shape} for input {index}, "
-            f"whose shape is {inp.data.shape}; each gradient must have its input's shape.")
-    if g.dtype != inp.data.dtype:
-        g = g.astype(inp.data.dtype)
+            f"whose shape is {shape}; each gradient must have its input's shape.")
+    if g.dtype != dtype:
+        g = g.astype(dtype)
     return g
 
 
@@ -415,10 +457,11 @@ def _check_finite(op: str, phase: str, arrays: Iterable, site: str | None) -> No
     for i, a in enumerate(arrays):
         if isinstance(a, np.ndarray) and a.dtype.kind == "f" and not np.isfinite(a).all():
             what = "NaN" if np.isnan(a).any() else "Inf"
+            site = site or (_user_call_site() if phase == "forward" else None)
             where = f" The {op} was called at {site}." if site else ""
             label = f"output {i}" if phase == "forward" else f"gradient for input {i}"
-            raise FloatingPointError(f"anomaly detected: {op}.{phase} produced {what} in its "
-                                     f"{label} (shape {a.shape}).{where}")
+            raise AnomalyError(f"anomaly detected: {op}.{phase} produced {what} in its "
+                               f"{label} (shape {a.shape}).{where}")
 
 
 def _user_call_site() -> str:
@@ -426,7 +469,7 @@ def _user_call_site() -> str:
     import os
     import sys
     package_dir = os.path.dirname(os.path.abspath(__file__))
-    frame = sys._getframe(2)
+    frame = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package_dir):
         frame = frame.f_back
     if frame is None:

@@ -20,3 +20,7 @@ class DTypeError(TypeError):
 
 class BackwardError(RuntimeError):
     """Misuse of the autograd engine: freed graphs, wrong gradient counts/shapes, non-scalar roots."""
+
+
+class AnomalyError(FloatingPointError):
+    """Anomaly mode found NaN/Inf in an op's output or gradient (names the op and call site)."""

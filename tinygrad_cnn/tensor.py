@@ -532,6 +532,103 @@ class Tensor:
         except IndexError as e:
             raise IndexError(f"indexing a tensor of shape {self.shape} with {_describe_index(index)}: {e}") from None
 
+    # ---------------------------------------------------------------------- in-place ops
+    # Every in-place op writes into `self.data` (so NumPy views of it see the change) and bumps
+    # `_version`; an op that saved this array for backward then refuses to run (see
+    # Context.saved_tensors). When the graph is being recorded, the new value is computed by
+    # the ordinary out-of-place op on a copy of the old value, and `self` takes over the new
+    # grad_fn: gradients stay exact and earlier consumers keep their old edges.
+    def _inplace(self, op: str, compute: Callable[["Tensor"], "Tensor"], *operands: Any) -> "Tensor":
+        recording = autograd.grad_mode.enabled and (
+            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in operands))
+        if recording and self.requires_grad and self.grad_fn is None:
+            raise autograd.BackwardError(
+                f"{op}: a leaf tensor that requires grad (shape {self.shape}) cannot be modified in "
+                f"place while gradients are recorded; do it inside `with tc.no_grad():` (as "
+                f"optimizers do) or use the out-of-place form")
+        if not self.data.flags.writeable:
+            raise autograd.BackwardError(f"{op}: this tensor's memory is read-only (a broadcast "
+                                         f"view or a read-only array); clone() it first")
+        if recording:
+            old = Tensor._wrap(self.data.copy())
+            old.requires_grad, old.grad_fn, old._output_nr = self.requires_grad, self.grad_fn, self._output_nr
+            result = compute(old)
+        else:
+            with autograd.no_grad():
+                result = compute(self)
+        if result.shape != self.shape:
+            raise ShapeError(f"{op}: the result has shape {result.shape}, but an in-place op must "
+                             f"keep the tensor's shape {self.shape} (the other operand may only "
+                             f"broadcast to it)")
+        np.copyto(self.data, result.data, casting="unsafe")
+        self._version += 1
+        if recording:
+            self.grad_fn, self._output_nr, self.requires_grad = result.grad_fn, result._output_nr, True
+        return self
+
+    def add_(self, other: Any, alpha: float = 1) -> "Tensor":
+        return self._inplace("add_", lambda t: t + (other if alpha == 1 else other * alpha), other)
+
+    def sub_(self, other: Any, alpha: float = 1) -> "Tensor":
+        return self._inplace("sub_", lambda t: t - (other if alpha == 1 else other * alpha), other)
+
+    def mul_(self, other: Any) -> "Tensor":
+        return self._inplace("mul_", lambda t: t * other, other)
+
+    def div_(self, other: Any) -> "Tensor":
+        return self._inplace("div_", lambda t: t / other, other)
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> "Tensor":
+        return self._inplace("clamp_", lambda t: t.clamp(min, max))
+
+    def relu_(self) -> "Tensor":
+        return self._inplace("relu_", lambda t: t.relu())
+
+    def zero_(self) -> "Tensor":
+        return self.fill_(0)
+
+    def fill_(self, value: float) -> "Tensor":
+        return self._inplace("fill_", lambda t: t * 0 + value if t.requires_grad
+                             else Tensor._wrap(np.full(t.shape, value, t.dtype)))
+
+    def copy_(self, src: Any) -> "Tensor":
+        src = src if isinstance(src, Tensor) else Tensor._wrap(_to_array(src, copy=False))
+        return self._inplace("copy_", lambda t: t * 0 + src.to(t.dtype) if autograd.grad_mode.enabled
+                             and (t.requires_grad or src.requires_grad) else src.expand(*t.shape), src)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> "Tensor":
+        return self._inplace("uniform_", lambda t: Tensor._wrap(
+            generator().uniform(a, b, t.shape).astype(t.dtype)))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> "Tensor":
+        return self._inplace("normal_", lambda t: Tensor._wrap(
+            (generator().standard_normal(t.shape) * std + mean).astype(t.dtype)))
+
+    def __iadd__(self, other: Any) -> "Tensor": return self.add_(other)
+    def __isub__(self, other: Any) -> "Tensor": return self.sub_(other)
+    def __imul__(self, other: Any) -> "Tensor": return self.mul_(other)
+    def __itruediv__(self, other: Any) -> "Tensor": return self.div_(other)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        index = _convert_index(index)
+
+        def compute(t: Tensor) -> Tensor:
+            v = value if isinstance(value, Tensor) else Tensor._wrap(_to_array(value, copy=False))
+            try:
+                target = np.empty(t.shape, dtype=bool)[index].shape
+            except IndexError as e:
+                raise IndexError(f"setting {_describe_index(index)} of a tensor of shape "
+                                 f"{t.shape}: {e}") from None
+            if v.shape != target:
+                v = v.expand(*_broadcast_shape("__setitem__", v.shape, target)) if v.ndim <= len(target) \
+                    else v.reshape(target)
+                if v.shape != target:
+                    raise ShapeError(f"__setitem__: cannot assign a value of shape {v.shape} to "
+                                     f"{_describe_index(index)} of shape {target}")
+            return M.IndexPut.apply(t, v.to(t.dtype), index)
+
+        self._inplace("__setitem__", compute, value)
+
     # ------------------------------------------------------------ CNN-facing helpers
     def softmax(self, dim: int) -> "Tensor":
         from .nn import functional as F

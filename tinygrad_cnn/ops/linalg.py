@@ -11,7 +11,8 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)   # only what backward reads
         return np.matmul(a, b)
 
     @staticmethod
@@ -37,7 +38,8 @@ class Linear(Function):
         out = x2 @ weight.T                          # (M, in) @ (in, out) -> (M, out)
         if bias is not None:
             out += bias
-        ctx.save_for_backward(x2, weight)
+        need = ctx.needs_input_grad + (False,) * 3
+        ctx.save_for_backward(x2 if need[1] else None, weight if need[0] else None)
         ctx.x_shape = x.shape
         return out.reshape(x.shape[:-1] + (weight.shape[0],))   # (M, out) -> (*, out)
 

@@ -79,6 +79,30 @@ class Index(Function):
         return grad, None
 
 
+class IndexPut(Function):
+    """z = a with z[index] = v (out-of-place form of `a[index] = v`; v already broadcast to the
+    indexed shape);  dz/da = 1 outside the written positions, 0 inside;  dz/dv = the gradient
+    read at the written positions."""
+
+    @staticmethod
+    def forward(ctx, a, values, index):
+        ctx.index = index
+        out = a.copy()
+        out[index] = values
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        need_a, need_v = ctx.needs_input_grad[:2]
+        grad_a = grad_v = None
+        if need_a:
+            grad_a = grad_output.copy()
+            grad_a[ctx.index] = 0
+        if need_v:
+            grad_v = grad_output[ctx.index]
+        return grad_a, grad_v, None
+
+
 class Pad(Function):
     """z = a with constant borders (`pad_width` as for np.pad);  dz/da = the interior of the gradient."""
 
