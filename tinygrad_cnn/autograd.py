@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .errors import AnomalyError, BackwardError
+from .errors import AnomalyError, ArgumentError, BackwardError
 
 __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "backward", "grad_mode", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
@@ -45,14 +45,20 @@ def is_grad_enabled() -> bool:
 
 
 class set_grad_enabled:
-    """Context manager and decorator that sets grad mode to `mode` and restores it afterwards."""
+    """Sets grad mode to `mode`, as in PyTorch: called on its own (`tc.set_grad_enabled(False)`)
+    it switches the mode for good; as a context manager or decorator it restores the previous
+    mode afterwards."""
 
     def __init__(self, mode: bool = True) -> None:
         self.mode = bool(mode)
         self.prev: list[bool] = []
+        self._outer: bool | None = None   # the mode before a plain set_grad_enabled(...) call
+        if type(self) is set_grad_enabled:
+            self._outer, grad_mode.enabled = grad_mode.enabled, self.mode
 
     def __enter__(self) -> None:
-        self.prev.append(grad_mode.enabled)
+        outer, self._outer = self._outer, None
+        self.prev.append(grad_mode.enabled if outer is None else outer)
         grad_mode.enabled = self.mode
 
     def __exit__(self, *exc: object) -> None:
@@ -60,6 +66,8 @@ class set_grad_enabled:
 
     def __call__(self, fn: Callable) -> Callable:
         mode = self.mode
+        if self._outer is not None:       # @tc.set_grad_enabled(False): decorating is not a switch
+            grad_mode.enabled, self._outer = self._outer, None
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -69,16 +77,27 @@ class set_grad_enabled:
 
 
 class no_grad(set_grad_enabled):
-    """`with tc.no_grad():` or `@tc.no_grad()`: ops run without recording a graph."""
+    """`with tc.no_grad():`, `@tc.no_grad()` or `@tc.no_grad`: ops run without recording a graph."""
 
-    def __init__(self) -> None:
+    def __new__(cls, orig_func: Callable | None = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)           # bare @tc.no_grad, as PyTorch allows
+
+    def __init__(self, orig_func: Callable | None = None) -> None:
         super().__init__(False)
 
 
 class enable_grad(set_grad_enabled):
-    """`with tc.enable_grad():` or `@tc.enable_grad()`: recording back on inside a no_grad block."""
+    """`with tc.enable_grad():`, `@tc.enable_grad()` or `@tc.enable_grad`: recording back on
+    inside a no_grad block."""
 
-    def __init__(self) -> None:
+    def __new__(cls, orig_func: Callable | None = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+    def __init__(self, orig_func: Callable | None = None) -> None:
         super().__init__(True)
 
 
@@ -264,6 +283,13 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         Tensor = _TensorType
         raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        if kwargs and grad_mode.enabled:
+            for k, v in kwargs.items():   # a keyword tensor would silently get no gradient
+                if isinstance(v, Tensor) and v.requires_grad:
+                    raise ArgumentError(
+                        f"{cls.__name__}.apply: the tensor passed as keyword argument {k!r} "
+                        f"requires grad, but only positional arguments receive gradients; pass "
+                        f"it positionally ({cls.__name__}.apply(..., {k}))")
         record = grad_mode.enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)
         if record:
             needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
@@ -338,7 +364,9 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool = False) -> N
         if grad.shape != tensor.data.shape:
             raise BackwardError(f"backward(gradient=...) got shape {grad.shape}, but the output "
                                 f"has shape {tensor.data.shape}; they must match.")
-        grad = grad.astype(tensor.data.dtype, copy=False)
+        # a copy: the caller's array must not become some leaf's .grad (an optimizer or a
+        # later accumulation would then write through to it)
+        grad = grad.astype(tensor.data.dtype, copy=True)
 
     handed_out: set[int] = set()          # arrays already stored in some leaf's .grad
     if tensor.grad_fn is None:            # backward on a leaf: d leaf / d leaf = 1

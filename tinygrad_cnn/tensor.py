@@ -429,6 +429,9 @@ class Tensor:
             raise ShapeError(f"{op}(): cannot reduce an empty tensor of shape {self.shape}")
         if isinstance(dim, (int, np.integer)) and not isinstance(dim, bool):
             axis = _normalize_dim(dim, self.ndim, op)
+            if self.ndim == 0:            # torch allows dim 0 / -1 on a 0-d tensor
+                values, indices = R.MaxDim.apply(self.reshape(1), 0, keepdims=False, largest=largest)
+                return MaxMin(values, indices)
             values, indices = R.MaxDim.apply(self, axis, keepdims=keepdim, largest=largest)
             return MaxMin(values, indices)
         fn = R.Amax if largest else R.Amin
@@ -451,17 +454,24 @@ class Tensor:
         if dim is None:
             return Tensor._wrap(np.asarray(np.argmax(self.data), dtype=np.int64))
         axis = _normalize_dim(dim, self.ndim, "argmax")
+        if self.ndim == 0:                # torch allows dim 0 / -1 on a 0-d tensor
+            return Tensor._wrap(np.zeros((), np.int64))
         return Tensor._wrap(np.argmax(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         if dim is None:
             return Tensor._wrap(np.asarray(np.argmin(self.data), dtype=np.int64))
         axis = _normalize_dim(dim, self.ndim, "argmin")
+        if self.ndim == 0:                # torch allows dim 0 / -1 on a 0-d tensor
+            return Tensor._wrap(np.zeros((), np.int64))
         return Tensor._wrap(np.argmin(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
 
     # ------------------------------------------------------------------- movement
     def reshape(self, *shape: Any) -> "Tensor":
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape):
+            # int(3.5) would silently view as 3
+            raise ArgumentError(f"reshape: sizes must be ints, got {tuple(shape)!r}")
         target = _infer_shape(tuple(int(s) for s in shape), self.shape)
         return self if target == self.shape else M.Reshape.apply(self, target)
 
@@ -806,9 +816,10 @@ def _as_tensors(tensors: Sequence[Any], op: str) -> list[Tensor]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
         raise ArgumentError(f"{op}: expected a non-empty list or tuple of tensors")
     ts = [t if isinstance(t, Tensor) else Tensor._wrap(_to_array(t)) for t in tensors]
-    dtype = ts[0].dtype
-    for t in ts[1:]:
-        dtype = np.result_type(dtype, t.dtype)
+    # the same rule as binary ops (_promote): a float tensor wins over int/bool ones, so
+    # cat([float32, int64]) is float32 as in torch (np.result_type would give float64)
+    floats = [t.dtype for t in ts if t.dtype.kind == "f"]
+    dtype = np.result_type(*floats) if floats else np.result_type(*[t.dtype for t in ts])
     return [t.to(dtype) for t in ts]
 
 
@@ -873,7 +884,12 @@ def matmul(a: Tensor, b: Any) -> Tensor:
     if a2.shape[-1] != b2.shape[-2]:
         raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
                          f"({a2.shape[-1]} != {b2.shape[-2]} in the contracted dim)")
-    batch = _broadcast_shape("matmul", a2.shape[:-2], b2.shape[:-2])
+    try:
+        batch = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
+    except ValueError:
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: their "
+                         f"batch dims {a2.shape[:-2]} and {b2.shape[:-2]} cannot be broadcast "
+                         f"together") from None
     a2 = a2.expand(*batch, *a2.shape[-2:])
     b2 = b2.expand(*batch, *b2.shape[-2:])
     out = L.MatMul.apply(a2, b2)

@@ -94,11 +94,18 @@ class Pow(Function):
         need_a, need_b = ctx.needs_input_grad
         grad_a = grad_b = None
         if need_a:
-            grad_a = grad_output * (2 * a if isinstance(b, (int, float)) and b == 2 else b * a ** (b - 1))
+            if isinstance(b, (int, float)) and b == 2:
+                grad_a = grad_output * (2 * a)
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    # d(a^0)/da = 0 everywhere, also at a = 0 where b·a^(b-1) is 0·inf (PyTorch: 0)
+                    grad_a = grad_output * np.where(b == 0, 0, b * a ** (b - 1))
         if need_b:
             with np.errstate(divide="ignore", invalid="ignore"):
-                # lim a->0 of a^b ln a is 0 for b > 0; define it so there, like PyTorch.
-                grad_b = grad_output * np.where(out == 0, 0.0, out * np.log(np.abs(a))).astype(out.dtype)
+                # lim a->0 of a^b ln a is 0 for b > 0, and a^b = 1 is constant in b at a = 0,
+                # b = 0; define the gradient as 0 there, like PyTorch.
+                zero = (out == 0) | ((a == 0) & (b >= 0))
+                grad_b = grad_output * np.where(zero, 0.0, out * np.log(np.abs(a))).astype(out.dtype)
         return grad_a, grad_b
 
 

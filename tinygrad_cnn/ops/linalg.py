@@ -47,7 +47,8 @@ class Linear(Function):
     def backward(ctx, grad_output):
         x2, weight = ctx.saved_tensors
         need_x, need_w, need_b = (ctx.needs_input_grad + (False,))[:3]
-        g = grad_output.reshape(-1, weight.shape[0])             # (*, out) -> (M, out)
+        # out_features from grad_output: `weight` is None when x needs no gradient (not saved)
+        g = grad_output.reshape(-1, grad_output.shape[-1])       # (*, out) -> (M, out)
         grad_x = (g @ weight).reshape(ctx.x_shape) if need_x else None
         grad_w = g.T @ x2 if need_w else None
         grad_b = g.sum(axis=0) if need_b else None

@@ -55,8 +55,12 @@ class Expand(Function):
         return grad.reshape(in_shape), None
 
 
-def _is_basic_index(index: tuple) -> bool:
-    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in index)
+def _is_basic_index(index: object) -> bool:
+    """True for NumPy basic indexing (ints, slices, None, Ellipsis), which never repeats an
+    element. A bare index (x[0], x[1:3], x[array]) is one item, not a sequence to iterate:
+    iterating an integer array would see its np.integer elements and call it basic."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
 
 
 class Index(Function):
