@@ -173,3 +173,20 @@ def test_uniform_and_normal_fill_in_place_from_the_seeded_generator():
     assert -2 <= a.data.min() and a.data.max() < 2 and abs(a.data.mean()) < 0.2
     n = tc.zeros(20000, dtype=tc.float64).normal_(3.0, 0.5)
     assert abs(n.data.mean() - 3.0) < 0.02 and abs(n.data.std() - 0.5) < 0.02
+
+
+def test_setitem_with_a_repeated_index_gives_gradient_only_to_the_surviving_write(torch):
+    v = tc.tensor([1.0, 2.0, 3.0], dtype=tc.float64, requires_grad=True)
+    c = tc.zeros(2, dtype=tc.float64)
+    c[[0, 0, 1]] = v                          # v[0] is overwritten by v[1]
+    assert c.tolist() == [2.0, 3.0]
+    (c * tc.tensor([10.0, 20.0], dtype=tc.float64)).sum().backward()
+    assert v.grad.tolist() == [0.0, 10.0, 20.0]
+
+
+def test_integer_pow_negative_and_int_randn_are_clear_errors():
+    from tinygrad_cnn.errors import ArgumentError, DTypeError
+    with pytest.raises(ArgumentError, match="negative integer power"):
+        tc.arange(3) ** -1
+    with pytest.raises(DTypeError, match="randn: dtype must be float32 or float64, got int64"):
+        tc.randn(2, dtype=tc.int64)

@@ -309,7 +309,11 @@ class Tensor:
     def __rmul__(self, other: Any) -> "Tensor": return self._binary(E.Mul, other, reverse=True)
     def __truediv__(self, other: Any) -> "Tensor": return self._to_float()._binary(E.Div, other)
     def __rtruediv__(self, other: Any) -> "Tensor": return self._to_float()._binary(E.Div, other, reverse=True)
-    def __pow__(self, other: Any) -> "Tensor": return self._binary(E.Pow, other)
+    def __pow__(self, other: Any) -> "Tensor":
+        if self.dtype.kind in "iub" and isinstance(other, (int, np.integer)) and other < 0:
+            raise ArgumentError(f"pow: an integer tensor ({self.dtype}) cannot be raised to the "
+                                f"negative integer power {other}; convert it first (x.float())")
+        return self._binary(E.Pow, other)
     def __rpow__(self, other: Any) -> "Tensor": return self._binary(E.Pow, other, reverse=True)
     def __matmul__(self, other: Any) -> "Tensor": return matmul(self, other)
     def __rmatmul__(self, other: Any) -> "Tensor": return matmul(Tensor._wrap(_to_array(other)), self)
@@ -757,12 +761,16 @@ def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = Fa
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the framework's seeded generator."""
     dtype = np.dtype(dtype or float32)
+    if dtype not in (float32, float64):
+        raise DTypeError(f"randn: dtype must be float32 or float64, got {dtype}")
     return _factory(generator().standard_normal(_shape_arg(size, "randn"), dtype=dtype), requires_grad)
 
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the framework's seeded generator."""
     dtype = np.dtype(dtype or float32)
+    if dtype not in (float32, float64):
+        raise DTypeError(f"rand: dtype must be float32 or float64, got {dtype}")
     return _factory(generator().random(_shape_arg(size, "rand"), dtype=dtype), requires_grad)
 
 

@@ -104,6 +104,13 @@ class IndexPut(Function):
             grad_a[ctx.index] = 0
         if need_v:
             grad_v = grad_output[ctx.index]
+            if not _is_basic_index(ctx.index):
+                # a repeated integer index is written several times and the last write wins:
+                # only that write's value reaches the output, so only it gets a gradient
+                ids = np.arange(grad_v.size).reshape(grad_v.shape)
+                owner = np.full(grad_output.shape, -1)
+                owner[ctx.index] = ids
+                grad_v = grad_v * (owner[ctx.index] == ids)
         return grad_a, grad_v, None
 
 

@@ -110,8 +110,9 @@ class Var(Function):
         mean = np.mean(a, axis=axes, keepdims=True)
         ctx.save_for_backward(a, mean)
         ctx.denominator = max(_reduced_count(a.shape, axes) - correction, 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.var(a, axis=axes, ddof=correction, keepdims=keepdims)
+        squares = np.sum((a - mean) ** 2, axis=axes, keepdims=keepdims)
+        with np.errstate(divide="ignore", invalid="ignore"):    # n <= correction: inf/nan, like torch
+            return (squares / np.asarray(ctx.denominator, a.dtype)).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad_output, *_):
