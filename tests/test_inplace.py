@@ -175,7 +175,7 @@ def test_uniform_and_normal_fill_in_place_from_the_seeded_generator():
     assert abs(n.data.mean() - 3.0) < 0.02 and abs(n.data.std() - 0.5) < 0.02
 
 
-def test_setitem_with_a_repeated_index_gives_gradient_only_to_the_surviving_write(torch):
+def test_setitem_with_a_repeated_index_gives_gradient_only_to_the_surviving_write():
     v = tc.tensor([1.0, 2.0, 3.0], dtype=tc.float64, requires_grad=True)
     c = tc.zeros(2, dtype=tc.float64)
     c[[0, 0, 1]] = v                          # v[0] is overwritten by v[1]
