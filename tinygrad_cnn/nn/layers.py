@@ -1,0 +1,495 @@
+"""Layers: thin Modules that hold parameters and hyperparameters and call `nn.functional`.
+
+Constructor signatures, attribute names, default initialisations and `repr`s follow PyTorch, so
+a PyTorch model ports by changing its imports and a PyTorch state dict loads unchanged.
+
+Shape errors name the layer before the op sees the input, e.g.
+`Linear(400→120) got input with 256 features (input shape (64, 256)), expected 400
+(module 'fc1' of LeNet5)`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..errors import ArgumentError, ShapeError
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "MaxPool2d", "AvgPool2d", "ReLU",
+           "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout",
+           "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
+
+
+def _ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
+    if isinstance(value, (tuple, list)):
+        if len(value) != n:
+            raise ArgumentError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def _check_tensor(module: Module, input: Any) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{module._label()} expects a tc.Tensor input, got "
+                        f"{type(input).__name__}; wrap NumPy data with tc.tensor(...) or "
+                        f"tc.from_numpy(...){module._where()}")
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    dtype = np.dtype(np.float32 if dtype is None else dtype)
+    if dtype.kind != "f":
+        raise ArgumentError(f"layer parameters must have a floating point dtype, got {dtype}")
+    return dtype
+
+
+class Identity(Module):
+    """Returns its input; any constructor arguments are ignored (as in PyTorch)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, input: Any) -> Any:
+        return input
+
+
+# ------------------------------------------------------------------------------------ Linear
+class Linear(Module):
+    """y = x Wᵀ + b, W of shape (out_features, in_features). Input (*, in_features)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        if in_features < 0 or out_features < 0:
+            raise ArgumentError(f"Linear: features must be non-negative, got in_features="
+                                f"{in_features}, out_features={out_features}")
+        dtype = _float_dtype(dtype)
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype))
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: W ~ kaiming_uniform_(a=√5) = U(±1/√in), b ~ U(±1/√in)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _label(self) -> str:
+        return f"Linear({self.in_features}→{self.out_features})"
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_tensor(self, input)
+        if input.ndim == 0 or input.shape[-1] != self.in_features:
+            got = input.shape[-1] if input.ndim else "no"
+            raise ShapeError(f"{self._label()} got input with {got} features (input shape "
+                             f"{tuple(input.shape)}), expected {self.in_features} in the last "
+                             f"dim{self._where()}")
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+# -------------------------------------------------------------------------------------- Conv
+class _ConvNd(Module):
+    _dims = 2
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        n, name = self._dims, type(self).__name__
+        if groups <= 0:
+            raise ArgumentError(f"{name}: groups must be a positive integer, got {groups}")
+        if in_channels % groups or out_channels % groups:
+            raise ArgumentError(f"{name}: in_channels ({in_channels}) and out_channels "
+                                f"({out_channels}) must both be divisible by groups ({groups})")
+        if padding_mode != "zeros":
+            raise ArgumentError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        self.kernel_size = _ntuple(kernel_size, n, "kernel_size")
+        self.stride = _ntuple(stride, n, "stride")
+        self.dilation = _ntuple(dilation, n, "dilation")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ArgumentError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ArgumentError(f"{name}: padding='same' is not supported for strided "
+                                    f"convolutions (stride={self.stride})")
+            self.padding: Any = padding
+        else:
+            self.padding = _ntuple(padding, n, "padding")
+        self.padding_mode = padding_mode
+        dtype = _float_dtype(dtype)
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups, *self.kernel_size), dtype))
+        if bias:
+            self.bias = Parameter(np.empty(out_channels, dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: W ~ kaiming_uniform_(a=√5) = U(±1/√fan_in), b ~ U(±1/√fan_in),
+        fan_in = in_channels/groups · prod(kernel_size)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _label(self) -> str:
+        k = "×".join(str(v) for v in self.kernel_size)
+        return f"{type(self).__name__}({self.in_channels}→{self.out_channels}, kernel {k})"
+
+    def _conv(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_tensor(self, input)
+        n = self._dims
+        if input.ndim not in (n + 1, n + 2):
+            layout = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[n]
+            raise ShapeError(f"{self._label()} expects a {n + 2}-D input {layout} (or "
+                             f"{n + 1}-D without the batch dim), got shape "
+                             f"{tuple(input.shape)}{self._where()}")
+        channels = input.shape[-n - 1]
+        if channels != self.in_channels:
+            raise ShapeError(f"{self._label()} got input with {channels} channels (input shape "
+                             f"{tuple(input.shape)}), expected {self.in_channels} channels in "
+                             f"dim {input.ndim - n - 1}{self._where()}")
+        unbatched = input.ndim == n + 1
+        x = input.unsqueeze(0) if unbatched else input
+        try:
+            out = self._conv(x)
+        except (ShapeError, ArgumentError) as e:
+            raise type(e)(f"{self._label()}{self._where()}: {e}") from None
+        return out.squeeze(0) if unbatched else out
+
+    def extra_repr(self) -> str:
+        n = self._dims
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if isinstance(self.padding, str) or self.padding != (0,) * n:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * n:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C_in, L) with weight (C_out, C_in/groups, K)."""
+    _dims = 1
+
+    def _conv(self, x: Tensor) -> Tensor:
+        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C_in, H, W) with weight (C_out, C_in/groups, KH, KW)."""
+    _dims = 2
+
+    def _conv(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C_in, D, H, W) with weight (C_out, C_in/groups, KD, KH, KW)."""
+    _dims = 3
+
+    def _conv(self, x: Tensor) -> Tensor:
+        return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+# ------------------------------------------------------------------------------------ pooling
+class _Pool2d(Module):
+    def _label(self) -> str:
+        return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
+
+    def _check(self, input: Any) -> None:
+        _check_tensor(self, input)
+        if input.ndim not in (3, 4):
+            raise ShapeError(f"{self._label()} expects a 4-D input (N, C, H, W) or 3-D (C, H, W), "
+                             f"got shape {tuple(input.shape)}{self._where()}")
+
+    def _run(self, fn: Any, input: Tensor, **kwargs: Any) -> Any:
+        self._check(input)
+        try:
+            return fn(input, self.kernel_size, self.stride, self.padding, **kwargs)
+        except (ShapeError, ArgumentError) as e:
+            raise type(e)(f"{self._label()}{self._where()}: {e}") from None
+
+
+class MaxPool2d(_Pool2d):
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input: Tensor) -> Any:
+        return self._run(F.max_pool2d, input, dilation=self.dilation, ceil_mode=self.ceil_mode,
+                         return_indices=self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool2d(_Pool2d):
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, input: Tensor) -> Tensor:
+        extra = {} if self.divisor_override is None else {"divisor_override": self.divisor_override}
+        return self._run(F.avg_pool2d, input, ceil_mode=self.ceil_mode,
+                         count_include_pad=self.count_include_pad, **extra)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+# -------------------------------------------------------------------------------- activations
+class ReLU(Module):
+    """max(x, 0). `inplace` is accepted for porting and ignored (the result is a new tensor)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.relu(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class LeakyReLU(Module):
+    """x if x > 0 else negative_slope·x (`inplace` accepted and ignored)."""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class Sigmoid(Module):
+    def forward(self, input: Tensor) -> Tensor:
+        return F.sigmoid(input)
+
+
+class Tanh(Module):
+    def forward(self, input: Tensor) -> Tensor:
+        return F.tanh(input)
+
+
+def _softmax_dim(ndim: int) -> int:
+    """PyTorch's implicit dim for Softmax(dim=None): 0 for 0-, 1- and 3-D inputs, else 1."""
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+class Softmax(Module):
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmax(input, self.dim if self.dim is not None else _softmax_dim(input.ndim))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, input: Tensor) -> Tensor:
+        return F.log_softmax(input, self.dim if self.dim is not None else _softmax_dim(input.ndim))
+
+
+# ------------------------------------------------------------------------- shape and noise
+class Flatten(Module):
+    """Flatten dims start_dim..end_dim (default: all but the batch dim)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """Zero each element with probability p during training and scale the rest by 1/(1-p);
+    the identity in eval mode. Draws from the framework's seeded generator."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ArgumentError(f"Dropout: probability has to be between 0 and 1, but got {p}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+# ------------------------------------------------------------------------------ normalisation
+class BatchNorm2d(Module):
+    """Batch normalisation over (N, H, W) for each of C channels, PyTorch's semantics:
+
+    training: normalise with the batch mean and biased variance; update
+      running_mean ← (1 - momentum)·running_mean + momentum·mean,
+      running_var  ← (1 - momentum)·running_var + momentum·var_unbiased,
+      num_batches_tracked += 1 (momentum=None uses the cumulative average 1/num_batches_tracked);
+    eval: normalise with the running statistics.
+    `bias=False` (keyword, as in PyTorch ≥ 2.x) keeps the scale but drops the shift.
+    State-dict keys: weight, bias, running_mean, running_var, num_batches_tracked.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, device: Any = None,
+                 dtype: Any = None, *, bias: bool = True) -> None:
+        super().__init__()
+        dtype = _float_dtype(dtype)
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(num_features, dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor._wrap(np.zeros(num_features, dtype)))
+            self.register_buffer("running_var", Tensor._wrap(np.ones(num_features, dtype)))
+            self.register_buffer("num_batches_tracked", Tensor._wrap(np.array(0, dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def _label(self) -> str:
+        return f"BatchNorm2d({self.num_features})"
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_tensor(self, input)
+        if input.ndim != 4:
+            raise ShapeError(f"{self._label()} expects a 4-D input (N, C, H, W), got shape "
+                             f"{tuple(input.shape)}{self._where()}")
+        if input.shape[1] != self.num_features:
+            raise ShapeError(f"{self._label()} got input with {input.shape[1]} channels (input "
+                             f"shape {tuple(input.shape)}), expected {self.num_features}{self._where()}")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.data += 1
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        track = not self.training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if track else None,
+                            self.running_var if track else None, self.weight, self.bias,
+                            use_batch_stats, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+# -------------------------------------------------------------------------------------- losses
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        if reduction not in ("mean", "sum", "none"):
+            raise ArgumentError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or "
+                                f"'none', got {reduction!r}")
+        self.reduction = reduction
+
+
+class _WeightedLoss(_Loss):
+    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        if weight is not None and not isinstance(weight, Tensor):
+            weight = Tensor(weight)
+        self.register_buffer("weight", weight)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """Softmax cross-entropy on logits (N, C) or (N, C, d1, ...) with class-index targets
+    (or class probabilities), as F.cross_entropy."""
+
+    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
+        super().__init__(weight, reduction)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood on log-probabilities (pair it with LogSoftmax)."""
+
+    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> None:
+        super().__init__(weight, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
+
+
+class MSELoss(_Loss):
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.mse_loss(input, target, reduction=self.reduction)

@@ -1,0 +1,122 @@
+"""Adam and AdamW (Kingma & Ba, 2015; Loshchilov & Hutter, 2019), PyTorch's update rules.
+
+Per parameter p with gradient g, at step t (β₁, β₂ betas, λ weight decay, ε eps):
+
+    g ← -g                                     if maximize
+    p ← p·(1 - lr·λ)                           AdamW (decoupled weight decay)
+    g ← g + λ·p                                Adam with λ ≠ 0 (L2 penalty in the gradient)
+    m ← m + (1-β₁)·(g - m)                     (torch's lerp: β₁·m + (1-β₁)·g)
+    v ← β₂·v + (1-β₂)·g²
+    v̂ ← max(v̂, v) and use v̂ below             if amsgrad
+    denom ← √v / √(1-β₂ᵗ) + ε
+    p ← p - (lr / (1-β₁ᵗ)) · m / denom
+
+State per parameter: step (int), exp_avg (m), exp_avg_sq (v), max_exp_avg_sq (amsgrad).
+Everything is computed in place into the state arrays and two scratch arrays.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..autograd import no_grad
+from .optimizer import Optimizer
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if eps < 0.0:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay))
+
+    @no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient; returns closure() if given."""
+        loss = None
+        if closure is not None:
+            from ..autograd import enable_grad
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+            beta1, beta2 = group["betas"]
+            amsgrad, maximize = group["amsgrad"], group["maximize"]
+            decoupled = group["decoupled_weight_decay"]
+            w1 = 1 - beta1                  # lerp weight
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                a, b = self._buffers(p, 2)[:2]
+                state = self.state.setdefault(p, {})
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = np.zeros_like(p.data)
+                    state["exp_avg_sq"] = np.zeros_like(p.data)
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                state["step"] += 1
+                t = state["step"]
+                d = p.grad.data
+                if maximize:
+                    d = np.negative(d, out=a)
+                if wd:
+                    if decoupled:
+                        p.data *= 1 - lr * wd
+                    else:
+                        d = np.add(d, np.multiply(p.data, wd, out=b), out=a)   # g + λ·p
+                # m.lerp_(g, 1-β₁): m + w·(g - m) for w < 0.5, else g - (g - m)·(1 - w)
+                np.subtract(d, m, out=b)
+                if w1 < 0.5:
+                    b *= w1
+                    m += b
+                else:
+                    b *= 1 - w1
+                    np.subtract(d, b, out=m)
+                v *= beta2
+                np.multiply(d, 1 - beta2, out=b)
+                b *= d
+                v += b                                                        # v ← β₂v + (1-β₂)g²
+                if amsgrad:
+                    vmax = state.setdefault("max_exp_avg_sq", np.zeros_like(p.data))
+                    np.maximum(vmax, v, out=vmax)
+                    v_used = vmax
+                else:
+                    v_used = v
+                bias_correction1 = 1 - beta1 ** t
+                bias_correction2_sqrt = math.sqrt(1 - beta2 ** t)
+                step_size = lr / bias_correction1
+                np.sqrt(v_used, out=b)
+                b /= bias_correction2_sqrt
+                b += eps                                                      # denom
+                np.multiply(m, -step_size, out=a)
+                a /= b
+                p.data += a
+                p._version += 1
+        return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (p ← p·(1 - lr·λ) before the Adam step), default λ = 1e-2."""
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)

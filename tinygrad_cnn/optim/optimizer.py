@@ -1,0 +1,182 @@
+"""`Optimizer`: parameter groups, per-parameter state, zero_grad and state dicts, as in PyTorch.
+
+Subclasses implement `step()` by updating `p.data` IN PLACE with NumPy ufuncs writing into
+preallocated arrays (`np.multiply(a, s, out=buf)`), so a step allocates nothing after the first
+one and every reference to a parameter (the model, other optimizers) sees the new values.
+Each updated parameter's version counter is bumped, so a backward through a graph that saved
+the old values reports the in-place change instead of returning wrong gradients.
+
+State dict (PyTorch's layout, so `tc.save` can write it next to the model's):
+
+    {"state": {0: {"momentum_buffer": Tensor, ...}, 1: {...}},       # keyed by parameter index
+     "param_groups": [{"lr": 0.01, "momentum": 0.9, ..., "params": [0, 1, 2, 3]}]}
+
+Parameter indices count through the groups in order. The state tensors share memory with the
+optimizer (as PyTorch's do); `load_state_dict` copies what it is given.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..tensor import Tensor
+
+__all__ = ["Optimizer"]
+
+
+class _RequiredParameter:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+class Optimizer:
+    """Base class: `Optimizer(params, defaults)`, where params is an iterable of tensors or of
+    dicts `{"params": [...], "lr": ...}` (parameter groups with their own hyperparameters)."""
+
+    def __init__(self, params: Iterable[Any], defaults: dict) -> None:
+        self.defaults = defaults
+        self.state: dict[Tensor, dict] = {}
+        self.param_groups: list[dict] = []
+        self._scratch: dict[int, list[np.ndarray]] = {}
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            "Tensors or dicts, but got a Tensor (wrap it in a list)")
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own hyperparameters (defaults fill the rest)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a param group must be a dict, got {type(param_group).__name__}")
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is "
+                                f"{type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor (it was computed from other "
+                                 "tensors); optimize the leaves it came from, or .detach() it")
+        group = dict(param_group, params=params)
+        for name, default in self.defaults.items():
+            if default is required and name not in group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization "
+                                 f"parameter {name}")
+            group.setdefault(name, default)
+        existing = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("optimizer contains a parameter group with duplicate parameters")
+        if existing & {id(p) for p in params}:
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    # ----------------------------------------------------------------------------- steps
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop (default, like PyTorch ≥ 2.0) or zero every parameter's `.grad`."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.data[...] = 0
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        raise NotImplementedError
+
+    def _buffers(self, p: Tensor, n: int) -> list[np.ndarray]:
+        """n scratch arrays shaped like p, allocated once per parameter (not part of the state)."""
+        bufs = self._scratch.get(id(p))
+        if bufs is None or len(bufs) < n or bufs[0].dtype != p.dtype or bufs[0].shape != p.shape:
+            bufs = [np.empty_like(p.data) for _ in range(n)]
+            self._scratch[id(p)] = bufs
+        return bufs
+
+    # ----------------------------------------------------------------------- state dicts
+    def state_dict(self) -> dict:
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            ids = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            packed["params"] = ids
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state:
+                    state[index[id(p)]] = {k: Tensor._wrap(v) if isinstance(v, np.ndarray) else v
+                                           for k, v in self.state[p].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore hyperparameters and per-parameter state (copied and cast to each parameter's
+        dtype) from `state_dict()` output, e.g. after `tc.load`. Values may be Tensors, NumPy
+        arrays or CPU torch tensors; the groups must match this optimizer's in number and size."""
+        try:
+            saved_groups = state_dict["param_groups"]
+            saved_state = state_dict["state"]
+        except (KeyError, TypeError):
+            raise ValueError("optimizer state dict must have 'state' and 'param_groups' entries") from None
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"loaded state dict has {len(saved_groups)} parameter group(s), but the "
+                             f"optimizer has {len(self.param_groups)}")
+        for i, (g, s) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(g["params"]) != len(s["params"]):
+                raise ValueError(f"loaded state dict contains a parameter group {i} with "
+                                 f"{len(s['params'])} parameters, but the optimizer's group {i} has "
+                                 f"{len(g['params'])}; the model or its parameter order differs")
+        id_map = {}
+        for g, s in zip(self.param_groups, saved_groups):
+            for p, idx in zip(g["params"], s["params"]):
+                id_map[int(idx)] = p
+        new_state: dict[Tensor, dict] = {}
+        for key, values in saved_state.items():
+            key = int(key)
+            if key not in id_map:
+                raise ValueError(f"optimizer state dict has state for parameter index {key}, which "
+                                 f"no parameter group lists")
+            p = id_map[key]
+            entry = {}
+            for name, v in values.items():
+                entry[name] = self._cast_state(p, name, v)
+            new_state[p] = entry
+        self.state = new_state
+        for g, s in zip(self.param_groups, saved_groups):
+            for k, v in s.items():
+                if k != "params":
+                    g[k] = tuple(v) if isinstance(v, list) and isinstance(g.get(k), tuple) else v
+
+    @staticmethod
+    def _cast_state(p: Tensor, name: str, value: Any) -> Any:
+        if name == "step":
+            return int(round(float(np.asarray(value.data if isinstance(value, Tensor) else value))))
+        if value is None or isinstance(value, (int, float, bool, str)):
+            return value
+        arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+        if arr.shape != p.shape:
+            raise ValueError(f"optimizer state '{name}' has shape {arr.shape}, but its parameter "
+                             f"has shape {p.shape}")
+        return np.array(arr, dtype=p.dtype if arr.dtype.kind == "f" else arr.dtype, copy=True)
+
+    def __repr__(self) -> str:
+        s = type(self).__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            s += f"\nParameter Group {i}"
+            for key in sorted(group):
+                if key != "params":
+                    s += f"\n    {key}: {group[key]}"
+        return s + "\n)"
