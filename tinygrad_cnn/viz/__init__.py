@@ -1,0 +1,15 @@
+"""Graph rendering: `to_dot` (DOT text, no Graphviz needed), `draw_graph` (a renderable
+`graphviz.Digraph`) and `capture_grads` (keep intermediate gradients for `show_grads`).
+See docs/visualization.md."""
+from .graph import (INSTALL_HINT, GraphvizNotFoundError, capture_grads, draw_graph, op_arguments,
+                    op_name, to_dot)
+
+__all__ = ["to_dot", "draw_graph", "capture_grads", "op_arguments", "op_name", "GraphvizNotFoundError",
+           "INSTALL_HINT", "Graph"]
+
+
+def __getattr__(name: str):
+    if name == "Graph":
+        from .graph import _graph_class
+        return _graph_class()
+    raise AttributeError(f"module 'tinygrad_cnn.viz' has no attribute {name!r}")
