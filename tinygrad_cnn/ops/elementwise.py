@@ -249,6 +249,14 @@ class Clamp(Function):
         return grad_output * inside
 
 
+def _split_to_winner(ctx, grad_output, a_wins, tie):
+    """Gradient of a pairwise max/min: all of it to the winning operand, half each on a tie."""
+    share = np.where(a_wins, 1.0, np.where(tie, 0.5, 0.0)).astype(grad_output.dtype)  # a's share
+    need_a, need_b = ctx.needs_input_grad
+    return (_unless(need_a, lambda: grad_output * share),
+            _unless(need_b, lambda: grad_output * (1 - share)))
+
+
 class Maximum(Function):
     """z = max(a, b);  dz/da = 1 where a > b, ½ where a = b, else 0 (PyTorch's tie rule)."""
 
@@ -260,10 +268,7 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, grad_output):
         a, b = ctx.saved_tensors
-        share = (a > b) + 0.5 * (a == b)             # share of the gradient that goes to a
-        need_a, need_b = ctx.needs_input_grad
-        return (_unless(need_a, lambda: grad_output * share),
-                _unless(need_b, lambda: grad_output * (1 - share)))
+        return _split_to_winner(ctx, grad_output, a > b, a == b)
 
 
 class Minimum(Function):
@@ -277,10 +282,7 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, grad_output):
         a, b = ctx.saved_tensors
-        share = (a < b) + 0.5 * (a == b)
-        need_a, need_b = ctx.needs_input_grad
-        return (_unless(need_a, lambda: grad_output * share),
-                _unless(need_b, lambda: grad_output * (1 - share)))
+        return _split_to_winner(ctx, grad_output, a < b, a == b)
 
 
 class Where(Function):
