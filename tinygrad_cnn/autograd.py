@@ -364,11 +364,11 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool = False) -> N
         if grad.shape != tensor.data.shape:
             raise BackwardError(f"backward(gradient=...) got shape {grad.shape}, but the output "
                                 f"has shape {tensor.data.shape}; they must match.")
-        # a copy: the caller's array must not become some leaf's .grad (an optimizer or a
-        # later accumulation would then write through to it)
-        grad = grad.astype(tensor.data.dtype, copy=True)
+        grad = grad.astype(tensor.data.dtype, copy=False)
 
-    handed_out: set[int] = set()          # arrays already stored in some leaf's .grad
+    # Arrays already stored in some leaf's .grad, or owned by the caller: reaching a leaf again
+    # they are copied, so no .grad aliases another's or the caller's `gradient` array.
+    handed_out: set[int] = {id(grad)} if gradient is not None else set()
     if tensor.grad_fn is None:            # backward on a leaf: d leaf / d leaf = 1
         _accumulate_leaf(tensor, grad, handed_out)
         return

@@ -68,13 +68,30 @@ def _shape_arg(size: tuple, op: str) -> tuple[int, ...]:
     """Accept f(2, 3), f((2, 3)) and f([2, 3]) like PyTorch."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    try:
-        shape = tuple(int(s) for s in size)
-    except (TypeError, ValueError):
-        raise ArgumentError(f"{op}: size must be ints, got {size!r}") from None
+    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size):
+        raise ArgumentError(f"{op}: size must be ints, got {size!r}")   # int(2.5) would give 2
+    shape = tuple(int(s) for s in size)
     if any(s < 0 for s in shape):
         raise ArgumentError(f"{op}: negative dimension in size {shape}")
     return shape
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A bool argument (keepdim): bools, NumPy bools and the ints 0/1; anything else is an error."""
+    if isinstance(value, (bool, np.bool_)) or isinstance(value, (int, np.integer)) and value in (0, 1):
+        return bool(value)
+    raise ArgumentError(f"{name} must be a bool, got {value!r}")
+
+
+def _number(value: Any, name: str, op: str, allow_none: bool = False) -> Any:
+    """A Python or NumPy real number (a one-element tensor gives its value)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, Tensor) and value.data.size == 1 and value.dtype.kind in "fiub":
+        return value.data.item()
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return value.item() if isinstance(value, np.generic) else value
+    raise ArgumentError(f"{op}: {name} must be a number, got {type(value).__name__} {value!r}")
 
 
 def _normalize_dim(dim: int, ndim: int, op: str) -> int:
@@ -377,6 +394,7 @@ class Tensor:
     def clamp(self, min: float | None = None, max: float | None = None) -> "Tensor":
         if min is None and max is None:
             raise ArgumentError("clamp: at least one of min and max must be given")
+        min, max = _number(min, "min", "clamp", True), _number(max, "max", "clamp", True)
         return E.Clamp.apply(self, min=min, max=max)
 
     clip = clamp
@@ -393,7 +411,12 @@ class Tensor:
             if dtype != "cpu":
                 raise ArgumentError("to(): tinygrad_cnn runs on the CPU only; there is no 'cuda'")
             return self
-        dtype = np.dtype(dtype)
+        try:
+            dtype = np.dtype(dtype)
+        except (TypeError, ValueError):
+            raise DTypeError(f"to(): {dtype!r} is not a dtype") from None
+        if dtype.kind not in "fiub":
+            raise DTypeError(f"to(): tensors hold numbers or bools, not dtype {dtype}")
         if dtype == self.dtype:
             return self
         if dtype.kind == "f" and self.dtype.kind == "f":
@@ -412,16 +435,16 @@ class Tensor:
 
     # --------------------------------------------------------------------- reductions
     def sum(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return R.Sum.apply(self, _normalize_axes(dim, self.ndim, "sum"), keepdims=keepdim)
+        return R.Sum.apply(self, _normalize_axes(dim, self.ndim, "sum"), keepdims=_flag(keepdim, "keepdim"))
 
     def mean(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return R.Mean.apply(self._to_float(), _normalize_axes(dim, self.ndim, "mean"), keepdims=keepdim)
+        return R.Mean.apply(self._to_float(), _normalize_axes(dim, self.ndim, "mean"), keepdims=_flag(keepdim, "keepdim"))
 
     def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: int | None = None) -> "Tensor":
-        correction = (1 if unbiased else 0) if correction is None else correction
+        correction = (1 if unbiased else 0) if correction is None else _number(correction, "correction", "var")
         return R.Var.apply(self._to_float(), _normalize_axes(dim, self.ndim, "var"),
-                           correction=correction, keepdims=keepdim)
+                           correction=correction, keepdims=_flag(keepdim, "keepdim"))
 
     def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: int | None = None) -> "Tensor":
@@ -439,7 +462,7 @@ class Tensor:
             values, indices = R.MaxDim.apply(self, axis, keepdims=keepdim, largest=largest)
             return MaxMin(values, indices)
         fn = R.Amax if largest else R.Amin
-        return fn.apply(self, _normalize_axes(dim, self.ndim, op), keepdims=keepdim)
+        return fn.apply(self, _normalize_axes(dim, self.ndim, op), keepdims=_flag(keepdim, "keepdim"))
 
     def max(self, dim: Any = None, keepdim: bool = False) -> Any:
         """max() -> scalar; max(dim: int) -> (values, indices) like torch; max(dim: tuple) -> values."""
@@ -449,10 +472,10 @@ class Tensor:
         return self._extreme(dim, keepdim, False)
 
     def amax(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return R.Amax.apply(self, _normalize_axes(dim, self.ndim, "amax"), keepdims=keepdim)
+        return R.Amax.apply(self, _normalize_axes(dim, self.ndim, "amax"), keepdims=_flag(keepdim, "keepdim"))
 
     def amin(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return R.Amin.apply(self, _normalize_axes(dim, self.ndim, "amin"), keepdims=keepdim)
+        return R.Amin.apply(self, _normalize_axes(dim, self.ndim, "amin"), keepdims=_flag(keepdim, "keepdim"))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         if dim is None:
@@ -460,7 +483,7 @@ class Tensor:
         axis = _normalize_dim(dim, self.ndim, "argmax")
         if self.ndim == 0:                # torch allows dim 0 / -1 on a 0-d tensor
             return Tensor._wrap(np.zeros((), np.int64))
-        return Tensor._wrap(np.argmax(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
+        return Tensor._wrap(np.argmax(self.data, axis=axis, keepdims=_flag(keepdim, "keepdim")).astype(np.int64))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         if dim is None:
@@ -468,7 +491,7 @@ class Tensor:
         axis = _normalize_dim(dim, self.ndim, "argmin")
         if self.ndim == 0:                # torch allows dim 0 / -1 on a 0-d tensor
             return Tensor._wrap(np.zeros((), np.int64))
-        return Tensor._wrap(np.argmin(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
+        return Tensor._wrap(np.argmin(self.data, axis=axis, keepdims=_flag(keepdim, "keepdim")).astype(np.int64))
 
     # ------------------------------------------------------------------- movement
     def reshape(self, *shape: Any) -> "Tensor":
@@ -528,6 +551,11 @@ class Tensor:
             raise ShapeError(f"expand: the target size {sizes} has fewer dims than the tensor's "
                              f"shape {self.shape}")
         lead = len(sizes) - self.ndim
+        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in sizes):
+            raise ArgumentError(f"expand: sizes must be ints, got {sizes!r}")
+        if any(s < -1 for s in sizes) or -1 in sizes[:lead]:
+            raise ShapeError(f"expand: invalid target size {sizes} for shape {self.shape}: sizes "
+                             f"must be >= 0, or -1 to keep an existing dim (not a new leading one)")
         shape = tuple(self.shape[i - lead] if s == -1 and i >= lead else int(s)
                       for i, s in enumerate(sizes))
         for i, n in enumerate(self.shape):
@@ -545,6 +573,8 @@ class Tensor:
             return M.Index.apply(self, index)
         except IndexError as e:
             raise IndexError(f"indexing a tensor of shape {self.shape} with {_describe_index(index)}: {e}") from None
+        except ValueError as e:                        # a slice step of 0
+            raise ArgumentError(f"indexing a tensor of shape {self.shape} with {_describe_index(index)}: {e}") from None
 
     # ---------------------------------------------------------------------- in-place ops
     # Every in-place op writes into `self.data` (so NumPy views of it see the change) and bumps
@@ -602,6 +632,7 @@ class Tensor:
         return self.fill_(0)
 
     def fill_(self, value: float) -> "Tensor":
+        value = _number(value, "value", "fill_")
         return self._inplace("fill_", lambda t: t * 0 + value if t.requires_grad
                              else Tensor._wrap(np.full(t.shape, value, t.dtype)))
 
@@ -633,9 +664,15 @@ class Tensor:
             except IndexError as e:
                 raise IndexError(f"setting {_describe_index(index)} of a tensor of shape "
                                  f"{t.shape}: {e}") from None
+            except ValueError as e:                    # a slice step of 0
+                raise ArgumentError(f"setting {_describe_index(index)} of a tensor of shape "
+                                    f"{t.shape}: {e}") from None
+            extra = v.ndim - len(target)
+            if extra > 0 and all(n == 1 for n in v.shape[:extra]):
+                v = v.reshape(v.shape[extra:])         # leading size-1 dims go, as in torch
             if v.shape != target:
-                v = v.expand(*_broadcast_shape("__setitem__", v.shape, target)) if v.ndim <= len(target) \
-                    else v.reshape(target)
+                if v.ndim <= len(target):
+                    v = v.expand(*_broadcast_shape("__setitem__", v.shape, target))
                 if v.shape != target:
                     raise ShapeError(f"__setitem__: cannot assign a value of shape {v.shape} to "
                                      f"{_describe_index(index)} of shape {target}")
@@ -690,6 +727,9 @@ def _infer_shape(shape: tuple[int, ...], current: tuple[int, ...]) -> tuple[int,
     size = int(np.prod(current, dtype=np.int64))
     if shape.count(-1) > 1:
         raise ShapeError(f"reshape: only one dimension can be -1, got {shape}")
+    if any(s < -1 for s in shape):
+        raise ShapeError(f"reshape: invalid size {min(shape)} in {shape} for a tensor of shape "
+                         f"{current}; sizes must be >= 0 (or -1 for one inferred dim)")
     known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
     if -1 in shape:
         if known == 0 or size % known:
@@ -789,15 +829,22 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
            requires_grad: bool = False) -> Tensor:
     if end is None:
         start, end = 0, start
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        if not np.isfinite(_number(v, name, "arange")):
+            raise ArgumentError(f"arange: {name} must be finite, got {v!r}")
     if step == 0:
         raise ArgumentError("arange: step must be nonzero")
     if dtype is None:
         dtype = int64 if all(isinstance(v, (int, np.integer)) for v in (start, end, step)) else float32
-    return _factory(np.arange(start, end, step, dtype=dtype), requires_grad)
+    try:
+        return _factory(np.arange(start, end, step, dtype=dtype), requires_grad)
+    except (ValueError, MemoryError) as e:
+        raise ArgumentError(f"arange({start}, {end}, {step}): {e}") from None
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _factory(np.eye(n, m, dtype=dtype or float32), requires_grad)
+    shape = _shape_arg(((n,) if m is None else (n, m),), "eye")
+    return _factory(np.eye(*shape, dtype=dtype or float32), requires_grad)
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:

@@ -1,15 +1,29 @@
-"""Stateless neural-network ops, PyTorch's `torch.nn.functional` names and semantics."""
+"""Stateless neural-network ops, PyTorch's `torch.nn.functional` names and semantics.
+
+Each function checks its arguments (errors name the op, the argument and the shapes) and calls
+one `Function` from tinygrad_cnn/ops/; the derivatives live there, next to the forward code,
+and docs/derivations.md ties each one to the seed derivation it reproduces.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, DTypeError, ShapeError
+from ..ops import activation as A
+from ..ops import conv as CV
+from ..ops import elementwise as E
+from ..ops import linalg as L
+from ..ops import loss as LS
 from ..ops import movement as M
-from ..tensor import Tensor
+from ..ops import norm as NM
+from ..ops import pool as P
+from ..tensor import Tensor, _number
 
-__all__ = ["pad"]
+__all__ = ["pad", "conv1d", "conv2d", "conv3d", "unfold", "fold", "max_pool2d", "avg_pool2d",
+           "linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
+           "batch_norm", "cross_entropy", "nll_loss", "mse_loss"]
 
 
 def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
@@ -17,6 +31,10 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
     torch.nn.functional.pad: pad=(1, 1) pads the last dim, (1, 1, 2, 2) the last two."""
     if mode != "constant":
         raise ArgumentError(f"pad: only mode='constant' is supported, got mode={mode!r}")
+    if not isinstance(pad, (tuple, list)) or not all(
+            isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in pad):
+        raise ArgumentError(f"pad: pad must be a tuple of ints (left, right, top, bottom, ...), got {pad!r}")
+    value = _number(value, "value", "pad")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ArgumentError(f"pad: expected an even number of pad sizes covering at most "
                             f"{input.ndim} dims (shape {input.shape}), got pad={tuple(pad)}")
@@ -25,3 +43,440 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
     pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]
     width = [(0, 0)] * (input.ndim - len(pairs)) + pairs[::-1]
     return M.Pad.apply(input, tuple(width), value=value)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _tensor(x: Any, op: str, name: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise ArgumentError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
+    return x
+
+
+def _float(x: Tensor, op: str, name: str) -> None:
+    if x.dtype.kind != "f":
+        raise DTypeError(f"{op}: {name} must be a floating point tensor, got dtype {x.dtype} "
+                         f"(shape {tuple(x.shape)}); convert it with .float()")
+
+
+def _same_dtype(op: str, ref: Tensor, ref_name: str, other: Tensor | None, name: str) -> None:
+    if other is not None and other.dtype != ref.dtype:
+        raise DTypeError(f"{op}: {name} has dtype {other.dtype} but {ref_name} has dtype "
+                         f"{ref.dtype} ({name} shape {tuple(other.shape)}, {ref_name} shape "
+                         f"{tuple(ref.shape)}); convert one of them (.float() or .double())")
+
+
+def _as_target(target: Any, op: str) -> Tensor:
+    if isinstance(target, Tensor):
+        return target
+    try:
+        return Tensor._wrap(np.asarray(target))
+    except (TypeError, ValueError):
+        raise DTypeError(f"{op}: target must be a Tensor or an array of class indices, got "
+                         f"{type(target).__name__}") from None
+
+
+def _ignore_index(ignore_index: Any, op: str) -> int:
+    if not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, bool):
+        raise ArgumentError(f"{op}: ignore_index must be an int class index, got {ignore_index!r}")
+    return int(ignore_index)
+
+
+def _reduction(reduction: str, op: str) -> str:
+    if not isinstance(reduction, str) or reduction not in ("mean", "sum", "none"):
+        raise ArgumentError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return reduction
+
+
+# --------------------------------------------------------------------------- convolution
+def _conv(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any,
+          padding: Any, dilation: Any, groups: int) -> Tensor:
+    input, weight = _tensor(input, op, "input"), _tensor(weight, op, "weight")
+    letters = {1: "(N, C, W)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[d]
+    if input.ndim not in (d + 1, d + 2):
+        raise ShapeError(f"{op}: expected a {d + 2}-D input {letters} or a {d + 1}-D unbatched "
+                         f"one, got shape {tuple(input.shape)}")
+    if weight.ndim != d + 2:
+        raise ShapeError(f"{op}: expected a {d + 2}-D weight (C_out, C_in/groups, kernel...), got "
+                         f"shape {tuple(weight.shape)}")
+    _float(input, op, "input")
+    _same_dtype(op, input, "input", weight, "weight")
+    if bias is not None:
+        bias = _tensor(bias, op, "bias")
+        _same_dtype(op, input, "input", bias, "bias")
+    unbatched = input.ndim == d + 1
+    x = input.unsqueeze(0) if unbatched else input
+    c, co, cg = x.shape[1], weight.shape[0], weight.shape[1]
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ArgumentError(f"{op}: groups must be a positive int, got {groups!r}")
+    groups = int(groups)
+    if c % groups:
+        raise ArgumentError(f"{op}: groups={groups} does not divide the input's C={c} channels "
+                            f"(input shape {tuple(input.shape)})")
+    if co % groups:
+        raise ArgumentError(f"{op}: groups={groups} does not divide the weight's C_out={co} "
+                            f"output channels (weight shape {tuple(weight.shape)})")
+    if cg * groups != c:
+        raise ShapeError(f"{op}: input has C={c} channels but weight expects {cg * groups} "
+                         f"(weight shape {tuple(weight.shape)}, groups={groups}, input shape "
+                         f"{tuple(input.shape)})")
+    if bias is not None and tuple(bias.shape) != (co,):
+        raise ShapeError(f"{op}: bias must have shape ({co},) to match the weight's C_out, got "
+                         f"{tuple(bias.shape)} (weight shape {tuple(weight.shape)})")
+    kernel = tuple(weight.shape[2:])
+    stride = CV.normalize_tuple(stride, d, "stride", op)
+    dilation = CV.normalize_tuple(dilation, d, "dilation", op)
+    pads = CV.conv_padding(padding, kernel, stride, dilation, op)
+    CV.conv_output_size(op, x.shape[2:], kernel, stride, pads, dilation,
+                        f" (input shape {tuple(input.shape)}, weight shape {tuple(weight.shape)})")
+    y = CV.ConvNd.apply(x, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation (text, series; seed 002 §6.1): input (N, C, W), weight (C_out, C/groups, KW)."""
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation by im2col: input (N, C, H, W) (or unbatched (C, H, W)), weight
+    (C_out, C/groups, KH, KW), padding an int, a pair, 'same' or 'valid'."""
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """3-D cross-correlation (video, medical images; seed 002 §6.2): input (N, C, D, H, W)."""
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+           stride: Any = 1) -> Tensor:
+    """im2col as an op: (N, C, H, W) -> (N, C*KH*KW, L), column l = the window of output
+    position l, rows ordered (c, kh, kw) — the matrices seeds 001 and 003 draw (transposed)."""
+    op = "unfold"
+    input = _tensor(input, op, "input")
+    if input.ndim not in (3, 4):
+        raise ShapeError(f"{op}: expected a 4-D input (N, C, H, W) or a 3-D unbatched one, got "
+                         f"shape {tuple(input.shape)}")
+    _float(input, op, "input")
+    kernel = CV.normalize_tuple(kernel_size, 2, "kernel_size", op)
+    dilation = CV.normalize_tuple(dilation, 2, "dilation", op)
+    stride = CV.normalize_tuple(stride, 2, "stride", op)
+    pads = tuple((p, p) for p in CV.normalize_tuple(padding, 2, "padding", op, minimum=0))
+    unbatched = input.ndim == 3
+    x = input.unsqueeze(0) if unbatched else input
+    CV.conv_output_size(op, x.shape[2:], kernel, stride, pads, dilation, f" (input shape {tuple(input.shape)})")
+    y = CV.Unfold.apply(x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
+    return y.squeeze(0) if unbatched else y
+
+
+def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+         stride: Any = 1) -> Tensor:
+    """col2im as an op: (N, C*KH*KW, L) -> (N, C, H, W), overlapping entries summed."""
+    op = "fold"
+    input = _tensor(input, op, "input")
+    if input.ndim not in (2, 3):
+        raise ShapeError(f"{op}: expected a 3-D input (N, C*KH*KW, L) or a 2-D unbatched one, "
+                         f"got shape {tuple(input.shape)}")
+    _float(input, op, "input")
+    size = CV.normalize_tuple(output_size, 2, "output_size", op)
+    kernel = CV.normalize_tuple(kernel_size, 2, "kernel_size", op)
+    dilation = CV.normalize_tuple(dilation, 2, "dilation", op)
+    stride = CV.normalize_tuple(stride, 2, "stride", op)
+    pads = tuple((p, p) for p in CV.normalize_tuple(padding, 2, "padding", op, minimum=0))
+    unbatched = input.ndim == 2
+    x = input.unsqueeze(0) if unbatched else input
+    kk = kernel[0] * kernel[1]
+    if x.shape[1] % kk:
+        raise ShapeError(f"{op}: the input's dim 1 ({x.shape[1]}) must be divisible by "
+                         f"KH*KW = {kk} (kernel_size={kernel}, input shape {tuple(input.shape)})")
+    out = CV.conv_output_size(op, size, kernel, stride, pads, dilation, f" (output_size={size})")
+    if x.shape[2] != out[0] * out[1]:
+        raise ShapeError(f"{op}: the input has L={x.shape[2]} columns, but output_size={size}, "
+                         f"kernel_size={kernel}, stride={stride}, padding={padding}, "
+                         f"dilation={dilation} give {out[0]}*{out[1]} = {out[0] * out[1]} windows "
+                         f"(input shape {tuple(input.shape)})")
+    y = CV.Fold.apply(x, output_size=size, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
+    return y.squeeze(0) if unbatched else y
+
+
+# ------------------------------------------------------------------------------- pooling
+def _pool_args(op: str, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
+               dilation: Any, ceil_mode: bool) -> tuple:
+    input = _tensor(input, op, "input")
+    if input.ndim not in (3, 4):
+        raise ShapeError(f"{op}: expected a 4-D input (N, C, H, W) or a 3-D unbatched one, got "
+                         f"shape {tuple(input.shape)}")
+    _float(input, op, "input")
+    kernel = CV.normalize_tuple(kernel_size, 2, "kernel_size", op)
+    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
+        else CV.normalize_tuple(stride, 2, "stride", op)
+    pads = CV.normalize_tuple(padding, 2, "padding", op, minimum=0)
+    dil = CV.normalize_tuple(dilation, 2, "dilation", op)
+    for nm, k, p in zip(("H", "W"), kernel, pads):
+        if p > k // 2:
+            raise ArgumentError(f"{op}: padding P{nm}={p} is more than half the kernel K{nm}={k} "
+                                f"(padding must be <= kernel_size // 2 = {k // 2}; kernel_size="
+                                f"{kernel}, padding={pads}, input shape {tuple(input.shape)})")
+    unbatched = input.ndim == 3
+    x = input.unsqueeze(0) if unbatched else input
+    out = P.pool_output_size(op, x.shape[2:], kernel, stride, pads, dil, bool(ceil_mode))
+    return x, unbatched, kernel, stride, pads, dil, out
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Max over KH×KW windows (stride defaults to the kernel size, padding is -inf).
+    Backward routes each gradient to its window's first maximum (the argmax "switches")."""
+    x, unbatched, kernel, stride, pads, dil, out = _pool_args(
+        "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
+    res = P.MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=pads, dilation=dil, out=out,
+                            return_indices=bool(return_indices))
+    if not return_indices:
+        return res.squeeze(0) if unbatched else res
+    values, indices = res
+    return (values.squeeze(0), indices.squeeze(0)) if unbatched else (values, indices)
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """Mean over KH×KW windows; zero padding counts in the divisor iff count_include_pad."""
+    x, unbatched, kernel, stride, pads, _, out = _pool_args(
+        "avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
+                                         or divisor_override <= 0):
+        raise ArgumentError(f"avg_pool2d: divisor_override must be a positive int, got {divisor_override!r}")
+    y = P.AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=pads, out=out,
+                          ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad),
+                          divisor_override=divisor_override)
+    return y.squeeze(0) if unbatched else y
+
+
+# ---------------------------------------------------------------------- linear & activations
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x Wᵀ + b for x of shape (*, in_features) and W of shape (out_features, in_features)."""
+    op = "linear"
+    input, weight = _tensor(input, op, "input"), _tensor(weight, op, "weight")
+    if weight.ndim != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
+                         f"{tuple(weight.shape)}")
+    if input.ndim < 1 or input.shape[-1] != weight.shape[1]:
+        raise ShapeError(f"linear: input has {input.shape[-1] if input.ndim else 0} features in "
+                         f"its last dim but weight expects {weight.shape[1]} (input shape "
+                         f"{tuple(input.shape)}, weight shape {tuple(weight.shape)})")
+    _float(input, op, "input")
+    _same_dtype(op, input, "input", weight, "weight")
+    if bias is not None:
+        bias = _tensor(bias, op, "bias")
+        _same_dtype(op, input, "input", bias, "bias")
+        if tuple(bias.shape) != (weight.shape[0],):
+            raise ShapeError(f"linear: bias must have shape ({weight.shape[0]},), got "
+                             f"{tuple(bias.shape)} (weight shape {tuple(weight.shape)})")
+    return L.Linear.apply(input, weight, bias)
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0); dL/dx = g where x > 0. `inplace` is accepted for porting; the result is new."""
+    return E.ReLU.apply(_tensor(input, "relu", "input"))
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x if x > 0 else negative_slope * x."""
+    return E.LeakyReLU.apply(_tensor(input, "leaky_relu", "input"), negative_slope=float(_number(negative_slope, "negative_slope", "leaky_relu")))
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return _tensor(input, "sigmoid", "input").sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    return _tensor(input, "tanh", "input").tanh()
+
+
+def _dim(input: Tensor, dim: Any, op: str) -> int:
+    if dim is None:
+        raise ArgumentError(f"{op}: dim must be given (e.g. dim=1 for (N, C) scores); input "
+                            f"shape {tuple(input.shape)}")
+    nd = max(input.ndim, 1)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or not -nd <= dim < nd:
+        raise ArgumentError(f"{op}: dim {dim!r} is out of range for an input of shape "
+                            f"{tuple(input.shape)}")
+    return int(dim) % nd
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """exp(x - max) / Σ exp(x - max) along dim (stable for any finite logits)."""
+    input = _tensor(input, "softmax", "input")
+    x = input.to(dtype) if dtype is not None else input._to_float()
+    _float(x, "softmax", f"input (as dtype={dtype})")
+    axis = _dim(x, dim, "softmax")
+    if x.ndim == 0:
+        return A.Softmax.apply(x.reshape(1), dim=0).reshape(())
+    return A.Softmax.apply(x, dim=axis)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """x - max - log Σ exp(x - max) along dim (stable: no inf/nan for logits of ±1000)."""
+    input = _tensor(input, "log_softmax", "input")
+    x = input.to(dtype) if dtype is not None else input._to_float()
+    _float(x, "log_softmax", f"input (as dtype={dtype})")
+    axis = _dim(x, dim, "log_softmax")
+    if x.ndim == 0:
+        return A.LogSoftmax.apply(x.reshape(1), dim=0).reshape(())
+    return A.LogSoftmax.apply(x, dim=axis)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only);
+    the mask comes from the framework's seeded generator (tc.manual_seed)."""
+    input = _tensor(input, "dropout", "input")
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p <= 1.0:
+        raise ArgumentError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+    if not training or p == 0.0:
+        return input
+    _float(input, "dropout", "input")
+    return A.Dropout.apply(input, p=float(p))
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel (axis 1) by batch statistics (training, updating the running
+    stats in place like PyTorch) or by the running statistics (eval), then scale and shift."""
+    op = "batch_norm"
+    input = _tensor(input, op, "input")
+    _float(input, op, "input")
+    if input.ndim < 2:
+        raise ShapeError(f"{op}: expected an input (N, C, ...) with at least 2 dims, got shape "
+                         f"{tuple(input.shape)}")
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None:
+            _tensor(t, op, name)
+            if tuple(t.shape) != (c,):
+                raise ShapeError(f"{op}: {name} must have shape ({c},) for an input with C={c} "
+                                 f"channels (input shape {tuple(input.shape)}), got {tuple(t.shape)}")
+    if not training and (running_mean is None or running_var is None):
+        raise ArgumentError(f"{op}: running_mean and running_var are required when training=False")
+    if training and input.numel() // max(c, 1) <= 1:
+        raise ShapeError(f"{op}: expected more than 1 value per channel when training, got input "
+                         f"shape {tuple(input.shape)}")
+    _same_dtype(op, input, "input", weight, "weight")
+    _same_dtype(op, input, "input", bias, "bias")
+    y = NM.BatchNorm.apply(input, weight, bias, running_mean, running_var, training=bool(training),
+                           momentum=float(_number(momentum, "momentum", op)), eps=float(_number(eps, "eps", op)))
+    if training:                        # the running stats were updated in place
+        for t in (running_mean, running_var):
+            if t is not None:
+                t._version += 1
+    return y
+
+
+# --------------------------------------------------------------------------------- losses
+def _class_target(op: str, input: Tensor, target: Tensor, ignore_index: int) -> None:
+    """Class-index targets: integer dtype, the input's shape without dim 1, values in range."""
+    if target.dtype.kind not in "iu":
+        raise DTypeError(
+            f"{op}: target of dtype {target.dtype} and shape {tuple(target.shape)} is neither "
+            f"class indices (an integer tensor of shape {(input.shape[0],) + tuple(input.shape[2:])}) "
+            f"nor class probabilities (a float tensor of the input's shape {tuple(input.shape)})")
+    expected = (input.shape[0],) + tuple(input.shape[2:])
+    if tuple(target.shape) != expected:
+        raise ShapeError(f"{op}: class-index target must have shape {expected} for an input of "
+                         f"shape {tuple(input.shape)}, got {tuple(target.shape)}")
+    t, n_classes = target.data, input.shape[1]
+    bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ArgumentError(f"{op}: target {int(t[where])} at position {where} is out of range for "
+                            f"{n_classes} classes (input shape {tuple(input.shape)}); expected "
+                            f"0 <= target < {n_classes} or target == ignore_index ({ignore_index})")
+
+
+def _loss_inputs(op: str, input: Tensor, target: Any, weight: Any) -> tuple:
+    input = _tensor(input, op, "input")
+    _float(input, op, "input")
+    target = _as_target(target, op)
+    if input.ndim == 0:
+        raise ShapeError(f"{op}: input must have a class dim, got a 0-d tensor")
+    unbatched = input.ndim == 1
+    if unbatched:
+        input = input.unsqueeze(0)                 # (C,) -> (1, C)
+        target = target.unsqueeze(0)               # index () -> (1,), probabilities (C,) -> (1, C)
+    if weight is not None:
+        if not isinstance(weight, Tensor):
+            try:
+                weight = Tensor._wrap(np.asarray(weight, input.dtype))
+            except (TypeError, ValueError):
+                raise DTypeError(f"{op}: weight must be a tensor of per-class weights, got "
+                                 f"{type(weight).__name__} {weight!r}") from None
+        if tuple(weight.shape) != (input.shape[1],):
+            raise ShapeError(f"{op}: weight must have one entry per class, shape "
+                             f"({input.shape[1]},), got {tuple(weight.shape)} (input shape "
+                             f"{tuple(input.shape)})")
+        if weight.dtype.kind != "f":
+            weight = Tensor._wrap(weight.data.astype(input.dtype))
+    return input, target, weight, unbatched
+
+
+def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy from logits (N, C) or (N, C, d1, ...), fused and stable.
+
+    target: class indices (int, shape (N, d1, ...), ignore_index skipped) or class
+    probabilities (float, the input's shape). Backward: (softmax - one_hot)/N for the plain
+    'mean' case (seed 004), with weights / smoothing / ignore_index as PyTorch.
+    """
+    op = "cross_entropy"
+    _reduction(reduction, op)
+    ignore_index = _ignore_index(ignore_index, op)
+    if not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing <= 1.0:
+        raise ArgumentError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    input, target, weight, unbatched = _loss_inputs(op, input, target, weight)
+    if target.dtype.kind == "f" and tuple(target.shape) == tuple(input.shape):
+        if ignore_index != -100:
+            raise ArgumentError(f"{op}: ignore_index is not supported for class-probability "
+                                f"targets (float target of shape {tuple(target.shape)})")
+        _same_dtype(op, input, "input", target, "target")
+    else:
+        _class_target(op, input, target, ignore_index)
+    loss = LS.CrossEntropy.apply(input, target, weight, ignore_index=int(ignore_index),
+                                 reduction=reduction, label_smoothing=float(label_smoothing))
+    return loss.squeeze(0) if unbatched and reduction == "none" else loss
+
+
+def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class-index targets under log-probabilities (N, C, ...)."""
+    op = "nll_loss"
+    _reduction(reduction, op)
+    ignore_index = _ignore_index(ignore_index, op)
+    input, target, weight, unbatched = _loss_inputs(op, input, target, weight)
+    _class_target(op, input, target, ignore_index)
+    loss = LS.NLLLoss.apply(input, target, weight, ignore_index=int(ignore_index), reduction=reduction)
+    return loss.squeeze(0) if unbatched and reduction == "none" else loss
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or sum, or none) of (input - target)²; both arguments get gradients."""
+    op = "mse_loss"
+    _reduction(reduction, op)
+    input = _tensor(input, op, "input")
+    _float(input, op, "input")
+    if not isinstance(target, Tensor):
+        try:
+            target = Tensor._wrap(np.asarray(target, input.dtype))
+        except (TypeError, ValueError):
+            raise DTypeError(f"{op}: target must be a tensor or an array of numbers, got "
+                             f"{type(target).__name__} {target!r}") from None
+    if tuple(target.shape) != tuple(input.shape):
+        raise ShapeError(f"{op}: target shape {tuple(target.shape)} differs from input shape "
+                         f"{tuple(input.shape)}; they must match (PyTorch would broadcast with a "
+                         f"warning, which usually hides a bug)")
+    if target.dtype != input.dtype:
+        target = target.to(input.dtype)
+    return LS.MSELoss.apply(input, target, reduction=reduction)

@@ -1,0 +1,523 @@
+"""Convolution as im2col + one matrix product, for 1-D, 2-D and 3-D alike; unfold and fold.
+
+Names, defined here once and used verbatim below (2-D shown; 1-D drops H, 3-D adds a leading
+depth D with KD, SD, PD, DD, OD):
+
+    N        batch size                  C, CO    input / output channels, G groups
+    H, W     input height and width      KH, KW   kernel height and width
+    SH, SW   stride                      PH, PW   zero padding (lo, hi) per side
+    DH, DW   dilation                    OH, OW   output height and width
+    OH = floor((H + PH_lo + PH_hi - DH*(KH-1) - 1) / SH) + 1        (PH_lo = PH_hi = PH usually)
+    K = C*KH*KW (a column's length),  L = OH*OW (columns per image),  Kg = K/G, COg = CO/G
+
+im2col (seed 001 §2.1.7, seed 000 "批处理数据的卷积层矩阵乘法", seed 003 §8.1.6 figure 8-17)
+puts the window of every output position in one column of a (K, N*L) matrix:
+
+    col[(c, kh, kw), (n, oh, ow)] = xpad[n, c, oh*SH + kh*DH, ow*SW + kw*DW]
+
+so that, with W2 = weight viewed as (CO, K), the convolution is a matrix product:
+
+    Y2 = W2 @ col + bias                                 (CO, K) @ (K, N*L) -> (CO, N*L)
+
+Backward, with G = grad_output viewed as (CO, N*L) in the same column order:
+
+    grad_weight = G colᵀ                 grad_bias = Σ_{n, oh, ow} grad_output
+    grad_input  = col2im(W2ᵀ G)          col2im adds each column entry back where im2col took it
+
+col2im(W2ᵀ G) is the "full" correlation of the stride-dilated grad_output with the kernel
+rotated by 180° (seed 004, 卷积层(反向传播): k_180 = k[::-1, ::-1] on the zero-padded delta);
+`grad_input_by_rotated_kernel` computes it that way and tests/test_conv.py checks they agree.
+
+How it runs (docs/derivations.md, "How it is fast"; benchmarks/bench_ops.py measures it):
+  steps     The batch is processed a few images at a time ("steps", _Plan): a step's columns
+            (about COLUMN_CHUNK_BYTES) are still in cache when its GEMMs and col2im read them.
+            Steps are the unit of the workspace limit too (ops/workspace.py): when all columns
+            would exceed it, they are not kept but rebuilt in backward, step by step.
+  threads   The threads take the steps one after the other (ops/parallel.py), each doing
+            its step's copies and single-threaded GEMMs; backward hands out fixed groups of
+            steps so grad_weight's partial sums are the same whatever the thread count.
+  layouts   batch-major: column index (n, oh, ow), every copy runs along rows of OW elements;
+            batch-last: for small output maps (L <= BATCH_LAST_MAX_POSITIONS, LeNet's second
+            conv, 8×8) the input is first moved to (C, H, W, N) and the column index is
+            (oh, ow, n), so every im2col/col2im copy runs along OW*N contiguous elements.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from typing import Any, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..autograd import Function
+from ..errors import ArgumentError, ShapeError
+from .parallel import Scratch, get_num_threads, partition, run_parallel
+from .workspace import get_workspace_limit, strided_ufuncs
+
+__all__ = ["ConvNd", "Unfold", "Fold", "im2col", "col2im", "conv_output_size", "normalize_tuple",
+           "conv_padding", "grad_input_by_rotated_kernel", "conv_forward"]
+
+# Output maps with at most this many positions (OH*OW) use the batch-last layout.
+BATCH_LAST_MAX_POSITIONS = 144
+# The GEMMs run over this many bytes of columns at a time (whole images), so the columns are
+# still in the L2 cache when the GEMMs (and col2im) read them.
+COLUMN_CHUNK_BYTES = 512 << 10
+# A thread gets at least this many bytes of columns; smaller convs run in the calling thread.
+MIN_PARALLEL_COLUMN_BYTES = 256 << 10
+# Batch-last convs split their batch in this many steps (at most): one per thread on 2 cores;
+# more would cost col2im calls (KH*KW each) in every step.
+BATCH_LAST_SPLITS = 2
+# grad_weight is summed per group of consecutive steps, then over the groups in order: the
+# same sums whatever the number of threads, so results do not depend on it.
+WEIGHT_GRAD_GROUPS = 8
+
+_DIM_NAMES = {1: ("W",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def _move(a: np.ndarray, source: int, destination: int) -> np.ndarray:
+    """np.moveaxis for one axis, without its argument normalisation (a hot path)."""
+    order = list(range(a.ndim))
+    order.insert(destination % a.ndim, order.pop(source % a.ndim))
+    return a.transpose(order)
+
+
+def _last(a: np.ndarray, source: int) -> np.ndarray:
+    return _move(a, source, -1)
+
+
+# ------------------------------------------------------------------------ argument parsing
+def normalize_tuple(value: Any, n: int, name: str, op: str, minimum: int = 1) -> tuple[int, ...]:
+    """An int or a length-n sequence of ints (each >= minimum) as an n-tuple."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+    if len(items) == 1 and n > 1:
+        items = items * n
+    if len(items) != n or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                  for v in items):
+        raise ArgumentError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    items = tuple(int(v) for v in items)
+    if any(v < minimum for v in items):
+        raise ArgumentError(f"{op}: {name} must be >= {minimum} in every dim, got {value!r}")
+    return items
+
+
+def conv_padding(padding: Any, kernel: Sequence[int], stride: Sequence[int],
+                 dilation: Sequence[int], op: str) -> tuple[tuple[int, int], ...]:
+    """int | tuple | 'same' | 'valid' -> ((lo, hi), ...) per spatial dim.
+
+    'same' pads DH*(KH-1) in total, the odd element at the end (as PyTorch), and needs stride 1.
+    """
+    d = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * d
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ArgumentError(f"{op}: padding='same' is not supported for strided "
+                                    f"convolutions (stride={tuple(stride)}); use an explicit "
+                                    f"padding or stride=1")
+            totals = [dl * (k - 1) for k, dl in zip(kernel, dilation)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        raise ArgumentError(f"{op}: padding must be an int, a tuple of ints, 'same' or 'valid', "
+                            f"got {padding!r}")
+    pads = normalize_tuple(padding, d, "padding", op, minimum=0)
+    return tuple((p, p) for p in pads)
+
+
+def conv_output_size(op: str, size: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+                     pad: Sequence[tuple[int, int]], dilation: Sequence[int],
+                     shapes: str = "") -> tuple[int, ...]:
+    """floor((H + PH_lo + PH_hi - DH*(KH-1) - 1) / SH) + 1 per dim; below 1 is a ShapeError
+    naming every argument of the formula."""
+    names = _DIM_NAMES.get(len(size), tuple(f"S{i}" for i in range(len(size))))
+    out = []
+    for nm, h, k, s, (lo, hi), dl in zip(names, size, kernel, stride, pad, dilation):
+        o = (h + lo + hi - dl * (k - 1) - 1) // s + 1
+        if o < 1:
+            p = f"P{nm}={lo}" if lo == hi else f"P{nm}=({lo}, {hi})"
+            raise ShapeError(
+                f"{op}: the output would have {nm} size {o} < 1: input {nm}={h}, kernel K{nm}={k}, "
+                f"stride S{nm}={s}, padding {p}, dilation D{nm}={dl} give "
+                f"floor(({nm} + 2P{nm} - D{nm}*(K{nm}-1) - 1) / S{nm}) + 1 = {o}. The input is "
+                f"too small for the (dilated) kernel{shapes}")
+        out.append(o)
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------------ im2col core
+def _padded(x: np.ndarray, pad: Sequence[tuple[int, int]], batch_last: bool) -> np.ndarray:
+    """Zero-padded copy: (N, C, H, W) -> (N, C, H+PH_lo+PH_hi, W+...), or, batch_last,
+    -> (C, H+.., W+.., N). Without padding the batch-major case returns x itself."""
+    spatial = x.shape[2:]
+    inner = tuple(slice(lo, lo + h) for h, (lo, _) in zip(spatial, pad))
+    padded = tuple(h + lo + hi for h, (lo, hi) in zip(spatial, pad))
+    if batch_last:
+        xp = np.zeros((x.shape[1], *padded, x.shape[0]), x.dtype)
+        xp[(slice(None),) + inner] = _last(x, 0)   # (N, C, H, W) -> (C, H, W, N)
+        return xp
+    if not any(lo or hi for lo, hi in pad):
+        return x
+    xp = np.zeros(x.shape[:2] + padded, x.dtype)
+    xp[(slice(None), slice(None)) + inner] = x
+    return xp
+
+
+def _windows(xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int],
+             dilation: Sequence[int], out: Sequence[int], batch_last: bool) -> np.ndarray:
+    """Read-only strided view of every window, no copy:
+    (N, C, H', W') -> (N, C, KH, KW, OH, OW), or batch_last (C, H', W', N) -> (C, KH, KW, OH, OW, N)."""
+    if batch_last:
+        sc, *sp, sn = xp.strides
+        shape = (xp.shape[0], *kernel, *out, xp.shape[-1])
+        strides = (sc, *(a * dl for a, dl in zip(sp, dilation)), *(a * s for a, s in zip(sp, stride)), sn)
+    else:
+        sn, sc, *sp = xp.strides
+        shape = (xp.shape[0], xp.shape[1], *kernel, *out)
+        strides = (sn, sc, *(a * dl for a, dl in zip(sp, dilation)), *(a * s for a, s in zip(sp, stride)))
+    return as_strided(xp, shape, strides, writeable=False)
+
+
+def im2col(x: np.ndarray, kernel: Sequence[int], stride: Sequence[int],
+           pad: Sequence[tuple[int, int]], dilation: Sequence[int], out: Sequence[int],
+           buffer: np.ndarray | None = None) -> np.ndarray:
+    """x (N, C, H, W) -> columns (N, C*KH*KW, OH*OW), batch-major (what F.unfold returns)."""
+    view = _windows(_padded(x, pad, False), kernel, stride, dilation, out, False)
+    col = np.empty(view.shape, x.dtype) if buffer is None else buffer.reshape(view.shape)
+    np.copyto(col, view)
+    n, c = x.shape[:2]
+    return col.reshape(n, c * math.prod(kernel), math.prod(out))   # (N, C, KH, KW, OH, OW) -> (N, K, L)
+
+
+def _col2im_into(dx: np.ndarray, gcol: np.ndarray, kernel: Sequence[int], stride: Sequence[int],
+                 pad: Sequence[tuple[int, int]], dilation: Sequence[int], layout: str) -> None:
+    """dx += col2im(gcol). Layouts (gcol -> dx):
+        "nc"  (N, C, KH, KW, OH, OW) -> (N, C, H, W)     F.fold / unfold's backward
+        "cn"  (C, KH, KW, N, OH, OW) -> (N, C, H, W)     conv, batch-major columns
+        "bl"  (C, KH, KW, OH, OW, N) -> (C, H, W, N)     conv, batch-last columns
+
+    One strided slice-add per kernel offset (kh, kw), vectorised over N, C, OH, OW. Padding is
+    never materialised: each offset's output range is clipped to the rows/columns that fall
+    inside the unpadded input.
+    """
+    if layout == "bl":                              # rows of OW*N: a smaller ufunc buffer is 2x faster
+        with strided_ufuncs():
+            _col2im_offsets(dx, gcol, kernel, stride, pad, dilation, layout)
+    else:
+        _col2im_offsets(dx, gcol, kernel, stride, pad, dilation, layout)
+
+
+def _col2im_offsets(dx: np.ndarray, gcol: np.ndarray, kernel: Sequence[int], stride: Sequence[int],
+                    pad: Sequence[tuple[int, int]], dilation: Sequence[int], layout: str) -> None:
+    d = len(kernel)
+    spatial = dx.shape[1:1 + d] if layout == "bl" else dx.shape[2:]
+    out = gcol.shape[-d:] if layout != "bl" else gcol.shape[1 + d:1 + 2 * d]
+    every = (slice(None),)
+    for offset, src, dst in _offset_slices(tuple(kernel), tuple(stride), tuple(pad), tuple(dilation),
+                                           tuple(spatial), tuple(out)):
+        if layout == "nc":
+            dx[every + every + dst] += gcol[every + every + offset + src]
+        elif layout == "cn":                        # (C, N, OH', OW') added into (N, C, OH', OW')
+            dx[every + every + dst] += gcol[every + offset + every + src].swapaxes(0, 1)
+        else:
+            dx[every + dst + every] += gcol[every + offset + src + every]
+
+
+@functools.lru_cache(maxsize=256)
+def _offset_slices(kernel: tuple, stride: tuple, pad: tuple, dilation: tuple, spatial: tuple,
+                   out: tuple) -> list:
+    """For every kernel offset whose window elements fall inside the input: (offset, the output
+    rows/columns that land inside, the input rows/columns they land on)."""
+    result = []
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        src, dst = [], []
+        for k, h, o, s, (lo, _), dl in zip(offset, spatial, out, stride, pad, dilation):
+            base = k * dl - lo                      # input row of output row 0 at this offset
+            o0 = max(0, -(base // s))               # first output row landing inside the input
+            o1 = min(o, (h - 1 - base) // s + 1)    # one past the last
+            if o1 <= o0:
+                break
+            src.append(slice(o0, o1))
+            dst.append(slice(base + o0 * s, base + (o1 - 1) * s + 1, s))
+        else:
+            result.append((offset, tuple(src), tuple(dst)))
+    return result
+
+
+def col2im(gcol: np.ndarray, x_shape: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+           pad: Sequence[tuple[int, int]], dilation: Sequence[int], out: Sequence[int]) -> np.ndarray:
+    """columns (N, C*KH*KW, OH*OW) -> (N, C, H, W), adding overlapping entries (F.fold)."""
+    n, c = x_shape[:2]
+    dx = np.zeros(tuple(x_shape), gcol.dtype)
+    _col2im_into(dx, gcol.reshape(n, c, *kernel, *out),   # (N, K, L) -> (N, C, KH, KW, OH, OW)
+                 kernel, stride, pad, dilation, "nc")
+    return dx
+
+
+# ---------------------------------------------------------------------------- convolution
+def _columns(x: np.ndarray, kernel: Sequence[int], stride: Sequence[int],
+             pad: Sequence[tuple[int, int]], dilation: Sequence[int], out: Sequence[int],
+             batch_last: bool, buffer: np.ndarray | None = None) -> np.ndarray:
+    """The conv's column matrix (K, M), M = N*OH*OW: column index (n, oh, ow), or (oh, ow, n)
+    when batch_last. One strided view, one copy."""
+    d = len(kernel)
+    if batch_last:
+        view = _windows(_padded(x, pad, True), kernel, stride, dilation, out, True)   # (C, KH, KW, OH, OW, N)
+    else:
+        view = _windows(_padded(x, pad, False), kernel, stride, dilation, out, False)  # (N, C, KH, KW, OH, OW)
+        view = _move(view, 0, 1 + d)                                             # -> (C, KH, KW, N, OH, OW)
+    col = np.empty(view.shape, x.dtype) if buffer is None else buffer[:view.size].reshape(view.shape)
+    np.copyto(col, view)
+    return col.reshape(x.shape[1] * math.prod(kernel), -1)          # -> (K, M)
+
+
+class _Plan:
+    """How one conv call lays out, chunks and spreads its columns (see the module docstring).
+
+    steps: (n0, n1) image ranges, one GEMM each. Batch-major: small enough that a step's columns
+      stay in the L2 cache while the GEMMs read them (COLUMN_CHUNK_BYTES) and within the
+      workspace limit. Batch-last: BATCH_LAST_SPLITS steps.
+    keep_columns: keep every step's columns for grad_weight (else rebuild them in backward).
+    """
+
+    __slots__ = ("batch_last", "steps", "keep_columns")
+
+    def __init__(self, n: int, col_bytes_per_image: int, positions: int, weight_needs_grad: bool):
+        limit = get_workspace_limit()
+        fits = limit is None or n * col_bytes_per_image <= limit
+        self.batch_last = fits and n > 1 and positions <= BATCH_LAST_MAX_POSITIONS
+        if self.batch_last:
+            # a few steps for the threads, as many whatever their number (same results)
+            step = max(-(-n // BATCH_LAST_SPLITS), -(-MIN_PARALLEL_COLUMN_BYTES // col_bytes_per_image))
+        else:
+            step = max(1, COLUMN_CHUNK_BYTES // col_bytes_per_image)
+            if not fits:                      # every thread holds one step's columns
+                step = min(step, max(1, limit // (col_bytes_per_image * get_num_threads())))
+        step = min(n, step)
+        self.steps = [(n0, min(n, n0 + step)) for n0 in range(0, n, step)]
+        self.keep_columns = fits and weight_needs_grad
+
+    def threads_for(self, col_bytes_per_image: int) -> int:
+        """Steps per thread so that each thread gets at least MIN_PARALLEL_COLUMN_BYTES."""
+        n0, n1 = self.steps[0]
+        return max(1, -(-MIN_PARALLEL_COLUMN_BYTES // max(1, (n1 - n0) * col_bytes_per_image)))
+
+
+def _to_nchw(y2: np.ndarray, n: int, co: int, out: tuple, batch_last: bool,
+             bias: np.ndarray | None, dest: np.ndarray) -> None:
+    """dest (n, CO, OH, OW) = the GEMM result (CO, M) reordered (+ bias), in one pass."""
+    if batch_last:
+        src = _move(y2.reshape(co, *out, n), -1, 0)                  # (CO, OH, OW, N) -> (N, CO, OH, OW)
+    else:
+        src = y2.reshape(co, n, *out).swapaxes(0, 1)                       # (CO, N, OH, OW) -> (N, CO, OH, OW)
+    if bias is None:
+        np.copyto(dest, src)
+    else:
+        with strided_ufuncs():
+            np.add(src, bias.reshape((1, co) + (1,) * len(out)), out=dest)
+
+
+def conv_forward(ctx: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
+                 stride: tuple, padding: tuple, dilation: tuple, groups: int) -> np.ndarray:
+    """The conv forward on arrays (ConvNd.forward; also used by grad_input_by_rotated_kernel)."""
+    n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+    co, kernel = weight.shape[0], tuple(weight.shape[2:])
+    out = conv_output_size("conv", spatial, kernel, stride, padding, dilation)
+    k, positions = c * math.prod(kernel), math.prod(out)
+    g_, cog, kg = groups, co // groups, k // groups
+    w3 = weight.reshape(g_, cog, kg)                       # (CO, C/G, KH, KW) -> (G, COg, Kg)
+    needs = tuple(getattr(ctx, "needs_input_grad", ())) + (False,) * 3
+    col_bytes = k * positions * x.itemsize
+    plan = _Plan(n, col_bytes, positions, needs[1])
+    y = np.empty((n, co) + out, x.dtype)
+    kept: list = [None] * len(plan.steps)
+    direct = not plan.batch_last and all(n1 - n0 == 1 for n0, n1 in plan.steps)
+
+    most = max((n1 - n0 for n0, n1 in plan.steps), default=0)
+    scratch = Scratch()                                    # per-thread buffers, reused step to step
+
+    def step(i: int) -> None:
+        n0, n1 = plan.steps[i]
+        m = (n1 - n0) * positions
+        buf = None if plan.keep_columns else scratch.get("cols", most * k * positions, x.dtype)
+        cols = _columns(x[n0:n1], kernel, stride, padding, dilation, out, plan.batch_last, buf)   # (K, m)
+        if direct:                                         # one image: the GEMM lands in NCHW as is
+            np.matmul(w3, cols.reshape(g_, kg, m), out=y[n0].reshape(g_, cog, m))
+            if bias is not None:
+                y[n0] += bias.reshape((co,) + (1,) * len(out))
+        else:
+            ybuf = scratch.get("y", g_ * cog * m, x.dtype).reshape(g_, cog, m)
+            y2 = np.matmul(w3, cols.reshape(g_, kg, m), out=ybuf)   # (G, COg, Kg) @ (G, Kg, m)
+            _to_nchw(y2, n1 - n0, co, out, plan.batch_last, bias, y[n0:n1])
+        if plan.keep_columns:
+            kept[i] = cols
+
+    run_parallel(step, len(plan.steps), plan.threads_for(col_bytes))
+    if ctx is not None:
+        ctx.plan = plan
+        ctx.geometry = (tuple(x.shape), kernel, out)
+        ctx.save_for_backward(x if needs[1] and not plan.keep_columns else None,
+                              weight if needs[0] else None, kept if plan.keep_columns else None)
+    return y
+
+
+class ConvNd(Function):
+    """y = x ⋆ W + b: N-d cross-correlation (conv1d/2d/3d), stride, padding, dilation, groups.
+
+    Forward  Y2 = W2 @ col + b                              (im2col; seeds 000, 001 §2.1.7, 003 §8.1.6)
+    Backward grad_weight = G · colᵀ                         (seed 003 §8.1.5, ∂L/∂w_ij element by element)
+             grad_bias   = Σ_{n,oh,ow} grad_output          (seed 004, b_gradient = Σ delta)
+             grad_input  = col2im(W2ᵀ · G)                  (seed 003 §8.1.5 ∂L/∂X_ij; equals the full
+                           correlation of the stride-dilated grad_output with the 180°-rotated
+                           kernel, seed 004)
+    with col the (K, N*L) column matrix and G the grad_output as (CO, N*L), both processed a
+    few images at a time. grad_input is skipped when the input needs no gradient (the first
+    layer); the columns are not kept when the weight needs no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, *, stride, padding, dilation, groups):
+        if x.shape[0] == 0:               # an empty batch (PyTorch allows it): nothing to plan or chunk
+            ctx.empty_shapes = (x.shape, weight.shape)
+            out = conv_output_size("conv", x.shape[2:], weight.shape[2:], stride, padding, dilation)
+            return np.zeros((0, weight.shape[0]) + out, x.dtype)
+        return conv_forward(ctx, x, weight, bias, stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        if "empty_shapes" in ctx.__dict__:  # empty batch: zero gradients, bias included
+            (x_shape, w_shape), need = ctx.empty_shapes, ctx.needs_input_grad + (False, False)
+            return tuple(np.zeros(shape, grad_output.dtype) if need[i] else None
+                         for i, shape in enumerate((x_shape, w_shape, w_shape[:1])))
+        x, weight, kept = ctx.saved_tensors
+        need_x, need_w, need_b = (ctx.needs_input_grad + (False, False))[:3]
+        plan = ctx.plan
+        kw = ctx.kwargs
+        stride, padding, dilation, g_ = kw["stride"], kw["padding"], kw["dilation"], kw["groups"]
+        x_shape, kernel, out = ctx.geometry
+        n, c = x_shape[0], x_shape[1]
+        co = grad_output.shape[1]
+        k, positions = c * math.prod(kernel), math.prod(out)
+        cog, kg = co // g_, k // g_
+        dtype = grad_output.dtype
+        grad_b = grad_output.reshape(n, co, positions).sum(axis=2).sum(axis=0) if need_b else None
+        if not (need_x or need_w):
+            return None, None, grad_b
+        grad_output = np.ascontiguousarray(grad_output)
+        w3t = (np.ascontiguousarray(weight.reshape(g_, cog, kg).swapaxes(1, 2))   # -> (G, Kg, COg)
+               if need_x else None)
+        if need_x:                                        # batch-last: (C, H, W, N), transposed at the end
+            dx = np.zeros((c,) + x_shape[2:] + (n,) if plan.batch_last else x_shape, dtype)
+
+        groups = partition(len(plan.steps), WEIGHT_GRAD_GROUPS)
+
+        most = max((n1 - n0 for n0, n1 in plan.steps), default=0)
+        scratch = Scratch()                               # per-thread buffers, reused group to group
+
+        def group(gi: int) -> np.ndarray | None:          # consecutive steps, one thread
+            grad_wt = np.zeros((g_, kg, cog), dtype) if need_w else None   # grad_weight transposed
+            for i in groups[gi]:
+                n0, n1 = plan.steps[i]
+                m = (n1 - n0) * positions
+                # G for this step, in the columns' order: (G, COg, m)
+                if plan.batch_last:
+                    g = _last(grad_output[n0:n1], 0)                         # (n, CO, OH, OW) -> (CO, OH, OW, n)
+                elif n1 - n0 == 1:
+                    g = grad_output[n0]                                      # (CO, OH, OW) already
+                else:
+                    g = grad_output[n0:n1].swapaxes(0, 1)                    # (n, CO, OH, OW) -> (CO, n, OH, OW)
+                if not g.flags.c_contiguous:
+                    dense = scratch.get("g", co * most * positions, dtype)[:co * m].reshape(g.shape)
+                    np.copyto(dense, g)
+                    g = dense
+                g = g.reshape(g_, cog, m)
+                if need_w:
+                    cols = kept[i] if kept is not None else _columns(
+                        x[n0:n1], kernel, stride, padding, dilation, out, plan.batch_last,
+                        scratch.get("cols", most * k * positions, dtype))
+                    # (G, Kg, m) @ (G, m, COg): faster in OpenBLAS than G·colᵀ for these shapes
+                    grad_wt += np.matmul(cols.reshape(g_, kg, m), g.swapaxes(1, 2))
+                if need_x:
+                    gcol = np.matmul(w3t, g, out=scratch.get("gcol", g_ * kg * m, dtype).reshape(g_, kg, m))
+                    if plan.batch_last:
+                        _col2im_into(dx[..., n0:n1], gcol.reshape((c,) + kernel + out + (n1 - n0,)),   # -> (C, KH, KW, OH, OW, n)
+                                     kernel, stride, padding, dilation, "bl")
+                    else:
+                        _col2im_into(dx[n0:n1], gcol.reshape((c,) + kernel + (n1 - n0,) + out),   # -> (C, KH, KW, n, OH, OW)
+                                     kernel, stride, padding, dilation, "cn")
+            return grad_wt
+
+        per_thread = -(-plan.threads_for(k * positions * dtype.itemsize) * len(groups) // max(1, len(plan.steps)))
+        partials = run_parallel(group, len(groups), per_thread)
+        grad_x = grad_w = None
+        if need_x:
+            grad_x = np.ascontiguousarray(_move(dx, -1, 0)) if plan.batch_last else dx   # (C, H, W, N) -> (N, C, H, W)
+        if need_w:
+            grad_wt = partials[0]
+            for p in partials[1:]:
+                grad_wt += p
+            grad_w = np.ascontiguousarray(grad_wt.swapaxes(1, 2))            # (G, Kg, COg) -> (G, COg, Kg)
+            grad_w = grad_w.reshape((co, c // g_) + kernel)                  # -> (CO, C/G, KH, KW)
+        return grad_x, grad_w, grad_b
+
+
+def grad_input_by_rotated_kernel(grad_output: np.ndarray, weight: np.ndarray,
+                                 x_shape: Sequence[int], stride: Sequence[int],
+                                 padding: Sequence[tuple[int, int]], dilation: Sequence[int],
+                                 groups: int = 1) -> np.ndarray:
+    """grad_input computed as seed 004 derives it: dilate grad_output by the stride (S-1 zeros
+    between entries), pad it with DH*(KH-1) zeros in front (and enough behind to cover the padded
+    input), then correlate it (stride 1, dilation D) with the kernel rotated by 180° and with its
+    in/out channels swapped; crop the padding. A reference for tests: ConvNd uses col2im."""
+    d = len(stride)
+    n, c, spatial = x_shape[0], x_shape[1], tuple(x_shape[2:])
+    co, cg, kernel = weight.shape[0], weight.shape[1], weight.shape[2:]
+    out = grad_output.shape[2:]
+    padded = tuple(h + lo + hi for h, (lo, hi) in zip(spatial, padding))
+    front = tuple(dl * (k - 1) for k, dl in zip(kernel, dilation))
+    size = tuple(p + f for p, f in zip(padded, front))     # = padded + DH*(KH-1)
+    gd = np.zeros((n, co) + size, grad_output.dtype)
+    gd[(slice(None), slice(None)) + tuple(slice(f, f + (o - 1) * s + 1, s)
+                                          for f, o, s in zip(front, out, stride))] = grad_output
+    # weight (CO, C/G, K...) -> (C, CO/G, K...) per group, rotated 180° in every spatial dim
+    wt = weight.reshape(groups, co // groups, cg, *kernel).swapaxes(1, 2).reshape(c, co // groups, *kernel)
+    wt = np.ascontiguousarray(wt[(slice(None), slice(None)) + (slice(None, None, -1),) * d])
+    dxp = conv_forward(None, gd, wt, None, (1,) * d, ((0, 0),) * d, tuple(dilation), groups)
+    return np.ascontiguousarray(dxp[(slice(None), slice(None)) + tuple(
+        slice(lo, lo + h) for h, (lo, _) in zip(spatial, padding))])
+
+
+# --------------------------------------------------------------------------- unfold / fold
+class Unfold(Function):
+    """cols = im2col(x): (N, C, H, W) -> (N, C*KH*KW, OH*OW), PyTorch's F.unfold.
+    Backward: grad_input = col2im(grad_output) (= F.fold), each entry added back where it came from."""
+
+    @staticmethod
+    def forward(ctx, x, *, kernel, stride, padding, dilation):
+        out = conv_output_size("unfold", x.shape[2:], kernel, stride, padding, dilation)
+        ctx.shape = (x.shape, out)
+        return im2col(x, kernel, stride, padding, dilation, out)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x_shape, out = ctx.shape
+        kw = ctx.kwargs
+        return col2im(grad_output, x_shape, kw["kernel"], kw["stride"], kw["padding"], kw["dilation"], out)
+
+
+class Fold(Function):
+    """x = col2im(cols): (N, C*KH*KW, L) -> (N, C, H, W) summing overlaps, PyTorch's F.fold.
+    Backward: grad_input = im2col(grad_output) (= F.unfold)."""
+
+    @staticmethod
+    def forward(ctx, cols, *, output_size, kernel, stride, padding, dilation):
+        out = conv_output_size("fold", output_size, kernel, stride, padding, dilation)
+        n, k = cols.shape[:2]
+        c = k // math.prod(kernel)
+        ctx.out = out
+        return col2im(cols, (n, c, *output_size), kernel, stride, padding, dilation, out)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        kw = ctx.kwargs
+        return im2col(grad_output, kw["kernel"], kw["stride"], kw["padding"], kw["dilation"], ctx.out)

@@ -1,0 +1,170 @@
+"""Losses: fused softmax cross-entropy, negative log-likelihood, mean squared error.
+
+Inputs have the class dim at axis 1: (N, C) or (N, C, d1, ...); class-index targets have the
+input's shape without axis 1. Per element i of the target, every loss here is
+
+    loss_i = - Σ_c a_ic · logp_ic
+
+for some non-negative "target weights" a_ic, then reduced: 'none' keeps loss_i, 'sum' adds
+them, 'mean' divides the sum by Σ_i w[t_i] (class-index targets; ignored elements weigh 0) or
+by the number of elements (class-probability targets), exactly as PyTorch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from .activation import _log_sum_exp_parts
+
+
+def _class_view(v: np.ndarray, ndim: int) -> np.ndarray:
+    """A per-class vector (C,) shaped to broadcast along axis 1 of an ndim-d input."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _reduce(loss: np.ndarray, reduction: str, denominator: float) -> tuple[np.ndarray, float]:
+    """(reduced loss, scale r so that d reduced / d loss_i = r)."""
+    if reduction == "none":
+        return loss, 1.0
+    total = loss.sum(dtype=np.float64)
+    if reduction == "sum":
+        return np.asarray(total, loss.dtype), 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):     # everything ignored: 0/0 = NaN, as PyTorch
+        # nothing counted (all targets ignored): the loss is NaN but no element gets a gradient
+        return np.asarray(total / denominator, loss.dtype), 1.0 / denominator if denominator else 0.0
+
+
+def _index_weights(target: np.ndarray, weight: np.ndarray | None, ignore_index: int,
+                   dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(valid mask, safe target with ignored entries set to class 0, w[t_i] with 0 where ignored)."""
+    valid = target != ignore_index
+    safe = np.where(valid, target, 0)
+    w_t = weight[safe].astype(dtype, copy=False) if weight is not None else np.ones(target.shape, dtype)
+    return valid, safe, np.where(valid, w_t, 0).astype(dtype, copy=False)
+
+
+class CrossEntropy(Function):
+    """Fused log-softmax + NLL:  logp = x - max - log Σ exp(x - max) along the class dim.
+
+    Class-index targets t (with weight w, label smoothing ε over C classes, ignore_index):
+        a_ic = (1-ε) w_{t_i} [c = t_i] + (ε/C) w_c          (0 for ignored i)
+    Class-probability targets q:  a_ic = ((1-ε) q_ic + ε/C) w_c.
+    loss_i = -Σ_c a_ic logp_ic;  with A_i = Σ_c a_ic and r_i = d(reduced)/d(loss_i):
+        dL/dx_ic = r_i (softmax_ic A_i - a_ic)
+    which for unweighted, unsmoothed class indices and reduction='mean' is
+    (softmax - one_hot) / N: seed 004's `delta[i] = softmax[i] - label[i]`, `loss /= batchsize`.
+    Probability targets also get a gradient: dL/dq_ic = -r_i (1-ε) w_c logp_ic.
+    """
+
+    @staticmethod
+    def forward(ctx, x, target, weight=None, *, ignore_index=-100, reduction="mean",
+                label_smoothing=0.0):
+        shifted, lse = _log_sum_exp_parts(x, 1)
+        with np.errstate(invalid="ignore"):
+            logp = shifted - lse
+        n_classes, eps = x.shape[1], float(label_smoothing)
+        wc = _class_view(weight.astype(x.dtype, copy=False), x.ndim) if weight is not None else None
+        probs = target.dtype.kind == "f"
+        if probs:
+            q = target.astype(x.dtype, copy=False)
+            if eps:
+                q = q * (1 - eps) + eps / n_classes
+            a = q * wc if wc is not None else q
+            with np.errstate(invalid="ignore"):
+                loss = -np.sum(a * logp, axis=1)
+            denominator = loss.size
+            ctx.index = None
+        else:
+            valid, safe, w_t = _index_weights(target, weight, ignore_index, x.dtype)
+            idx = np.expand_dims(safe, 1)
+            picked = np.take_along_axis(logp, idx, axis=1).squeeze(1)
+            with np.errstate(invalid="ignore"):
+                loss = -(w_t * picked)
+                if eps:
+                    smooth = -np.sum(logp * wc if wc is not None else logp, axis=1)
+                    loss = (1 - eps) * loss + (eps / n_classes) * np.where(valid, smooth, 0)
+            denominator = float(w_t.sum(dtype=np.float64))
+            ctx.index = (valid, idx, w_t)
+            a = None
+        out, ctx.scale = _reduce(loss.astype(x.dtype, copy=False), reduction, denominator)
+        ctx.save_for_backward(logp, a, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        logp, a, weight = ctx.saved_tensors
+        kw = ctx.kwargs
+        eps = float(kw.get("label_smoothing", 0.0))
+        need_x, need_t = (ctx.needs_input_grad + (False,))[:2]
+        ndim, n_classes, dtype = logp.ndim, logp.shape[1], logp.dtype
+        # r_i as an array that broadcasts along the class dim
+        r = (grad_output * ctx.scale).astype(dtype, copy=False)
+        r = np.expand_dims(r, 1) if kw.get("reduction", "mean") == "none" else r
+        wc = _class_view(weight.astype(dtype, copy=False), ndim) if weight is not None else None
+        grad_x = grad_t = None
+        if ctx.index is None:                                          # probability targets
+            if need_x:
+                big_a = np.sum(a, axis=1, keepdims=True)
+                grad_x = r * (np.exp(logp) * big_a - a)
+            if need_t:
+                with np.errstate(invalid="ignore"):
+                    grad_t = -r * (1 - eps) * (logp * wc if wc is not None else logp)
+            return grad_x, grad_t, None
+        if not need_x:
+            return None, None, None
+        valid, idx, w_t = ctx.index
+        w_t1 = np.expand_dims(w_t, 1)
+        if eps:
+            w_sum = wc.sum() if wc is not None else np.asarray(n_classes, dtype)
+            big_a = (1 - eps) * w_t1 + (eps / n_classes) * w_sum * np.expand_dims(valid, 1)
+        else:
+            big_a = w_t1
+        grad_x = np.exp(logp) * (r * big_a)
+        hit = np.take_along_axis(grad_x, idx, axis=1) - r * (1 - eps) * w_t1
+        np.put_along_axis(grad_x, idx, hit, axis=1)                    # - r (1-ε) w_t one_hot
+        if eps:
+            spread = (eps / n_classes) * (wc if wc is not None else 1.0)
+            grad_x -= r * spread * np.expand_dims(valid, 1)
+        return grad_x.astype(dtype, copy=False), None, None
+
+
+class NLLLoss(Function):
+    """loss_i = -w_{t_i} x_{i, t_i} on log-probabilities x (0 for ignored i);
+    dL/dx_ic = -r_i w_{t_i} [c = t_i]."""
+
+    @staticmethod
+    def forward(ctx, x, target, weight=None, *, ignore_index=-100, reduction="mean"):
+        valid, safe, w_t = _index_weights(target, weight, ignore_index, x.dtype)
+        idx = np.expand_dims(safe, 1)
+        loss = -(w_t * np.take_along_axis(x, idx, axis=1).squeeze(1))
+        out, ctx.scale = _reduce(loss, reduction, float(w_t.sum(dtype=np.float64)))
+        ctx.index = (idx, w_t)
+        ctx.shape = x.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        idx, w_t = ctx.index
+        r = grad_output * ctx.scale
+        grad = np.zeros(ctx.shape, grad_output.dtype)
+        np.put_along_axis(grad, idx, np.expand_dims(-(r * w_t), 1).astype(grad.dtype), axis=1)
+        return grad, None, None
+
+
+class MSELoss(Function):
+    """loss = reduce((x - y)²);  dL/dx = 2 (x - y) r,  dL/dy = -2 (x - y) r, r = 1/n for 'mean'."""
+
+    @staticmethod
+    def forward(ctx, x, y, *, reduction="mean"):
+        diff = x - y
+        sq = diff * diff
+        out, ctx.scale = _reduce(sq, reduction, sq.size)
+        ctx.save_for_backward(diff)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (diff,) = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        g = (2 * ctx.scale) * grad_output * diff
+        return (g if need_x else None), (-g if need_y else None)

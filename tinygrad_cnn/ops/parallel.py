@@ -1,0 +1,173 @@
+"""Data parallelism for the CNN ops: split the batch over a few threads.
+
+Why: an im2col convolution is GEMMs plus copies (im2col, col2im, reorderings). BLAS threads
+its GEMMs, NumPy never threads its copies, so on 2 cores half the work would use one core.
+Worse, a multi-threaded BLAS call per small GEMM pays a thread hand-off each time, and when
+the machine is busy the hand-offs stall (measured here: 64 per-image GEMMs took 1 s with 2
+BLAS threads on a loaded 2-core VM, 28 ms with 1). So the conv cuts its batch into chunks
+("items"); the threads, the calling one included, take the next item until none is left, and
+each runs its item start to finish (copies and GEMMs) with its BLAS calls pinned to one thread.
+NumPy releases the GIL in copies, ufunc loops and matmul, so the threads really run in
+parallel; and a pool thread the OS does not schedule in time costs nothing, the caller takes
+its items (a fixed split would make the caller wait for it: LeNet's convs then ran 2.5x
+slower on the loaded VM).
+
+The BLAS pinning uses OpenBLAS's thread-local `openblas_set_num_threads_local` (OpenBLAS >=
+0.3.27, what NumPy's wheels ship). Without it (another BLAS) the ops run serially and leave
+threading to the BLAS. Thread count: `tinygrad_cnn.ops.parallel.set_num_threads(n)`, or the
+environment variable TINYGRAD_CNN_NUM_THREADS; default: the CPUs this process may run on.
+Results do not depend on it (ops/conv.py sums grad_weight in fixed groups), except under a
+workspace limit, where every thread's share of the limit sets the chunk size.
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import itertools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ArgumentError
+
+__all__ = ["set_num_threads", "get_num_threads", "run_parallel", "partition", "Scratch"]
+
+_state: dict = {"threads": None, "pool": None, "pool_size": 0}
+_lock = threading.Lock()
+
+
+def _forget_pool_in_child() -> None:
+    """A forked child has none of the parent's threads: build a new pool when needed."""
+    global _lock
+    _lock = threading.Lock()
+    _state.update(pool=None, pool_size=0)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
+def _default_threads() -> int:
+    env = os.environ.get("TINYGRAD_CNN_NUM_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def set_num_threads(n: int) -> None:
+    """Use n threads in the CNN ops (1: run everything in the calling thread)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ArgumentError(f"set_num_threads: n must be a positive int, got {n!r}")
+    _state["threads"] = int(n)
+
+
+def get_num_threads() -> int:
+    if _state["threads"] is None:
+        _state["threads"] = _default_threads()
+    return _state["threads"]
+
+
+def _find_local_setter() -> Callable[[int], int] | None:
+    """OpenBLAS's openblas_set_num_threads_local from the library NumPy loaded, if any."""
+    libs_dir = os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs")
+    candidates = sorted(glob.glob(os.path.join(libs_dir, "*openblas*")))   # NumPy's wheel
+    try:                                                                      # or a system one
+        with open("/proc/self/maps") as f:
+            candidates += sorted({line.split()[-1] for line in f if "openblas" in line.lower()
+                                  and line.split()[-1].startswith("/")})
+    except OSError:
+        pass
+    for path in candidates:
+        try:
+            lib = ctypes.CDLL(path)
+            fn = lib.openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+        return fn
+    return None
+
+
+_set_local_blas_threads = _find_local_setter()
+
+
+def parallel_available() -> bool:
+    return _set_local_blas_threads is not None and get_num_threads() > 1
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    with _lock:
+        if _state["pool"] is None or _state["pool_size"] < size:
+            if _state["pool"] is not None:
+                _state["pool"].shutdown(wait=False)
+            _state["pool"] = ThreadPoolExecutor(size, thread_name_prefix="tinygrad_cnn")
+            _state["pool_size"] = size
+        return _state["pool"]
+
+
+def _pinned(fn: Callable[[Any], Any], item: Any) -> Any:
+    previous = _set_local_blas_threads(1)
+    try:
+        return fn(item)
+    finally:
+        _set_local_blas_threads(previous)
+
+
+def partition(n_items: int, parts: int) -> list[range]:
+    """Split range(n_items) into `parts` contiguous, nearly equal, non-empty ranges."""
+    parts = max(1, min(parts, n_items))
+    bounds = [round(i * n_items / parts) for i in range(parts + 1)]
+    return [range(bounds[i], bounds[i + 1]) for i in range(parts)]
+
+
+def run_parallel(fn: Callable[[int], Any], n_items: int, min_items_per_thread: int = 1) -> list:
+    """[fn(0), ..., fn(n_items - 1)], the items shared by up to get_num_threads() threads (each
+    doing at least min_items_per_thread of them), BLAS pinned to one thread inside.
+
+    Scheduling is dynamic: every thread, the calling one included, takes the next unclaimed
+    item until none is left, and pool tasks that have not started by then are cancelled. So a
+    worker the OS does not schedule (a busy machine) costs nothing: the caller does its items.
+    Which thread computes an item never changes its result. Serial (in order, BLAS threads
+    untouched) when threading is unavailable or there is too little work."""
+    threads = min(get_num_threads(), n_items // max(1, min_items_per_thread)) if parallel_available() else 1
+    if threads <= 1:
+        return [fn(i) for i in range(n_items)]
+    results: list = [None] * n_items
+    claim = itertools.count()                    # next() is atomic under the GIL
+
+    def drain(_: Any) -> None:
+        for i in iter(claim.__next__, None):
+            if i >= n_items:
+                return
+            results[i] = fn(i)
+
+    pool = _pool(threads - 1)
+    futures = [pool.submit(_pinned, drain, None) for _ in range(threads - 1)]
+    try:
+        _pinned(drain, None)
+    finally:
+        for f in futures:
+            if not f.cancel():
+                f.result()                        # started: it is finishing its last item
+    return results
+
+
+class Scratch:
+    """Per-thread scratch arrays for one op call: get(name, size, dtype) returns a flat array of
+    at least `size` elements, reused by later items of the same thread."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def get(self, name: str, size: int, dtype: Any) -> np.ndarray:
+        store = self._local.__dict__
+        buf = store.get(name)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = store[name] = np.empty(max(size, 1), dtype)
+        return buf[:size]
