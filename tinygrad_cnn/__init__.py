@@ -12,6 +12,13 @@ from .gradcheck import GradcheckError, gradcheck
 from .rng import manual_seed
 from .tensor import *  # noqa: F401,F403  (Tensor, factories, dtypes, tc.exp & co.)
 from .tensor import Tensor, __all__ as _tensor_all
+from . import data  # noqa: E402  (tc.data.DataLoader, tc.data.MNIST, ...)
+from . import nn, optim, models  # noqa: E402  (tc.nn.Module, tc.optim.SGD, tc.models.LeNet5)
+from .serialization import CheckpointError, load, save  # noqa: E402  (checkpoints: .npz, no pickle)
+from . import gradcheck_suite, viz  # noqa: E402  (tc.viz.draw_graph, tc.gradcheck_suite.register)
+from .gradcheck import GradcheckWarning  # noqa: E402
+from .ops.workspace import get_workspace_limit, set_workspace_limit  # noqa: E402  (conv im2col memory cap)
+from .ops.parallel import get_blas_threads, get_num_threads, set_blas_threads, set_num_threads  # noqa: E402,E501
 
 __version__ = "0.1.0"
 
@@ -31,6 +38,9 @@ _FUNCTION_FORMS = ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clam
                    "log_softmax", "clone"]
 globals().update({_n: _function_form(_n) for _n in _FUNCTION_FORMS})
 
-__all__ = ["autograd", "Function", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "gradcheck", "GradcheckError", "manual_seed", "ShapeError",
-           "ArgumentError", "DTypeError", "BackwardError", "Tensor", *_tensor_all, *_FUNCTION_FORMS]
+__all__ = ["autograd", "data", "nn", "optim", "models", "save", "load", "CheckpointError",
+           "Function", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "gradcheck", "GradcheckError", "GradcheckWarning", "viz", "gradcheck_suite", "manual_seed", "ShapeError",
+           "ArgumentError", "DTypeError", "BackwardError", "Tensor", "set_workspace_limit",
+           "set_num_threads", "get_num_threads", "set_blas_threads", "get_blas_threads",
+           "get_workspace_limit", *_tensor_all, *_FUNCTION_FORMS]

@@ -60,6 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build a small graph, backpropagate and gradcheck")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=_cmd_demo)
+
+    # `graph` and `gradcheck`: parser and _cmd function live next to their code
+    from .gradcheck_suite import add_command as _add_gradcheck
+    from .viz.command import add_command as _add_graph
+    _add_graph(sub)        # tinygrad-cnn graph --model lenet5 --out lenet5.svg [--show-grads]
+    _add_gradcheck(sub)    # tinygrad-cnn gradcheck OP [--KEY VALUE ...] | --all
+    from .models.command import add_command as _add_summary
+    _add_summary(sub)      # tinygrad-cnn summary --model lenet5 [--input-size 1 28 28]
+    from .train import add_command as _add_train
+    _add_train(sub)        # tinygrad-cnn train [--model lenet5 --dataset mnist --epochs 3 ...]
     return parser
 
 

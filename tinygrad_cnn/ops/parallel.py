@@ -73,25 +73,64 @@ def get_num_threads() -> int:
     return _state["threads"]
 
 
-def _find_local_setter() -> Callable[[int], int] | None:
-    """OpenBLAS's openblas_set_num_threads_local from the library NumPy loaded, if any."""
+def _openblas_libraries() -> list:
+    """The OpenBLAS libraries this process can reach: NumPy's bundled one (its wheel's
+    numpy.libs folder), then any other loaded into the process (/proc/self/maps)."""
     libs_dir = os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs")
-    candidates = sorted(glob.glob(os.path.join(libs_dir, "*openblas*")))   # NumPy's wheel
-    try:                                                                      # or a system one
+    paths = sorted(glob.glob(os.path.join(libs_dir, "*openblas*")))
+    try:
         with open("/proc/self/maps") as f:
-            candidates += sorted({line.split()[-1] for line in f if "openblas" in line.lower()
-                                  and line.split()[-1].startswith("/")})
+            paths += sorted({line.split()[-1] for line in f if "openblas" in line.lower()
+                             and line.split()[-1].startswith("/")})
     except OSError:
         pass
-    for path in candidates:
+    libs = []
+    for path in dict.fromkeys(paths):
         try:
-            lib = ctypes.CDLL(path)
-            fn = lib.openblas_set_num_threads_local
-        except (OSError, AttributeError):
+            libs.append(ctypes.CDLL(path))
+        except OSError:
             continue
-        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-        return fn
+    return libs
+
+
+def _blas_function(*names: str) -> Callable | None:
+    for lib in _openblas_libraries():
+        for name in names:
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                return fn
     return None
+
+
+def _find_local_setter() -> Callable[[int], int] | None:
+    """OpenBLAS's thread-local openblas_set_num_threads_local, if the library has it."""
+    fn = _blas_function("openblas_set_num_threads_local")
+    if fn is not None:
+        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+    return fn
+
+
+_BLAS_SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
+                 "openblas_set_num_threads64_", "scipy_openblas_set_num_threads")
+_BLAS_GETTERS = ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
+                 "openblas_get_num_threads64_", "scipy_openblas_get_num_threads")
+
+
+def set_blas_threads(n: int) -> bool:
+    """Set how many threads NumPy's OpenBLAS uses for matrix products made outside the CNN ops'
+    pool (e.g. Linear layers), at run time, as OPENBLAS_NUM_THREADS does at start-up. Small
+    products (LeNet's) run faster on one thread: waking and synchronising threads costs more
+    than the multiply (measured in docs/performance.md). Returns False without OpenBLAS."""
+    fn = _blas_function(*_BLAS_SETTERS)
+    if fn is None:
+        return False
+    fn(int(n))
+    return True
+
+
+def get_blas_threads() -> int | None:
+    fn = _blas_function(*_BLAS_GETTERS)
+    return None if fn is None else int(fn())
 
 
 _set_local_blas_threads = _find_local_setter()

@@ -1,0 +1,442 @@
+"""MNIST and Fashion-MNIST from IDX files (.gz or raw), checksummed, optionally downloaded.
+
+IDX layout: a big-endian int32 magic `0x0000TTDD` (TT the element type, 0x08 = uint8; DD the
+number of dimensions), DD big-endian int32 sizes, then the elements row-major.
+
+Reading is streaming: the header comes first, then the output array is allocated once from the
+sizes it gives and the decompressed bytes are copied into it chunk by chunk (zlib), while an md5
+of the decompressed stream is updated; no whole-file bytes object is ever built. Images stay
+uint8 (47 MB for the 60,000 training images) and are turned into normalised float32 one batch
+at a time (`__getitems__`), so a training run never holds a float copy of the dataset.
+
+The checksums are those of the DECOMPRESSED bytes (the .gz files in circulation have been
+recompressed, so their own bytes differ from copy to copy).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import zlib
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import ArgumentError
+from ..tensor import Tensor
+from .dataset import Dataset, _check_index
+
+__all__ = ["MNIST", "FashionMNIST", "read_idx", "DatasetNotFoundError", "CorruptDatasetError",
+           "DownloadError"]
+
+_REPO = Path(__file__).resolve().parents[2]
+_CHUNK = 1 << 18
+
+# decompressed size and md5 of each IDX file, per dataset
+CHECKSUMS: dict[str, dict[str, tuple[int, str]]] = {
+    "mnist": {
+        "train-images-idx3-ubyte": (47040016, "6bbc9ace898e44ae57da46a324031adb"),
+        "train-labels-idx1-ubyte": (60008, "a25bea736e30d166cdddb491f175f624"),
+        "t10k-images-idx3-ubyte": (7840016, "2646ac647ad5339dbf082846283269ea"),
+        "t10k-labels-idx1-ubyte": (10008, "27ae3e4e09519cfbb04c329615203637"),
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": (47040016, "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
+        "train-labels-idx1-ubyte": (60008, "9018921c3c673c538a1fc5bad174d6f9"),
+        "t10k-images-idx3-ubyte": (7840016, "8181f5470baa50b63fa0f6fddb340f0a"),
+        "t10k-labels-idx1-ubyte": (10008, "15d484375f8d13e6eb1aabb0c3f46965"),
+    },
+}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The dataset's files are in none of the places searched (the message lists them)."""
+
+
+class CorruptDatasetError(ValueError):
+    """A dataset file is truncated, not valid IDX/gzip, or fails its checksum."""
+
+
+class DownloadError(OSError):
+    """No mirror delivered a file with the right checksum (the message says what each did)."""
+
+
+# ------------------------------------------------------------------------------------ IDX reading
+_IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def _chunks(path: Path):
+    """Yield the decompressed bytes of `path` in chunks of at most _CHUNK bytes. Gzip is told by
+    its magic bytes (1f 8b; an IDX file starts with 00 00), whatever the file is called."""
+    with open(path, "rb") as f:
+        is_gzip = f.read(2) == b"\x1f\x8b"
+        f.seek(0)
+        if not is_gzip:
+            while chunk := f.read(_CHUNK):
+                yield chunk
+            return
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)          # gzip header + trailer (CRC, size)
+        started = False
+        while True:
+            data = f.read(_CHUNK)
+            if not data:
+                break
+            started = True
+            while data:
+                try:            # at most _CHUNK bytes out per call: the chunks stay small
+                    out = d.decompress(data, _CHUNK)
+                except zlib.error as e:
+                    raise CorruptDatasetError(f"{path}: corrupt gzip data ({e})") from None
+                if out:
+                    yield out
+                if d.eof:                                    # a multi-member gzip: next member
+                    data = d.unused_data
+                    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    started = bool(data)
+                else:
+                    data = d.unconsumed_tail
+        if started and not d.eof:
+            raise CorruptDatasetError(f"{path}: truncated gzip file (the compressed stream ends "
+                                      f"before its end-of-stream marker; re-copy or re-download it)")
+        if not started and f.tell() == 0:
+            raise CorruptDatasetError(f"{path}: the file is empty")
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def read_idx(path: str | os.PathLike, expected: tuple[int, str] | None = None,
+             keep: bool = True) -> np.ndarray | None:
+    """Read one IDX file (.gz or raw) into a NumPy array of its own dtype and shape.
+
+    `expected=(size, md5)` of the decompressed bytes are checked (size first, so a truncated file
+    says so). With keep=False the file is only checked (nothing is allocated).
+    """
+    path = Path(path)
+    md5 = hashlib.md5()
+    stream = _chunks(path)
+    head = b""
+    for chunk in stream:                                     # the 4-byte magic + sizes
+        head += chunk
+        if len(head) >= 4 and len(head) >= 4 + 4 * head[3]:
+            break
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
+        raise CorruptDatasetError(
+            f"{path}: not an IDX file (magic bytes {head[:4].hex() or 'missing'}; expected "
+            f"00 00 TT DD with TT an IDX type such as 08 for uint8)")
+    ndim = head[3]
+    header_len = 4 + 4 * ndim
+    if len(head) < header_len:
+        raise CorruptDatasetError(f"{path}: truncated IDX header ({len(head)} bytes, expected "
+                                  f"{header_len} for {ndim} dims)")
+    shape = tuple(int(s) for s in np.frombuffer(head[4:header_len], ">i4"))
+    dtype = _IDX_TYPES[head[2]]
+    n_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize     # Python ints: no overflow
+    total = header_len + n_bytes
+    # a corrupt header must not make us allocate (or overflow on) what no file of this size
+    # can hold: a raw file holds its size, a gzip one at most 1032 times it (deflate's limit)
+    size = path.stat().st_size
+    if any(s < 0 for s in shape):
+        raise CorruptDatasetError(f"{path}: corrupt IDX header: negative size in shape {shape}")
+    gz = _is_gzip(path)
+    if not gz and n_bytes > size - header_len:
+        raise CorruptDatasetError(
+            f"{path}: truncated: the IDX header promises {n_bytes} data bytes (shape {shape}), "
+            f"but the file holds {size - header_len} ({size} of {total} bytes)")
+    if gz and n_bytes > 1032 * size:
+        raise CorruptDatasetError(
+            f"{path}: corrupt IDX header: shape {shape} needs {n_bytes} data bytes, more than a "
+            f"{size}-byte gzip file can hold (deflate expands at most 1032:1)")
+    if expected is not None and total != expected[0]:
+        raise CorruptDatasetError(
+            f"{path}: the IDX header says shape {shape} ({total} decompressed bytes), but this "
+            f"file should have {expected[0]} decompressed bytes")
+    buf = np.empty(n_bytes if keep else 0, np.uint8)
+    view = memoryview(buf)
+    md5.update(head[:header_len])
+    filled = 0
+
+    def take(data: bytes) -> None:
+        nonlocal filled
+        md5.update(data)
+        n = min(len(data), n_bytes - filled)
+        if keep and n > 0:
+            view[filled:filled + n] = memoryview(data)[:n]
+        filled += len(data)
+
+    take(head[header_len:])
+    for chunk in stream:
+        take(chunk)
+    if filled < n_bytes:
+        raise CorruptDatasetError(
+            f"{path}: truncated: the IDX header promises {n_bytes} data bytes (shape {shape}), "
+            f"but the file holds {filled} ({header_len + filled} of {total} bytes decompressed)")
+    if filled > n_bytes:
+        raise CorruptDatasetError(f"{path}: {filled - n_bytes} unexpected bytes after the "
+                                  f"{n_bytes} data bytes of shape {shape}")
+    if expected is not None and md5.hexdigest() != expected[1]:
+        raise CorruptDatasetError(
+            f"{path}: checksum mismatch: md5 of the decompressed bytes is {md5.hexdigest()}, "
+            f"expected {expected[1]} (the file is corrupt or not the right dataset; delete it "
+            f"and copy or download it again)")
+    if not keep:
+        return None
+    arr = buf.view(dtype).reshape(shape)
+    return arr if dtype.byteorder in "=|" else arr.astype(dtype.newbyteorder("="))
+
+
+# -------------------------------------------------------------------------------------- download
+def _http_fetch(url: str, part: Path, timeout: float) -> str:
+    """Download url into `part`, continuing a partial `part` with an HTTP Range request.
+    Returns 'resumed' or 'fresh'."""
+    import urllib.error
+    import urllib.request          # imported here: ssl and http cost ~8 MB of memory
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "tinygrad_cnn"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:            # nothing left to fetch: part is already complete
+            return "resumed"
+        raise
+    with response:
+        resumed = have and response.status == 206 and \
+            response.headers.get("Content-Range", "").startswith(f"bytes {have}-")
+        length = response.headers.get("Content-Length")
+        got = 0
+        with open(part, "ab" if resumed else "wb") as f:
+            while chunk := response.read(_CHUNK):
+                f.write(chunk)
+                got += len(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+    if length is not None and got < int(length):
+        # keep the partial file: the next attempt continues it with a Range request
+        raise ConnectionError(f"connection closed after {got} of {length} bytes "
+                              f"({part.name} kept; downloading again resumes it)")
+    return "resumed" if resumed else "fresh"
+
+
+def download_file(urls: Sequence[str], dest: str | os.PathLike, expected: tuple[int, str],
+                  timeout: float = 60.0, quiet: bool = False) -> Path:
+    """Fetch a gzipped IDX file into `dest`, trying each URL in turn.
+
+    Bytes go to `dest + '.part'`; an interrupted download leaves that file, and the next call
+    continues it (HTTP Range) instead of starting over. The decompressed contents are checked
+    against `expected=(size, md5)` before the file is renamed into place (atomic), so `dest`
+    either does not exist or is complete and correct.
+    """
+    import http.client
+    import urllib.error
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    failures = []
+    for url in urls:
+        for attempt in ("continue", "fresh"):
+            how = None
+            if attempt == "fresh" and not part.exists():
+                break
+            if attempt == "fresh":
+                part.unlink()
+            try:
+                if not quiet:
+                    print(f"downloading {url} -> {dest}", file=sys.stderr)
+                how = _http_fetch(url, part, timeout)
+                read_idx(part, expected, keep=False)
+            except (OSError, ValueError, http.client.HTTPException) as e:   # URLError is an OSError
+                if isinstance(e, urllib.error.HTTPError):
+                    reason = f"HTTP {e.code} {e.reason}"
+                elif isinstance(e, urllib.error.URLError):
+                    reason = f"{e.reason}"
+                else:
+                    reason = f"{type(e).__name__}: {e}"
+                failures.append(f"{url}: {reason}")
+                if isinstance(e, CorruptDatasetError):
+                    if how == "resumed" and attempt == "continue":
+                        continue                    # the old partial bytes may be bad: refetch
+                    part.unlink(missing_ok=True)
+                break
+            os.replace(part, dest)
+            return dest
+    raise DownloadError(f"could not download {dest.name}:\n  " + "\n  ".join(failures))
+
+
+# --------------------------------------------------------------------------------------- datasets
+class MNIST(Dataset):
+    """The MNIST handwritten digits: 60,000 training and 10,000 test images of 28x28.
+
+        ds = tc.data.MNIST(train=True)            # searched in the repo's data/mnist, ...
+        x, y = ds[0]                               # Tensor (1, 28, 28) float32, int label
+        ds.data, ds.targets                        # uint8 (N, 28, 28), int64 (N,)
+
+    `root`: a folder holding the four IDX files (.gz or raw), directly or in `root/mnist` or
+    torchvision's `root/MNIST/raw`; when they are not there the default places are searched
+    too (the repo's data/mnist, then ../shared/datasets/mnist beside the repo). A missing file
+    raises `DatasetNotFoundError` listing every folder searched; a truncated or corrupt one
+    `CorruptDatasetError` naming the file and the expected vs actual size or md5.
+    `download=True` fetches missing files from `mirrors` into `root` (default the repo's
+    data/mnist), verified and renamed into place atomically.
+    `normalize`: True maps pixels to (x/255 - mean)/std with the dataset's mean and std, False
+    to x/255, a (mean, std) pair to those. Conversion happens per item / per batch.
+    """
+
+    folder = "mnist"
+    torchvision_folder = "MNIST"
+    checksums = CHECKSUMS["mnist"]
+    mean, std = 0.1307, 0.3081
+    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",
+               "7 - seven", "8 - eight", "9 - nine"]
+    mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/",
+               "http://yann.lecun.com/exdb/mnist/"]
+    files = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+    def __init__(self, root: str | os.PathLike | None = None, train: bool = True,
+                 download: bool = False, normalize: Any = True, verify: bool = True) -> None:
+        self.train = bool(train)
+        names = self.files[self.train]
+        folder = self.find(root, self.train, download)
+        self.root = folder
+        images_path, labels_path = (self._file(folder, n) for n in names)
+        labels = read_idx(labels_path, self.checksums[names[1]] if verify else None)
+        images = read_idx(images_path, self.checksums[names[0]] if verify else None)
+        if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+            raise CorruptDatasetError(
+                f"{folder}: images of shape {images.shape} and labels of shape {labels.shape} "
+                f"do not match (expected (N, rows, cols) images and N labels)")
+        self.data = images                                   # uint8 (N, 28, 28)
+        self.targets = labels.astype(np.int64)               # (N,)
+        if normalize is True:
+            mean, std = self.mean, self.std
+        elif normalize is False or normalize is None:
+            mean, std = 0.0, 1.0
+        else:
+            try:
+                mean, std = (float(v) for v in normalize)
+            except (TypeError, ValueError):
+                raise ArgumentError(f"{type(self).__name__}: normalize must be True, False or a "
+                                    f"(mean, std) pair, got {normalize!r}") from None
+        self.normalization = (mean, std)
+        # pixel value -> float32, one table lookup per batch
+        self._lut = ((np.arange(256, dtype=np.float64) / 255.0 - mean) / std).astype(np.float32)
+
+    # -- the Dataset protocol
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        i = _check_index(index, len(self), type(self).__name__)
+        image = self._lut[self.data[i]][None]                # (28, 28) -> (1, 28, 28)
+        return Tensor._wrap(image), int(self.targets[i])
+
+    def __getitems__(self, indices: np.ndarray) -> tuple[Tensor, Tensor]:
+        images = self._lut[self.data[indices]]               # (B, 28, 28) uint8 -> float32
+        return Tensor._wrap(images[:, None]), Tensor._wrap(self.targets[indices])  # (B, 1, 28, 28)
+
+    def __repr__(self) -> str:
+        split = "train" if self.train else "test"
+        return f"{type(self).__name__}(split={split}, {len(self)} images, root={self.root})"
+
+    # -- finding and fetching the files
+    @classmethod
+    def find(cls, root: str | os.PathLike | None = None, train: bool = True,
+             download: bool = False) -> Path:
+        """The folder the split's files would be read from, without reading them (downloading
+        them first when download=True and they are nowhere); DatasetNotFoundError if none."""
+        names = cls.files[bool(train)]
+        searched = cls.search_paths(root)
+        folder = cls._locate(names, searched)
+        if folder is None and download:
+            target = Path(root).expanduser() if root is not None else _REPO / "data" / cls.folder
+            cls.download(target, names)
+            folder = cls._locate(names, [target])
+        if folder is None:
+            raise DatasetNotFoundError(cls._not_found_message(names, searched, download))
+        return folder
+
+    @classmethod
+    def search_paths(cls, root: str | os.PathLike | None = None) -> list[Path]:
+        """The folders searched, in order."""
+        paths = []
+        if root is not None:
+            r = Path(root).expanduser()
+            paths += [r, r / cls.folder, r / cls.torchvision_folder / "raw"]
+        paths += cls._default_paths()
+        out = []
+        for p in paths:
+            if p not in out:
+                out.append(p)
+        return out
+
+    @classmethod
+    def _default_paths(cls) -> list[Path]:
+        return [_REPO / "data" / cls.folder, (_REPO.parent / "shared" / "datasets" / cls.folder)]
+
+    @staticmethod
+    def _file(folder: Path, name: str) -> Path | None:
+        for candidate in (folder / (name + ".gz"), folder / name):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    @classmethod
+    def _locate(cls, names: Sequence[str], folders: Sequence[Path]) -> Path | None:
+        for folder in folders:
+            if all(cls._file(folder, n) for n in names):
+                return folder
+        return None
+
+    @classmethod
+    def _not_found_message(cls, names: Sequence[str], searched: Sequence[Path],
+                           download: bool) -> str:
+        lines = []
+        for folder in searched:
+            if not folder.is_dir():
+                lines.append(f"  {folder}  (no such folder)")
+            else:
+                missing = [n for n in names if not cls._file(folder, n)]
+                lines.append(f"  {folder}  (missing {', '.join(n + '[.gz]' for n in missing)})")
+        hint = ("" if download else
+                f"\nPass the folder that holds them (root=... / --data-root), or download=True "
+                f"(--download) to fetch them from {cls.mirrors[0]}.")
+        return (f"{cls.__name__}: could not find {' and '.join(n + '[.gz]' for n in names)}. "
+                f"Looked in:\n" + "\n".join(lines) + hint)
+
+    @classmethod
+    def download(cls, root: str | os.PathLike, names: Sequence[str] | None = None,
+                 quiet: bool = False) -> Path:
+        """Fetch the gzipped IDX files not already in `root` (all four by default)."""
+        root = Path(root).expanduser()
+        for name in names or [n for pair in cls.files.values() for n in pair]:
+            if cls._file(root, name) is None:
+                download_file([m + name + ".gz" for m in cls.mirrors], root / (name + ".gz"),
+                              cls.checksums[name], quiet=quiet)
+        return root
+
+
+class FashionMNIST(MNIST):
+    """Zalando's Fashion-MNIST: the same layout as MNIST, 10 kinds of clothing.
+
+    Searched in `root` (and `root/fashion-mnist`, `root/FashionMNIST/raw`), then the repo's
+    data/fashion-mnist, ../shared/datasets/fashion-mnist beside the repo, and Debian's
+    /usr/share/datasets/fashion-mnist (package dataset-fashion-mnist).
+    """
+
+    folder = "fashion-mnist"
+    torchvision_folder = "FashionMNIST"
+    checksums = CHECKSUMS["fashion-mnist"]
+    mean, std = 0.2860, 0.3530
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Ankle boot"]
+    mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+
+    @classmethod
+    def _default_paths(cls) -> list[Path]:
+        return super()._default_paths() + [Path("/usr/share/datasets/fashion-mnist")]
