@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -195,7 +194,7 @@ class _Reader:
                 arr = self.array(str(node["__array__"]), path)
                 kind = node.get("kind", "ndarray")
                 if kind == "tensor":
-                    t = Tensor._wrap(arr)
+                    t = _tensor(arr, self.where, path or "the top level")
                     if node.get("requires_grad") and arr.dtype.kind == "f":
                         t.requires_grad = True
                     return t
@@ -204,6 +203,13 @@ class _Reader:
                 return arr
         raise CheckpointError(f"{self.where}: unrecognised structure node at {path or 'the top level'}: "
                               f"{str(node)[:80]}")
+
+
+def _tensor(arr: np.ndarray, where: str, label: str) -> Tensor:
+    if arr.dtype.kind not in "biuf":
+        raise CheckpointError(f"{where}: key {label} holds an array of dtype {arr.dtype}, which "
+                              f"cannot be a tensor (numbers and bools only)")
+    return Tensor._wrap(arr)
 
 
 def load(f: Any, map_location: Any = None, weights_only: bool = True) -> Any:
@@ -216,7 +222,8 @@ def load(f: Any, map_location: Any = None, weights_only: bool = True) -> Any:
         raise CheckpointError(f"{where}: no such checkpoint file")
     try:
         archive = np.load(f, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+    except Exception as e:  # noqa: BLE001 - OSError, BadZipFile, EOFError, NotImplementedError (a
+        # flipped byte in the zip directory's "version needed" field): all mean a corrupt file
         raise CheckpointError(f"{where}: not a readable .npz checkpoint (truncated or corrupt?): "
                               f"{type(e).__name__}: {e}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
@@ -224,15 +231,26 @@ def load(f: Any, map_location: Any = None, weights_only: bool = True) -> Any:
     with archive:
         reader = _Reader(archive, where)
         if _HEADER not in archive.files:
-            return {name: Tensor._wrap(reader.array(name, repr(name))) for name in archive.files}
+            return {name: _tensor(reader.array(name, repr(name)), where, repr(name)) for name in archive.files}
         raw = reader.array(_HEADER, "<structure header>")
         try:
             header = json.loads(raw.tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
             raise CheckpointError(f"{where}: the structure entry '{_HEADER}.npy' is corrupt: {e}") from None
         if not isinstance(header, dict) or header.get("format") != _FORMAT or "root" not in header:
             raise CheckpointError(f"{where}: the structure entry is not a {_FORMAT} header")
-        if header.get("version", 0) > _VERSION:
+        version = header.get("version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise CheckpointError(f"{where}: the structure entry has a malformed version {version!r}")
+        if version > _VERSION:
             raise CheckpointError(f"{where}: checkpoint format version {header.get('version')} is "
                                   f"newer than this tinygrad_cnn understands ({_VERSION})")
-        return reader.decode(header["root"], "")
+        try:
+            return reader.decode(header["root"], "")
+        except CheckpointError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as e:
+            # a tampered header: a dict entry that is not a [key, value] pair, an unhashable
+            # key, a list that is not a list, nesting deeper than any checkpoint needs, ...
+            raise CheckpointError(f"{where}: the structure entry is malformed "
+                                  f"({type(e).__name__}: {e})") from None
