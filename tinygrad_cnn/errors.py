@@ -24,3 +24,27 @@ class BackwardError(RuntimeError):
 
 class AnomalyError(FloatingPointError):
     """Anomaly mode found NaN/Inf in an op's output or gradient (names the op and call site)."""
+
+
+class StateDictError(RuntimeError):
+    """load_state_dict found missing/unexpected keys or shape mismatches (all listed at once)."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint could not be written or read; the message names the file and the key."""
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The dataset's files are in none of the places searched (the message lists them)."""
+
+
+class CorruptDatasetError(ValueError):
+    """A dataset file is truncated, not valid IDX/gzip, or fails its checksum."""
+
+
+class DownloadError(OSError):
+    """No mirror delivered a file with the right checksum (the message says what each did)."""
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """The Graphviz `dot` executable is not installed (or not on PATH); DOT text still works."""

@@ -35,6 +35,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .tensor import Tensor
+from .errors import CheckpointError
 
 __all__ = ["save", "load", "CheckpointError"]
 
@@ -44,8 +45,6 @@ _VERSION = 1
 _ARRAY_KINDS = "biufcUS"       # numbers, bools, fixed-width strings: no object arrays
 
 
-class CheckpointError(ValueError):
-    """A checkpoint could not be written or read; the message names the file and the key."""
 
 
 def _key_path(path: str, key: Any) -> str:

@@ -23,9 +23,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ArgumentError
 from ..tensor import Tensor
 from .dataset import Dataset, _check_index
+from ..errors import ArgumentError, CorruptDatasetError, DatasetNotFoundError, DownloadError
 
 __all__ = ["MNIST", "FashionMNIST", "read_idx", "DatasetNotFoundError", "CorruptDatasetError",
            "DownloadError"]
@@ -50,16 +50,10 @@ CHECKSUMS: dict[str, dict[str, tuple[int, str]]] = {
 }
 
 
-class DatasetNotFoundError(FileNotFoundError):
-    """The dataset's files are in none of the places searched (the message lists them)."""
 
 
-class CorruptDatasetError(ValueError):
-    """A dataset file is truncated, not valid IDX/gzip, or fails its checksum."""
 
 
-class DownloadError(OSError):
-    """No mirror delivered a file with the right checksum (the message says what each did)."""
 
 
 # ------------------------------------------------------------------------------------ IDX reading

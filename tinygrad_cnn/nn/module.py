@@ -35,15 +35,13 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from ..autograd import grad_mode
-from ..errors import ArgumentError
 from ..tensor import Tensor, _check_grad_dtype, _to_array
+from ..errors import ArgumentError, StateDictError
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "StateDictError",
            "RemovableHandle", "IncompatibleKeys"]
 
 
-class StateDictError(RuntimeError):
-    """load_state_dict found missing/unexpected keys or shape mismatches (all listed at once)."""
 
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])

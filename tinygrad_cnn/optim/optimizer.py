@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..tensor import Tensor
+from ..errors import ArgumentError, ShapeError
 
 __all__ = ["Optimizer"]
 
@@ -47,7 +48,7 @@ class Optimizer:
                             "Tensors or dicts, but got a Tensor (wrap it in a list)")
         groups = list(params)
         if not groups:
-            raise ValueError("optimizer got an empty parameter list")
+            raise ArgumentError("optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for g in groups:
@@ -64,19 +65,19 @@ class Optimizer:
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is "
                                 f"{type(p).__name__}")
             if not p.is_leaf:
-                raise ValueError("can't optimize a non-leaf Tensor (it was computed from other "
+                raise ArgumentError("can't optimize a non-leaf Tensor (it was computed from other "
                                  "tensors); optimize the leaves it came from, or .detach() it")
         group = dict(param_group, params=params)
         for name, default in self.defaults.items():
             if default is required and name not in group:
-                raise ValueError(f"parameter group didn't specify a value of required optimization "
+                raise ArgumentError(f"parameter group didn't specify a value of required optimization "
                                  f"parameter {name}")
             group.setdefault(name, default)
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in params}) != len(params):
-            raise ValueError("optimizer contains a parameter group with duplicate parameters")
+            raise ArgumentError("optimizer contains a parameter group with duplicate parameters")
         if existing & {id(p) for p in params}:
-            raise ValueError("some parameters appear in more than one parameter group")
+            raise ArgumentError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
     # ----------------------------------------------------------------------------- steps
@@ -130,13 +131,13 @@ class Optimizer:
             saved_groups = state_dict["param_groups"]
             saved_state = state_dict["state"]
         except (KeyError, TypeError):
-            raise ValueError("optimizer state dict must have 'state' and 'param_groups' entries") from None
+            raise ArgumentError("optimizer state dict must have 'state' and 'param_groups' entries") from None
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"loaded state dict has {len(saved_groups)} parameter group(s), but the "
+            raise ArgumentError(f"loaded state dict has {len(saved_groups)} parameter group(s), but the "
                              f"optimizer has {len(self.param_groups)}")
         for i, (g, s) in enumerate(zip(self.param_groups, saved_groups)):
             if len(g["params"]) != len(s["params"]):
-                raise ValueError(f"loaded state dict contains a parameter group {i} with "
+                raise ArgumentError(f"loaded state dict contains a parameter group {i} with "
                                  f"{len(s['params'])} parameters, but the optimizer's group {i} has "
                                  f"{len(g['params'])}; the model or its parameter order differs")
         id_map = {}
@@ -147,7 +148,7 @@ class Optimizer:
         for key, values in saved_state.items():
             key = int(key)
             if key not in id_map:
-                raise ValueError(f"optimizer state dict has state for parameter index {key}, which "
+                raise ArgumentError(f"optimizer state dict has state for parameter index {key}, which "
                                  f"no parameter group lists")
             p = id_map[key]
             entry = {}
@@ -168,7 +169,7 @@ class Optimizer:
             return value
         arr = value.data if isinstance(value, Tensor) else np.asarray(value)
         if arr.shape != p.shape:
-            raise ValueError(f"optimizer state '{name}' has shape {arr.shape}, but its parameter "
+            raise ShapeError(f"optimizer state '{name}' has shape {arr.shape}, but its parameter "
                              f"has shape {p.shape}")
         return np.array(arr, dtype=p.dtype if arr.dtype.kind == "f" else arr.dtype, copy=True)
 

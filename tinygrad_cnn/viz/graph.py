@@ -53,6 +53,7 @@ import numpy as np
 
 from ..autograd import Context
 from ..tensor import Tensor
+from ..errors import GraphvizNotFoundError
 
 __all__ = ["to_dot", "draw_graph", "capture_grads", "Graph", "GraphvizNotFoundError",
            "INSTALL_HINT"]
@@ -80,8 +81,6 @@ VANISHING_RMS = 1e-7               # gradient RMS below this is flagged as vanis
 EXPLODING_RMS = 1e3                # and above this as exploding
 
 
-class GraphvizNotFoundError(RuntimeError):
-    """The Graphviz `dot` executable is not installed (or not on PATH); DOT text still works."""
 
 
 # ------------------------------------------------------------------------ capture the grads
