@@ -325,11 +325,14 @@ class Function:
 
 
 # ------------------------------------------------------------------------------------- engine
-def _topological_order(root: Context) -> list[Context]:
-    """Contexts reachable from root, each after all contexts it depends on (iterative DFS)."""
+def topological_order(roots: Iterable[Context],
+                      edges: Callable[[Context], Iterable] = lambda node: node.edges) -> list[Context]:
+    """Contexts reachable from `roots`, each after all contexts it depends on: an iterative
+    post-order DFS (no recursion limit). `edges(node)` gives (producer, output index) or None per
+    input; the engine follows the gradient edges, the graph viewer every edge."""
     order: list[Context] = []
     visited: set[int] = set()
-    stack: list[tuple[Context, bool]] = [(root, False)]
+    stack: list[tuple[Context, bool]] = [(r, False) for r in reversed(list(roots))]
     while stack:
         node, expanded = stack.pop()
         if expanded:
@@ -339,7 +342,7 @@ def _topological_order(root: Context) -> list[Context]:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for edge in node.edges:
+        for edge in reversed(list(edges(node))):
             if edge is not None and id(edge[0]) not in visited:
                 stack.append((edge[0], False))
     return order
@@ -376,7 +379,7 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool = False) -> N
     root = tensor.grad_fn
     pending: dict[int, list] = {id(root): [None] * len(root.outputs_meta)}
     pending[id(root)][tensor._output_nr] = grad
-    for node in reversed(_topological_order(root)):
+    for node in reversed(topological_order([root])):
         grads = pending.pop(id(node), None)
         if grads is None:                 # reachable, but no gradient flows into it
             continue

@@ -151,6 +151,15 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
 
 
+def _window_args(op: str, kernel_size: Any, dilation: Any, padding: Any, stride: Any) -> tuple:
+    """unfold/fold's sliding-window arguments as 2-tuples; padding as ((lo, hi), (lo, hi))."""
+    kernel = CV.normalize_tuple(kernel_size, 2, "kernel_size", op)
+    dilation = CV.normalize_tuple(dilation, 2, "dilation", op)
+    stride = CV.normalize_tuple(stride, 2, "stride", op)
+    pads = tuple((p, p) for p in CV.normalize_tuple(padding, 2, "padding", op, minimum=0))
+    return kernel, dilation, stride, pads
+
+
 def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
            stride: Any = 1) -> Tensor:
     """im2col as an op: (N, C, H, W) -> (N, C*KH*KW, L), column l = the window of output
@@ -161,10 +170,7 @@ def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
         raise ShapeError(f"{op}: expected a 4-D input (N, C, H, W) or a 3-D unbatched one, got "
                          f"shape {tuple(input.shape)}")
     _float(input, op, "input")
-    kernel = CV.normalize_tuple(kernel_size, 2, "kernel_size", op)
-    dilation = CV.normalize_tuple(dilation, 2, "dilation", op)
-    stride = CV.normalize_tuple(stride, 2, "stride", op)
-    pads = tuple((p, p) for p in CV.normalize_tuple(padding, 2, "padding", op, minimum=0))
+    kernel, dilation, stride, pads = _window_args(op, kernel_size, dilation, padding, stride)
     unbatched = input.ndim == 3
     x = input.unsqueeze(0) if unbatched else input
     CV.conv_output_size(op, x.shape[2:], kernel, stride, pads, dilation, f" (input shape {tuple(input.shape)})")
@@ -182,10 +188,7 @@ def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, p
                          f"got shape {tuple(input.shape)}")
     _float(input, op, "input")
     size = CV.normalize_tuple(output_size, 2, "output_size", op)
-    kernel = CV.normalize_tuple(kernel_size, 2, "kernel_size", op)
-    dilation = CV.normalize_tuple(dilation, 2, "dilation", op)
-    stride = CV.normalize_tuple(stride, 2, "stride", op)
-    pads = tuple((p, p) for p in CV.normalize_tuple(padding, 2, "padding", op, minimum=0))
+    kernel, dilation, stride, pads = _window_args(op, kernel_size, dilation, padding, stride)
     unbatched = input.ndim == 2
     x = input.unsqueeze(0) if unbatched else input
     kk = kernel[0] * kernel[1]

@@ -371,13 +371,8 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (default) or zero every parameter's `.grad`."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.data[...] = 0
+        from ..optim.optimizer import zero_grads
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn: Callable[["Module"], Any]) -> "Module":
         """Call `fn` on every submodule (children first) and then on self, like PyTorch."""

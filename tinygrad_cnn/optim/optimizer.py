@@ -21,6 +21,18 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..tensor import Tensor
+
+
+def zero_grads(tensors: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Drop (set_to_none) or zero the `.grad` of each tensor: Module.zero_grad and
+    Optimizer.zero_grad."""
+    for t in tensors:
+        if t.grad is None:
+            continue
+        if set_to_none:
+            t.grad = None
+        else:
+            t.grad.data[...] = 0
 from ..errors import ArgumentError, ShapeError
 
 __all__ = ["Optimizer"]
@@ -83,14 +95,16 @@ class Optimizer:
     # ----------------------------------------------------------------------------- steps
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (default, like PyTorch ≥ 2.0) or zero every parameter's `.grad`."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.data[...] = 0
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
+
+    @staticmethod
+    def _evaluate(closure: Callable[[], Any] | None) -> Any:
+        """The loss from `closure` (run with grad enabled, as step() itself runs under no_grad)."""
+        if closure is None:
+            return None
+        from ..autograd import enable_grad
+        with enable_grad():
+            return closure()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         raise NotImplementedError

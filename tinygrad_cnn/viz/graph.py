@@ -51,7 +51,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..autograd import Context
+from ..autograd import Context, topological_order
 from ..tensor import Tensor
 from ..errors import GraphvizNotFoundError
 
@@ -160,24 +160,7 @@ def _walk(roots: tuple) -> tuple[list, list, dict, dict]:
     op's inputs, then its outputs); outputs[id(ctx)] = {output_nr: _Value} for the outputs that
     something consumes (or that are roots); inputs_of[id(ctx)] = [_Value per Tensor input].
     """
-    order: list[Context] = []
-    visited: set[int] = set()
-    stack: list[tuple[Context, bool]] = []
-    for r in reversed(roots):
-        if r.grad_fn is not None:
-            stack.append((r.grad_fn, False))
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for edge in reversed(_edges(node)):
-            if edge is not None and id(edge[0]) not in visited:
-                stack.append((edge[0], False))
+    order = topological_order([r.grad_fn for r in roots if r.grad_fn is not None], _edges)
 
     by_key: dict[tuple, _Value] = {}
     outputs: dict[int, dict[int, _Value]] = {}
