@@ -129,3 +129,24 @@ def test_the_measurement_sees_a_leak_when_graphs_are_kept():
         tracemalloc.stop()
     assert left_behind > 100 * 8 * 1024, left_behind        # > 8 KiB per kept graph
     assert left_behind > 10 * ALLOWED_GROWTH
+
+
+def test_backward_releases_intermediate_activations_but_the_graph_stays_drawable():
+    import weakref
+    x = tc.randn(4, 3, requires_grad=True)
+    h = (x * 2).relu()                         # an intermediate activation
+    ref = weakref.ref(h)
+    loss = (h * h).sum()
+    del h
+    gc.collect()
+    assert ref() is not None                   # the graph needs it for backward
+    loss.backward()
+    gc.collect()
+    assert ref() is None                       # released, though `loss` still holds the graph
+    dot = tc.viz.to_dot(loss)
+    assert "ReLU" in dot and "(4, 3)" in dot   # ops and shapes still drawn
+    loss2 = (x.relu() * 3).sum()
+    tc.viz.capture_grads(loss2)                # asks to keep intermediates for the drawing
+    loss2.backward()
+    # a gradient at x, at relu's and mul's outputs and at the loss: the intermediates survived
+    assert tc.viz.to_dot(loss2, show_grads=True).count("∇ norm") == 4

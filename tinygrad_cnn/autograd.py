@@ -143,7 +143,7 @@ class Context:
     """
 
     __slots__ = ("fn", "inputs", "edges", "needs_input_grad", "kwargs", "saved", "saved_versions",
-                 "outputs_meta", "freed", "pre_hooks", "retained", "forward_site", "scope", "__dict__",
+                 "outputs_meta", "freed", "pre_hooks", "retained", "forward_site", "scope", "keep", "__dict__",
                  "__weakref__")
 
     def __init__(self, fn: type, inputs: tuple, needs_input_grad: tuple[bool, ...],
@@ -164,6 +164,7 @@ class Context:
         self.retained: dict[int, Any] | None = None     # output_nr -> weakref to a retain_grad tensor
         self.forward_site: str | None = None            # user file:line, recorded in anomaly mode
         self.scope: tuple = ()                          # Modules whose forward made this op, outer first
+        self.keep: list | None = None                   # tensors kept alive past free() (graph viewer)
 
     # -- the PyTorch-style API used inside forward/backward
     def save_for_backward(self, *arrays: Any) -> None:
@@ -231,9 +232,14 @@ class Context:
                 f"retain_graph=True to the first backward() if you need to backpropagate twice.")
 
     def free(self) -> None:
+        """Drop what forward saved, and the intermediate (non-leaf) input tensors: once backward
+        has run, nothing needs them, and holding them would keep a whole step's activations
+        alive into the next step's forward. Leaves (parameters, data), the edges and the
+        output shapes stay, so the graph can still be drawn."""
         self.saved = ()
         self.saved_versions = ()
         self.__dict__.clear()
+        self.inputs = tuple(None if edge is not None else t for t, edge in zip(self.inputs, self.edges))
         self.freed = True
 
 
@@ -342,7 +348,7 @@ def topological_order(roots: Iterable[Context],
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for edge in reversed(list(edges(node))):
+        for edge in edges(node):                   # the last pushed is expanded first
             if edge is not None and id(edge[0]) not in visited:
                 stack.append((edge[0], False))
     return order

@@ -91,13 +91,16 @@ def capture_grads(*roots: Any) -> int:
     ``draw_graph(loss, show_grads=True)`` shows a gradient at every tensor, not only at the
     leaves. Returns the number of tensors that will retain their gradient.
     """
-    values, _, _, _ = _walk(_as_roots(roots))
-    count = 0
-    for v in values:
-        if v.grad_fn is not None and v.tensor is not None:
-            v.tensor.retain_grad()
-            count += 1
-    return count
+    roots = _as_roots(roots)
+    values, _, _, _ = _walk(roots)
+    kept = [v.tensor for v in values if v.grad_fn is not None and v.tensor is not None]
+    for t in kept:
+        t.retain_grad()
+    # backward releases intermediate tensors; the roots' contexts keep these alive for drawing
+    for r in roots:
+        if r.grad_fn is not None:
+            r.grad_fn.keep = kept
+    return len(kept)
 
 
 # -------------------------------------------------------------------------------- traversal
@@ -160,7 +163,9 @@ def _walk(roots: tuple) -> tuple[list, list, dict, dict]:
     op's inputs, then its outputs); outputs[id(ctx)] = {output_nr: _Value} for the outputs that
     something consumes (or that are roots); inputs_of[id(ctx)] = [_Value per Tensor input].
     """
-    order = topological_order([r.grad_fn for r in roots if r.grad_fn is not None], _edges)
+    # inputs expanded first to last, so node ids follow the forward order of arguments
+    order = topological_order([r.grad_fn for r in roots if r.grad_fn is not None],
+                              lambda node: reversed(_edges(node)))
 
     by_key: dict[tuple, _Value] = {}
     outputs: dict[int, dict[int, _Value]] = {}
@@ -186,7 +191,7 @@ def _walk(roots: tuple) -> tuple[list, list, dict, dict]:
     for node in order:
         edges = _edges(node)
         inputs_of[id(node)] = [value(t, edges[i]) for i, t in enumerate(node.inputs)
-                               if isinstance(t, Tensor)]
+                               if isinstance(t, Tensor) or edges[i] is not None]   # None: released by backward
     root_values = [value(r, (r.grad_fn, r._output_nr) if r.grad_fn is not None else None)
                    for r in roots]
     for v in by_key.values():                     # overwritten in place: a retain_grad() tensor?
