@@ -28,10 +28,10 @@ def layout(request, monkeypatch):
         monkeypatch.setattr(CV, "BATCH_LAST_MAX_POSITIONS", -1)
     elif request.param == "batch_last":
         monkeypatch.setattr(CV, "BATCH_LAST_MAX_POSITIONS", 1 << 30)
-        monkeypatch.setattr(CV, "MIN_PARALLEL_COLUMN_BYTES", 1)
+        monkeypatch.setattr(CV, "MIN_PARALLEL_FLOPS", 0)
     elif request.param == "threads":
         monkeypatch.setattr(CV, "COLUMN_CHUNK_BYTES", 1)
-        monkeypatch.setattr(CV, "MIN_PARALLEL_COLUMN_BYTES", 1)
+        monkeypatch.setattr(CV, "MIN_PARALLEL_FLOPS", 0)
         monkeypatch.setitem(parallel._state, "threads", 3)
     elif request.param == "serial":
         monkeypatch.setitem(parallel._state, "threads", 1)
@@ -199,8 +199,9 @@ def test_col2im_equals_full_correlation_with_rotated_kernel(x_shape, w_shape, st
 # --------------------------------------------------------------------- first layer, dtypes
 def test_grad_input_skipped_for_first_layer(monkeypatch):
     calls = []
-    real = CV._col2im_into
-    monkeypatch.setattr(CV, "_col2im_into", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    for name in ("_col2im_into", "_grad_input_by_conv"):    # the two ways grad_input is computed
+        real = getattr(CV, name)
+        monkeypatch.setattr(CV, name, lambda *a, real=real, **k: (calls.append(1), real(*a, **k))[1])
     x = tc.randn(2, 3, 6, 6)                               # data: no grad wanted
     w = tc.randn(4, 3, 3, 3, requires_grad=True)
     F.conv2d(x, w, padding=1).sum().backward()
@@ -248,7 +249,8 @@ def test_workspace_limit_chunks_with_identical_results():
     finally:
         tc.set_workspace_limit(old)
     assert np.array_equal(y.data, y_full.data)               # forward: bit for bit
-    assert np.array_equal(x.grad.data, grads[0])             # grad_input: bit for bit
+    # grad_input and grad_weight: GEMMs over other column counts may round differently
+    np.testing.assert_allclose(x.grad.data, grads[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(w.grad.data, grads[1], rtol=1e-5, atol=1e-5)   # sum order differs
     assert np.array_equal(b.grad.data, grads[2])
 
@@ -416,8 +418,8 @@ def test_run_parallel_runs_every_item_once_and_keeps_their_order(monkeypatch):
         names = {name for _, name in seen}
         assert threading.current_thread().name in names and len(names) >= 2   # caller + pool
     seen.clear()
-    assert parallel.run_parallel(fn, 10, min_items_per_thread=6) == [i * i for i in range(10)]
-    assert {name for _, name in seen} == {threading.current_thread().name}     # too little work
+    assert parallel.run_parallel(fn, 10, threads=1) == [i * i for i in range(10)]
+    assert {name for _, name in seen} == {threading.current_thread().name}     # one thread asked
     monkeypatch.setitem(parallel._state, "threads", 1)
     assert parallel.run_parallel(fn, 3) == [0, 1, 4]
     with pytest.raises(tc.ArgumentError):
@@ -463,7 +465,7 @@ def test_threaded_conv_equals_serial_conv(monkeypatch, size):
     for threads in (1, 3):
         monkeypatch.setitem(parallel._state, "threads", threads)
         monkeypatch.setattr(CV, "COLUMN_CHUNK_BYTES", 1)
-        monkeypatch.setattr(CV, "MIN_PARALLEL_COLUMN_BYTES", 1)
+        monkeypatch.setattr(CV, "MIN_PARALLEL_FLOPS", 0)
         x.grad = w.grad = None
         y = F.conv2d(x, w, padding=1)
         y.backward(g)
@@ -480,7 +482,7 @@ def test_conv_works_in_a_forked_child_after_the_parent_used_threads(monkeypatch)
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
     monkeypatch.setitem(parallel._state, "threads", 2)
-    monkeypatch.setattr(CV, "MIN_PARALLEL_COLUMN_BYTES", 1)
+    monkeypatch.setattr(CV, "MIN_PARALLEL_FLOPS", 0)
     x, w = tc.randn(4, 2, 6, 6), tc.randn(3, 2, 3, 3)
     expected = F.conv2d(x, w).data                       # the parent's pool now exists
     ctx = mp.get_context("fork")
@@ -492,5 +494,5 @@ def test_conv_works_in_a_forked_child_after_the_parent_used_threads(monkeypatch)
 def _conv_in_child(x, w):
     from tinygrad_cnn.ops import parallel
     parallel._state["threads"] = 2
-    CV.MIN_PARALLEL_COLUMN_BYTES = 1
+    CV.MIN_PARALLEL_FLOPS = 0
     return F.conv2d(tc.tensor(x), tc.tensor(w)).data

@@ -64,8 +64,12 @@ BATCH_LAST_MAX_POSITIONS = 144
 # The GEMMs run over this many bytes of columns at a time (whole images), so the columns are
 # still in the L2 cache when the GEMMs (and col2im) read them.
 COLUMN_CHUNK_BYTES = 512 << 10
-# A thread gets at least this many bytes of columns; smaller convs run in the calling thread.
-MIN_PARALLEL_COLUMN_BYTES = 256 << 10
+# Columns up to this size (all steps) are kept from forward to backward; bigger ones are rebuilt
+# there step by step, in cache, which is cheaper than writing them to RAM and reading them back.
+KEEP_COLUMNS_MAX_BYTES = 8 << 20
+# Convs whose GEMMs (each) take fewer floating-point operations run in the calling thread:
+# handing steps to another thread costs more than it saves.
+MIN_PARALLEL_FLOPS = 50_000_000
 # Batch-last convs split their batch in this many steps (at most): one per thread on 2 cores;
 # more would cost col2im calls (KH*KW each) in every step.
 BATCH_LAST_SPLITS = 2
@@ -255,71 +259,116 @@ def col2im(gcol: np.ndarray, x_shape: Sequence[int], kernel: Sequence[int], stri
 
 
 # ---------------------------------------------------------------------------- convolution
-def _columns(x: np.ndarray, kernel: Sequence[int], stride: Sequence[int],
-             pad: Sequence[tuple[int, int]], dilation: Sequence[int], out: Sequence[int],
-             batch_last: bool, buffer: np.ndarray | None = None) -> np.ndarray:
-    """The conv's column matrix (K, M), M = N*OH*OW: column index (n, oh, ow), or (oh, ow, n)
-    when batch_last. One strided view, one copy."""
-    d = len(kernel)
-    if batch_last:
-        view = _windows(_padded(x, pad, True), kernel, stride, dilation, out, True)   # (C, KH, KW, OH, OW, N)
-    else:
-        view = _windows(_padded(x, pad, False), kernel, stride, dilation, out, False)  # (N, C, KH, KW, OH, OW)
-        view = _move(view, 0, 1 + d)                                             # -> (C, KH, KW, N, OH, OW)
-    col = np.empty(view.shape, x.dtype) if buffer is None else buffer[:view.size].reshape(view.shape)
-    np.copyto(col, view)
-    return col.reshape(x.shape[1] * math.prod(kernel), -1)          # -> (K, M)
-
-
 class _Plan:
     """How one conv call lays out, chunks and spreads its columns (see the module docstring).
 
-    steps: (n0, n1) image ranges, one GEMM each. Batch-major: small enough that a step's columns
-      stay in the L2 cache while the GEMMs read them (COLUMN_CHUNK_BYTES) and within the
-      workspace limit. Batch-last: BATCH_LAST_SPLITS steps.
-    keep_columns: keep every step's columns for grad_weight (else rebuild them in backward).
+    batch_last    column index (oh, ow, n), else (n, oh, ow) (batch-major)
+    steps         (n0, n1) image ranges, one GEMM each. Batch-major: small enough that a step's
+                  columns stay in the L2 cache while the GEMMs read them (COLUMN_CHUNK_BYTES)
+                  and within the workspace limit. Batch-last: BATCH_LAST_SPLITS steps.
+    keep_columns  keep every step's columns for grad_weight (up to KEEP_COLUMNS_MAX_BYTES in
+                  all), else rebuild them in backward, step by step
+    threads       how many threads share the steps (1 below MIN_PARALLEL_FLOPS)
     """
 
-    __slots__ = ("batch_last", "steps", "keep_columns")
+    __slots__ = ("batch_last", "steps", "keep_columns", "threads", "kernel", "stride", "pad",
+                 "dilation", "out")
 
-    def __init__(self, n: int, col_bytes_per_image: int, positions: int, weight_needs_grad: bool):
+    def __init__(self, x_shape: tuple, itemsize: int, co: int, kernel: tuple, stride: tuple,
+                 pad: tuple, dilation: tuple, out: tuple, weight_needs_grad: bool):
+        n, c = x_shape[:2]
+        self.kernel, self.stride, self.pad, self.dilation, self.out = kernel, stride, pad, dilation, out
+        k, positions = c * math.prod(kernel), math.prod(out)
+        col_bytes = k * positions * itemsize               # one image's columns
         limit = get_workspace_limit()
-        fits = limit is None or n * col_bytes_per_image <= limit
+        fits = limit is None or n * col_bytes <= limit
         self.batch_last = fits and n > 1 and positions <= BATCH_LAST_MAX_POSITIONS
+        flops = 2 * n * co * k * positions                 # one of the conv's three GEMMs
+        parallel = flops >= MIN_PARALLEL_FLOPS
         if self.batch_last:
-            # a few steps for the threads, as many whatever their number (same results)
-            step = max(-(-n // BATCH_LAST_SPLITS), -(-MIN_PARALLEL_COLUMN_BYTES // col_bytes_per_image))
+            # as many steps whatever the threads (same results); one when serial anyway, as
+            # splitting the batch would cut col2im's contiguous rows from OW*N to OW*N/2
+            step = -(-n // BATCH_LAST_SPLITS) if parallel else n
         else:
-            step = max(1, COLUMN_CHUNK_BYTES // col_bytes_per_image)
-            if not fits:                      # every thread holds one step's columns
-                step = min(step, max(1, limit // (col_bytes_per_image * get_num_threads())))
+            step = max(1, COLUMN_CHUNK_BYTES // col_bytes)
+            if not fits:                                   # every thread holds one step's columns
+                step = min(step, max(1, limit // (col_bytes * get_num_threads())))
         step = min(n, step)
         self.steps = [(n0, min(n, n0 + step)) for n0 in range(0, n, step)]
-        self.keep_columns = fits and weight_needs_grad
+        self.keep_columns = weight_needs_grad and fits and n * col_bytes <= KEEP_COLUMNS_MAX_BYTES
+        self.threads = get_num_threads() if parallel else 1
 
-    def threads_for(self, col_bytes_per_image: int) -> int:
-        """Steps per thread so that each thread gets at least MIN_PARALLEL_COLUMN_BYTES."""
-        n0, n1 = self.steps[0]
-        return max(1, -(-MIN_PARALLEL_COLUMN_BYTES // max(1, (n1 - n0) * col_bytes_per_image)))
+    def columns(self, x: np.ndarray, scratch: Scratch, buffer: np.ndarray | None) -> np.ndarray:
+        """The columns (K, m) of the images x (n, C, H, W): column index (n, oh, ow), or (oh, ow, n)
+        when batch_last. One strided view, one copy."""
+        kernel, stride, dilation, out = self.kernel, self.stride, self.dilation, self.out
+        if self.batch_last:
+            view = _windows(_padded(x, self.pad, True), kernel, stride, dilation, out, True)   # (C, KH, KW, OH, OW, n)
+        else:
+            view = _windows(self._padded_images(x, scratch), kernel, stride, dilation, out, False)  # (n, C, KH, KW, OH, OW)
+            view = _move(view, 0, 1 + len(kernel))                                   # -> (C, KH, KW, n, OH, OW)
+        col = np.empty(view.shape, x.dtype) if buffer is None else buffer[:view.size].reshape(view.shape)
+        np.copyto(col, view)
+        return col.reshape(x.shape[1] * math.prod(kernel), -1)                       # -> (K, m)
 
+    def _padded_images(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
+        """Batch-major: x (n, C, H, W) zero-padded -> (n, C, H', W') (x itself without padding),
+        in a per-thread buffer whose border is zeroed once: steps only write the inside."""
+        if not any(lo or hi for lo, hi in self.pad):
+            return x
+        n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+        padded = tuple(h + lo + hi for h, (lo, hi) in zip(spatial, self.pad))
+        xp = scratch.get("padded", n * c * math.prod(padded), x.dtype, zero=True).reshape((n, c) + padded)
+        xp[(slice(None), slice(None)) + tuple(slice(lo, lo + h) for h, (lo, _) in zip(spatial, self.pad))] = x
+        return xp
 
-def _to_nchw(y2: np.ndarray, n: int, co: int, out: tuple, batch_last: bool,
-             bias: np.ndarray | None, dest: np.ndarray) -> None:
-    """dest (n, CO, OH, OW) = the GEMM result (CO, M) reordered (+ bias), in one pass."""
-    if batch_last:
-        src = _move(y2.reshape(co, *out, n), -1, 0)                  # (CO, OH, OW, N) -> (N, CO, OH, OW)
-    else:
-        src = y2.reshape(co, n, *out).swapaxes(0, 1)                       # (CO, N, OH, OW) -> (N, CO, OH, OW)
-    if bias is None:
-        np.copyto(dest, src)
-    else:
-        with strided_ufuncs():
-            np.add(src, bias.reshape((1, co) + (1,) * len(out)), out=dest)
+    def to_output(self, y2: np.ndarray, bias: np.ndarray | None, dest: np.ndarray) -> None:
+        """dest (n, CO, OH, OW) = the GEMM result (CO, m) reordered (+ bias), in one pass."""
+        n, co = dest.shape[:2]
+        if self.batch_last:
+            src = _move(y2.reshape(co, *self.out, n), -1, 0)      # (CO, OH, OW, n) -> (n, CO, OH, OW)
+        else:
+            src = y2.reshape(co, n, *self.out).swapaxes(0, 1)     # (CO, n, OH, OW) -> (n, CO, OH, OW)
+        if bias is None:
+            np.copyto(dest, src)
+        else:
+            with strided_ufuncs():
+                np.add(src, bias.reshape((1, co) + (1,) * len(self.out)), out=dest)
+
+    def gather(self, grad_output: np.ndarray, scratch: Scratch) -> np.ndarray:
+        """grad_output (n, CO, OH, OW) -> G (CO, m), in the columns' order."""
+        n, co = grad_output.shape[:2]
+        if n == 1 and not self.batch_last:
+            return grad_output.reshape(co, -1)                    # (1, CO, OH, OW): already (CO, m)
+        if self.batch_last:
+            g = _last(grad_output, 0)                             # (n, CO, OH, OW) -> (CO, OH, OW, n)
+        else:
+            g = grad_output.swapaxes(0, 1)                        # (n, CO, OH, OW) -> (CO, n, OH, OW)
+        dense = scratch.get("g", g.size, g.dtype).reshape(g.shape)
+        np.copyto(dense, g)
+        return dense.reshape(co, -1)
+
+    def rotated_padding(self, x_shape: tuple) -> tuple | None:
+        """The padding that makes grad_input a stride-1 conv of grad_output with the rotated
+        kernel (seed 004) no bigger than col2im's GEMM, or None (col2im then).
+
+        With stride 1, grad_input[h] = Σ_k w[k] grad_output[h + P_lo - k*D]: the correlation of
+        grad_output, zero-padded by D*(K-1) - P_lo before and D*(K-1) - P_hi after, with the
+        kernel reversed. Its GEMM has H*W columns per image where col2im's has OH*OW: the same
+        for 'same'-padded convs, bigger for others (LeNet's: 144 vs 64), which keep col2im."""
+        if any(s != 1 for s in self.stride):
+            return None
+        reach = [dl * (k - 1) for k, dl in zip(self.kernel, self.dilation)]
+        pads = tuple((r - lo, r - hi) for r, (lo, hi) in zip(reach, self.pad))
+        if any(lo < 0 or hi < 0 for lo, hi in pads) or math.prod(x_shape[2:]) > math.prod(self.out):
+            return None
+        return pads
 
 
 def conv_forward(ctx: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                  stride: tuple, padding: tuple, dilation: tuple, groups: int) -> np.ndarray:
-    """The conv forward on arrays (ConvNd.forward; also used by grad_input_by_rotated_kernel)."""
+    """The conv forward on arrays (ConvNd.forward; also its backward's grad_input when that is a
+    conv with the rotated kernel, and grad_input_by_rotated_kernel)."""
     n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
     co, kernel = weight.shape[0], tuple(weight.shape[2:])
     out = conv_output_size("conv", spatial, kernel, stride, padding, dilation)
@@ -327,38 +376,46 @@ def conv_forward(ctx: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     g_, cog, kg = groups, co // groups, k // groups
     w3 = weight.reshape(g_, cog, kg)                       # (CO, C/G, KH, KW) -> (G, COg, Kg)
     needs = tuple(getattr(ctx, "needs_input_grad", ())) + (False,) * 3
-    col_bytes = k * positions * x.itemsize
-    plan = _Plan(n, col_bytes, positions, needs[1])
+    plan = _Plan(tuple(x.shape), x.itemsize, co, kernel, tuple(stride), tuple(padding),
+                 tuple(dilation), out, needs[1])
     y = np.empty((n, co) + out, x.dtype)
     kept: list = [None] * len(plan.steps)
-    direct = not plan.batch_last and all(n1 - n0 == 1 for n0, n1 in plan.steps)
-
-    most = max((n1 - n0 for n0, n1 in plan.steps), default=0)
+    most = max(n1 - n0 for n0, n1 in plan.steps)
     scratch = Scratch()                                    # per-thread buffers, reused step to step
 
     def step(i: int) -> None:
         n0, n1 = plan.steps[i]
         m = (n1 - n0) * positions
         buf = None if plan.keep_columns else scratch.get("cols", most * k * positions, x.dtype)
-        cols = _columns(x[n0:n1], kernel, stride, padding, dilation, out, plan.batch_last, buf)   # (K, m)
-        if direct:                                         # one image: the GEMM lands in NCHW as is
-            np.matmul(w3, cols.reshape(g_, kg, m), out=y[n0].reshape(g_, cog, m))
+        cols = plan.columns(x[n0:n1], scratch, buf).reshape(g_, kg, m)      # (K, m) -> (G, Kg, m)
+        if n1 - n0 == 1 and not plan.batch_last:           # one image: the GEMM lands in NCHW as is
+            np.matmul(w3, cols, out=y[n0].reshape(g_, cog, m))
             if bias is not None:
                 y[n0] += bias.reshape((co,) + (1,) * len(out))
         else:
-            ybuf = scratch.get("y", g_ * cog * m, x.dtype).reshape(g_, cog, m)
-            y2 = np.matmul(w3, cols.reshape(g_, kg, m), out=ybuf)   # (G, COg, Kg) @ (G, Kg, m)
-            _to_nchw(y2, n1 - n0, co, out, plan.batch_last, bias, y[n0:n1])
+            y2 = np.matmul(w3, cols, out=scratch.get("y", co * m, x.dtype).reshape(g_, cog, m))
+            plan.to_output(y2.reshape(co, m), bias, y[n0:n1])
         if plan.keep_columns:
             kept[i] = cols
 
-    run_parallel(step, len(plan.steps), plan.threads_for(col_bytes))
+    run_parallel(step, len(plan.steps), plan.threads)
     if ctx is not None:
-        ctx.plan = plan
-        ctx.geometry = (tuple(x.shape), kernel, out)
+        ctx.plan, ctx.x_shape = plan, x.shape
         ctx.save_for_backward(x if needs[1] and not plan.keep_columns else None,
                               weight if needs[0] else None, kept if plan.keep_columns else None)
     return y
+
+
+def _grad_input_by_conv(grad_output: np.ndarray, weight: np.ndarray, pads: tuple,
+                        dilation: tuple, groups: int) -> np.ndarray:
+    """Stride 1: grad_input = grad_output (N, CO, OH, OW), padded by `pads`, correlated with the
+    kernel rotated by 180° and with its in/out channels swapped per group (seed 004)."""
+    d = len(pads)
+    co, cg, kernel = weight.shape[0], weight.shape[1], weight.shape[2:]
+    wt = weight.reshape(groups, co // groups, cg, *kernel).swapaxes(1, 2)   # -> (G, C/G, CO/G, KH, KW)
+    wt = np.ascontiguousarray(wt.reshape(groups * cg, co // groups, *kernel)  # -> (C, CO/G, KH, KW)
+                              [(slice(None), slice(None)) + (slice(None, None, -1),) * d])
+    return conv_forward(None, grad_output, wt, None, (1,) * d, pads, dilation, groups)
 
 
 class ConvNd(Function):
@@ -369,7 +426,7 @@ class ConvNd(Function):
              grad_bias   = Σ_{n,oh,ow} grad_output          (seed 004, b_gradient = Σ delta)
              grad_input  = col2im(W2ᵀ · G)                  (seed 003 §8.1.5 ∂L/∂X_ij; equals the full
                            correlation of the stride-dilated grad_output with the 180°-rotated
-                           kernel, seed 004)
+                           kernel, seed 004, which is how it is computed for stride-1 'same' convs)
     with col the (K, N*L) column matrix and G the grad_output as (CO, N*L), both processed a
     few images at a time. grad_input is skipped when the input needs no gradient (the first
     layer); the columns are not kept when the weight needs no gradient.
@@ -391,27 +448,27 @@ class ConvNd(Function):
                          for i, shape in enumerate((x_shape, w_shape, w_shape[:1])))
         x, weight, kept = ctx.saved_tensors
         need_x, need_w, need_b = (ctx.needs_input_grad + (False, False))[:3]
-        plan = ctx.plan
-        kw = ctx.kwargs
-        stride, padding, dilation, g_ = kw["stride"], kw["padding"], kw["dilation"], kw["groups"]
-        x_shape, kernel, out = ctx.geometry
-        n, c = x_shape[0], x_shape[1]
-        co = grad_output.shape[1]
-        k, positions = c * math.prod(kernel), math.prod(out)
+        plan, g_, x_shape = ctx.plan, ctx.kwargs["groups"], ctx.x_shape
+        n, c, co = x_shape[0], x_shape[1], grad_output.shape[1]
+        k, positions = c * math.prod(plan.kernel), math.prod(plan.out)
         cog, kg = co // g_, k // g_
         dtype = grad_output.dtype
-        grad_b = grad_output.reshape(n, co, positions).sum(axis=2).sum(axis=0) if need_b else None
-        if not (need_x or need_w):
-            return None, None, grad_b
         grad_output = np.ascontiguousarray(grad_output)
-        w3t = (np.ascontiguousarray(weight.reshape(g_, cog, kg).swapaxes(1, 2))   # -> (G, Kg, COg)
-               if need_x else None)
-        if need_x:                                        # batch-last: (C, H, W, N), transposed at the end
-            dx = np.zeros((c,) + x_shape[2:] + (n,) if plan.batch_last else x_shape, dtype)
+        grad_x = grad_w = grad_b = None
+        if need_b:
+            grad_b = grad_output.reshape(n, co, positions).sum(axis=0).sum(axis=1)
+        pads = plan.rotated_padding(x_shape) if need_x else None
+        if pads is not None:
+            grad_x = _grad_input_by_conv(grad_output, weight, pads, plan.dilation, g_)
+        col2im = need_x and pads is None
+        if not (need_w or col2im):
+            return grad_x, None, grad_b
+        if col2im:
+            w3t = np.ascontiguousarray(weight.reshape(g_, cog, kg).swapaxes(1, 2))   # -> (G, Kg, COg)
+            dx = np.zeros((c,) + x_shape[2:] + (n,) if plan.batch_last else x_shape, dtype)   # batch-last: (C, H, W, N)
 
         groups = partition(len(plan.steps), WEIGHT_GRAD_GROUPS)
-
-        most = max((n1 - n0 for n0, n1 in plan.steps), default=0)
+        most = max(n1 - n0 for n0, n1 in plan.steps)
         scratch = Scratch()                               # per-thread buffers, reused group to group
 
         def group(gi: int) -> np.ndarray | None:          # consecutive steps, one thread
@@ -419,45 +476,31 @@ class ConvNd(Function):
             for i in groups[gi]:
                 n0, n1 = plan.steps[i]
                 m = (n1 - n0) * positions
-                # G for this step, in the columns' order: (G, COg, m)
-                if plan.batch_last:
-                    g = _last(grad_output[n0:n1], 0)                         # (n, CO, OH, OW) -> (CO, OH, OW, n)
-                elif n1 - n0 == 1:
-                    g = grad_output[n0]                                      # (CO, OH, OW) already
-                else:
-                    g = grad_output[n0:n1].swapaxes(0, 1)                    # (n, CO, OH, OW) -> (CO, n, OH, OW)
-                if not g.flags.c_contiguous:
-                    dense = scratch.get("g", co * most * positions, dtype)[:co * m].reshape(g.shape)
-                    np.copyto(dense, g)
-                    g = dense
-                g = g.reshape(g_, cog, m)
+                g = plan.gather(grad_output[n0:n1], scratch).reshape(g_, cog, m)   # G: (G, COg, m)
                 if need_w:
-                    cols = kept[i] if kept is not None else _columns(
-                        x[n0:n1], kernel, stride, padding, dilation, out, plan.batch_last,
-                        scratch.get("cols", most * k * positions, dtype))
+                    cols = kept[i] if kept is not None else plan.columns(
+                        x[n0:n1], scratch, scratch.get("cols", most * k * positions, dtype))
                     # (G, Kg, m) @ (G, m, COg): faster in OpenBLAS than G·colᵀ for these shapes
                     grad_wt += np.matmul(cols.reshape(g_, kg, m), g.swapaxes(1, 2))
-                if need_x:
+                if col2im:
                     gcol = np.matmul(w3t, g, out=scratch.get("gcol", g_ * kg * m, dtype).reshape(g_, kg, m))
                     if plan.batch_last:
-                        _col2im_into(dx[..., n0:n1], gcol.reshape((c,) + kernel + out + (n1 - n0,)),   # -> (C, KH, KW, OH, OW, n)
-                                     kernel, stride, padding, dilation, "bl")
+                        _col2im_into(dx[..., n0:n1], gcol.reshape((c,) + plan.kernel + plan.out + (n1 - n0,)),   # -> (C, KH, KW, OH, OW, n)
+                                     plan.kernel, plan.stride, plan.pad, plan.dilation, "bl")
                     else:
-                        _col2im_into(dx[n0:n1], gcol.reshape((c,) + kernel + (n1 - n0,) + out),   # -> (C, KH, KW, n, OH, OW)
-                                     kernel, stride, padding, dilation, "cn")
+                        _col2im_into(dx[n0:n1], gcol.reshape((c,) + plan.kernel + (n1 - n0,) + plan.out),   # -> (C, KH, KW, n, OH, OW)
+                                     plan.kernel, plan.stride, plan.pad, plan.dilation, "cn")
             return grad_wt
 
-        per_thread = -(-plan.threads_for(k * positions * dtype.itemsize) * len(groups) // max(1, len(plan.steps)))
-        partials = run_parallel(group, len(groups), per_thread)
-        grad_x = grad_w = None
-        if need_x:
+        partials = run_parallel(group, len(groups), plan.threads)
+        if col2im:
             grad_x = np.ascontiguousarray(_move(dx, -1, 0)) if plan.batch_last else dx   # (C, H, W, N) -> (N, C, H, W)
         if need_w:
             grad_wt = partials[0]
             for p in partials[1:]:
                 grad_wt += p
             grad_w = np.ascontiguousarray(grad_wt.swapaxes(1, 2))            # (G, Kg, COg) -> (G, COg, Kg)
-            grad_w = grad_w.reshape((co, c // g_) + kernel)                  # -> (CO, C/G, KH, KW)
+            grad_w = grad_w.reshape((co, c // g_) + plan.kernel)             # -> (CO, C/G, KH, KW)
         return grad_x, grad_w, grad_b
 
 

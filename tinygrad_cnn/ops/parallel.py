@@ -165,16 +165,16 @@ def partition(n_items: int, parts: int) -> list[range]:
     return [range(bounds[i], bounds[i + 1]) for i in range(parts)]
 
 
-def run_parallel(fn: Callable[[int], Any], n_items: int, min_items_per_thread: int = 1) -> list:
-    """[fn(0), ..., fn(n_items - 1)], the items shared by up to get_num_threads() threads (each
-    doing at least min_items_per_thread of them), BLAS pinned to one thread inside.
+def run_parallel(fn: Callable[[int], Any], n_items: int, threads: int | None = None) -> list:
+    """[fn(0), ..., fn(n_items - 1)], the items shared by up to `threads` threads (default
+    get_num_threads()), BLAS pinned to one thread inside.
 
     Scheduling is dynamic: every thread, the calling one included, takes the next unclaimed
     item until none is left, and pool tasks that have not started by then are cancelled. So a
     worker the OS does not schedule (a busy machine) costs nothing: the caller does its items.
     Which thread computes an item never changes its result. Serial (in order, BLAS threads
-    untouched) when threading is unavailable or there is too little work."""
-    threads = min(get_num_threads(), n_items // max(1, min_items_per_thread)) if parallel_available() else 1
+    untouched) when threading is unavailable, threads <= 1 or there is one item."""
+    threads = min(threads or get_num_threads(), n_items) if parallel_available() else 1
     if threads <= 1:
         return [fn(i) for i in range(n_items)]
     results: list = [None] * n_items
@@ -199,14 +199,16 @@ def run_parallel(fn: Callable[[int], Any], n_items: int, min_items_per_thread: i
 
 class Scratch:
     """Per-thread scratch arrays for one op call: get(name, size, dtype) returns a flat array of
-    at least `size` elements, reused by later items of the same thread."""
+    `size` elements, the start of a buffer reused by later items of the same thread. zero=True
+    zero-fills the buffer when it is made (not when reused): for callers that write the same
+    elements every time and need the others to stay zero."""
 
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def get(self, name: str, size: int, dtype: Any) -> np.ndarray:
+    def get(self, name: str, size: int, dtype: Any, zero: bool = False) -> np.ndarray:
         store = self._local.__dict__
         buf = store.get(name)
         if buf is None or buf.size < size or buf.dtype != dtype:
-            buf = store[name] = np.empty(max(size, 1), dtype)
+            buf = store[name] = (np.zeros if zero else np.empty)(max(size, 1), dtype)
         return buf[:size]
