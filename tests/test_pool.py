@@ -95,6 +95,28 @@ def test_max_pool2d_nan_and_minus_inf_like_torch(torch, threads):
         np.testing.assert_array_equal(X.grad.data, tx.grad.numpy())
 
 
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])
+def test_max_pool2d_routes_inf_and_nan_gradients_only_to_the_switch(kw, threads):
+    """Positions that are not a window's argmax get exactly 0, even when the incoming gradient
+    is inf or NaN (0 * inf would be NaN)."""
+    x = _distinct(2, 3, 6, 6)
+    X = tc.tensor(x, requires_grad=True)
+    y = F.max_pool2d(X, **kw)
+    g = RNG.standard_normal(y.shape)
+    g[0, 0, 0, 0], g[1, 2, 1, 1] = np.inf, np.nan
+    y.backward(g)
+    expected = np.zeros_like(x)                          # loop reference: each switch gets its g
+    k, s, p = kw["kernel_size"], kw.get("stride", kw["kernel_size"]), kw.get("padding", 0)
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf)
+    for n, c, i, j in np.ndindex(*y.shape):
+        win = xp[n, c, i * s:i * s + k, j * s:j * s + k]
+        r, q = np.unravel_index(np.argmax(win), win.shape)
+        expected[n, c, i * s + r - p, j * s + q - p] += g[n, c, i, j]
+    np.testing.assert_allclose(X.grad.data, expected, rtol=1e-12)   # overlapping: sum order may differ
+    assert np.array_equal(X.grad.data == 0, expected == 0)             # exact zeros, no stray NaN
+    assert np.isinf(X.grad.data).sum() == 1 and np.isnan(X.grad.data).sum() == 1
+
 AVG_GRID = [
     dict(kernel_size=2),
     dict(kernel_size=3, stride=2, padding=1),

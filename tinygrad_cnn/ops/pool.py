@@ -19,8 +19,9 @@ from ..errors import ShapeError
 from .parallel import partition, run_parallel
 from .workspace import strided_ufuncs
 
-# A thread pools at least this many bytes of input; smaller inputs run in the calling thread.
-MIN_PARALLEL_BYTES = 256 << 10
+# A thread pools at least this many bytes of input; smaller inputs run in the calling thread
+# (LeNet's pool1, 0.9 MB: 0.83 ms fwd+bwd serial vs 1.21 ms on two threads at 256 KB).
+MIN_PARALLEL_BYTES = 1 << 20
 # At most this many image ranges per pooling call (threads take them as they come).
 MAX_CHUNKS = 8
 
@@ -158,13 +159,18 @@ class MaxPool2d(Function):
         def work(images: range) -> None:
             sl = slice(images.start, images.stop)
             a, g = arg[sl], grad_output[sl]
+            # disjoint windows with finite gradients: (a == k) * g writes each element once, with
+            # no temporary (4x faster than np.where for LeNet's pool1); 0 * inf would be NaN, so
+            # other gradients take np.where
+            multiply = not overlapping and np.isfinite(g).all()
             with strided_ufuncs():
                 for k, (_, _, view) in enumerate(_offset_views(dxp[sl], kernel, stride, dilation, out)):
-                    routed = np.where(a == k, g, zero)
-                    if overlapping:
-                        view += routed
+                    if multiply:
+                        np.multiply(a == k, g, out=view)
+                    elif overlapping:
+                        view += np.where(a == k, g, zero)
                     else:
-                        view[...] = routed         # disjoint windows: each element written once
+                        view[...] = np.where(a == k, g, zero)
 
         _run_chunks(work, n, dxp)
         return dxp[:, :, ph:ph + h, pw:pw + w] if padded else dxp
