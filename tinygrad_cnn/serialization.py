@@ -17,6 +17,8 @@ and `json.loads`: an untrusted file can fail to load but cannot run code.
 Atomic writes. `save` writes to a temporary file in the destination's directory, flushes and
 fsyncs it, then `os.replace`s it over the destination (and fsyncs the directory): a crash or an
 exception mid-save leaves the previous checkpoint intact and no partial file under the name.
+The temporary file is `.name.PID.XXXX.tmp`; a writer killed mid-save leaves it behind, and the
+next successful save of the same checkpoint deletes it once PID is no running process.
 
 Errors. A missing, truncated or corrupt file, or an entry that fails to decode, raises
 `CheckpointError` naming the file and the key path of the failing entry
@@ -111,7 +113,8 @@ def save(obj: Any, f: Any) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise CheckpointError(f"tc.save: cannot write {path}: the directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    # the writer's PID in the name lets a later save tell a dead writer's leftover from a live one
+    fd, tmp = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
             _write_npz(fh, entries)
@@ -126,6 +129,41 @@ def save(obj: Any, f: Any) -> None:
             pass
         raise
     _fsync_dir(directory)
+    _remove_dead_writers_temps(path)
+
+
+def _temp_prefix(path: str) -> str:
+    return f".{os.path.basename(path)}."
+
+
+def _remove_dead_writers_temps(path: str) -> None:
+    """Delete `.name.PID.XXXX.tmp` files of this checkpoint left by writers that were killed
+    mid-save (SIGKILL, power loss): their PID names no running process. A live writer's temp,
+    or one whose PID has been reused, is left alone; a temp being deleted twice is fine."""
+    directory, prefix = os.path.dirname(os.path.abspath(path)), _temp_prefix(path)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_exists(int(pid)):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)                                  # signal 0: existence check only
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True                                      # someone else's process, or unknown
+    return True
 
 
 def _file_mode(path: str) -> int:
