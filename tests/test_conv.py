@@ -406,18 +406,27 @@ def test_run_parallel_runs_every_item_once_and_keeps_their_order(monkeypatch):
     import threading
     import time
     seen = []
+    caller = threading.current_thread()
+    pool_joined = threading.Event()
 
     def fn(i):
         seen.append((i, threading.current_thread().name))
-        time.sleep(0.002)                                   # let the pool threads join in
+        if threading.current_thread() is caller:
+            pool_joined.wait(timeout=10)                    # let a pool thread take an item
+        else:
+            pool_joined.set()
+        time.sleep(0.001)
         return i * i
     monkeypatch.setitem(parallel._state, "threads", 3)
+    if not parallel.parallel_available():
+        pool_joined.set()                                   # serial: no pool thread will come
     assert parallel.run_parallel(fn, 10) == [i * i for i in range(10)]
     assert sorted(i for i, _ in seen) == list(range(10))
     if parallel.parallel_available():
         names = {name for _, name in seen}
         assert threading.current_thread().name in names and len(names) >= 2   # caller + pool
     seen.clear()
+    pool_joined.set()                                       # one thread: nobody to wait for
     assert parallel.run_parallel(fn, 10, threads=1) == [i * i for i in range(10)]
     assert {name for _, name in seen} == {threading.current_thread().name}     # one thread asked
     monkeypatch.setitem(parallel._state, "threads", 1)

@@ -349,19 +349,29 @@ def test_a_process_killed_in_the_middle_of_a_save_leaves_the_old_checkpoint(tmp_
     # (.ck.npz.PID.*.tmp) and never mistaken for the checkpoint
     (stale,) = [p for p in os.listdir(tmp_path) if p != "ck.npz"]
     assert stale.startswith(f".ck.npz.{child.pid}.")
-    # the next save of that checkpoint removes it: its writer no longer exists
-    tc.save(_checkpoint(seed=1), path)
+    tc.save(_checkpoint(seed=1), path)                        # written just now: kept for a minute
+    assert sorted(os.listdir(tmp_path)) == sorted(["ck.npz", stale])
+    _age(tmp_path / stale)
+    tc.save(_checkpoint(seed=1), path)                        # dead writer, a minute old: removed
     assert os.listdir(tmp_path) == ["ck.npz"]
+
+
+def _age(p, seconds=serialization.STALE_TEMP_SECONDS):
+    t = time.time() - seconds - 1
+    os.utime(p, (t, t))
 
 
 def test_a_save_leaves_a_live_writers_temporary_file_alone(tmp_path):
     path = tmp_path / "ck.npz"
     live = tmp_path / f".ck.npz.{os.getppid()}.abc.tmp"     # the parent process: alive
     other = tmp_path / ".other.npz.999999999.abc.tmp"        # another checkpoint's temp
-    live.write_bytes(b"partial")
-    other.write_bytes(b"partial")
+    dead_but_fresh = tmp_path / ".ck.npz.999999999.abc.tmp"  # e.g. a writer on another host
+    for p in (live, other, dead_but_fresh):
+        p.write_bytes(b"partial")
+    _age(live)
+    _age(other)
     tc.save({"epoch": 1}, path)
-    assert sorted(os.listdir(tmp_path)) == sorted(["ck.npz", live.name, other.name])
+    assert sorted(os.listdir(tmp_path)) == sorted(["ck.npz", live.name, other.name, dead_but_fresh.name])
 
 
 def test_killing_a_save_loop_at_random_moments_never_leaves_a_partial_checkpoint(tmp_path):
@@ -380,6 +390,9 @@ def test_killing_a_save_loop_at_random_moments_never_leaves_a_partial_checkpoint
         ck = tc.load(path)                                    # always a complete checkpoint
         assert ck["w"].shape == (1024, 1024) and float(ck["w"].data.min()) == 7.0
         epochs.add(ck["epoch"])
+        for p in os.listdir(tmp_path):
+            if p != "ck.npz":
+                _age(tmp_path / p)
         tc.save(tc.load(path), path)                          # removes the killed writer's temp file
         assert os.listdir(tmp_path) == ["ck.npz"]
     assert max(epochs) > 2                                    # the kills interrupted a run of saves

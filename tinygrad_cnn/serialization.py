@@ -18,7 +18,8 @@ Atomic writes. `save` writes to a temporary file in the destination's directory,
 fsyncs it, then `os.replace`s it over the destination (and fsyncs the directory): a crash or an
 exception mid-save leaves the previous checkpoint intact and no partial file under the name.
 The temporary file is `.name.PID.XXXX.tmp`; a writer killed mid-save leaves it behind, and the
-next successful save of the same checkpoint deletes it once PID is no running process.
+next successful save of the same checkpoint deletes it once PID is no running process and the
+file is a minute old.
 
 Errors. A missing, truncated or corrupt file, or an entry that fails to decode, raises
 `CheckpointError` naming the file and the key path of the failing entry
@@ -32,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -45,6 +47,8 @@ _HEADER = "__tinygrad_cnn__"
 _FORMAT = "tinygrad_cnn.checkpoint"
 _VERSION = 1
 _ARRAY_KINDS = "biufcUS"       # numbers, bools, fixed-width strings: no object arrays
+# A dead writer's temp file is deleted once it has not been written for this long.
+STALE_TEMP_SECONDS = 60
 
 
 
@@ -138,22 +142,28 @@ def _temp_prefix(path: str) -> str:
 
 def _remove_dead_writers_temps(path: str) -> None:
     """Delete `.name.PID.XXXX.tmp` files of this checkpoint left by writers that were killed
-    mid-save (SIGKILL, power loss): their PID names no running process. A live writer's temp,
-    or one whose PID has been reused, is left alone; a temp being deleted twice is fine."""
+    mid-save (SIGKILL, power loss): their PID names no running process here, and the file has
+    not been written for STALE_TEMP_SECONDS (so a live writer on another host sharing the
+    directory, whose PID means nothing here, keeps its temp while it writes). A live local
+    writer's temp, or one whose PID has been reused, is left alone."""
     directory, prefix = os.path.dirname(os.path.abspath(path)), _temp_prefix(path)
     try:
         names = os.listdir(directory)
     except OSError:
         return
+    now = time.time()
     for name in names:
         if not (name.startswith(prefix) and name.endswith(".tmp")):
             continue
         pid = name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _process_exists(int(pid)):
-            try:
-                os.unlink(os.path.join(directory, name))
-            except OSError:
-                pass
+        if not pid.isdigit() or int(pid) == os.getpid() or _process_exists(int(pid)):
+            continue
+        full = os.path.join(directory, name)
+        try:
+            if now - os.stat(full).st_mtime >= STALE_TEMP_SECONDS:
+                os.unlink(full)
+        except OSError:                                  # gone already, or not ours to delete
+            pass
 
 
 def _process_exists(pid: int) -> bool:
