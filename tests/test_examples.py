@@ -1,0 +1,46 @@
+"""The runnable examples in examples/ run as a user runs them (a fresh process, its own working
+directory) and produce what their docstrings promise. examples/sliding_window.py is covered in
+test_models.py."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn.models import LeNet5
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(script: str, *args: str, cwd) -> str:
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "examples", script), *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_check_my_op_gradchecks_a_user_op(tmp_path):
+    out = _run("check_my_op.py", cwd=tmp_path)
+    rows = [line for line in out.splitlines() if line.startswith("swish")]
+    assert len(rows) >= 3
+    assert all(line.split()[-2] == "ok" for line in rows), out
+
+
+def test_train_lenet_learns_and_saves_a_loadable_checkpoint(tmp_path):
+    out = _run("train_lenet.py", "--epochs", "1", "--limit", "5000", cwd=tmp_path)
+    accuracy = float(re.search(r"test accuracy ([\d.]+)%", out).group(1))
+    assert accuracy > 85.0, out                  # 5,000 images, one epoch: ~92 % measured
+    checkpoint = tc.load(tmp_path / "lenet5_mnist.npz")
+    LeNet5().load_state_dict(checkpoint["model"])   # the same network as tc.models.LeNet5
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")
+def test_draw_lenet_graph_writes_three_svgs(tmp_path):
+    _run("draw_lenet_graph.py", cwd=tmp_path)
+    for name in ("lenet5.svg", "lenet5_saved.svg", "lenet5_grads.svg"):
+        text = (tmp_path / name).read_text()
+        assert "<svg" in text and "Conv" in text, name
