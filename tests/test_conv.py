@@ -196,6 +196,30 @@ def test_col2im_equals_full_correlation_with_rotated_kernel(x_shape, w_shape, st
     np.testing.assert_allclose(x.grad.data, by_rotation, rtol=1e-12, atol=1e-12)
 
 
+
+@pytest.mark.parametrize("x_shape, w_shape, kw", [
+    ((2, 3, 7, 7), (4, 3, 3, 3), dict(padding=1)),
+    ((2, 3, 7, 8), (4, 3, 3, 4), dict(padding="same")),                 # asymmetric padding
+    ((2, 4, 9, 9), (6, 2, 3, 3), dict(padding="same", dilation=2, groups=2)),
+    ((3, 2, 5, 5), (3, 2, 1, 1), dict()),                               # 1x1: output = input size
+])
+def test_grad_input_by_rotated_kernel_equals_col2im_path(monkeypatch, x_shape, w_shape, kw):
+    """Stride-1 'same' convs compute grad_input as a conv with the rotated kernel; forcing the
+    col2im path must give the same gradient."""
+    x = tc.tensor(RNG.standard_normal(x_shape), requires_grad=True)
+    w = tc.tensor(RNG.standard_normal(w_shape))
+    g = RNG.standard_normal(F.conv2d(x, w, **kw).shape)
+    calls = []
+    real = CV._grad_input_by_conv
+    monkeypatch.setattr(CV, "_grad_input_by_conv", lambda *a: (calls.append(1), real(*a))[1])
+    F.conv2d(x, w, **kw).backward(g)
+    by_rotation, x.grad = x.grad.data, None
+    assert calls == [1]                                   # the rotated-kernel path was taken
+    monkeypatch.setattr(CV._Plan, "rotated_padding", lambda self, x_shape: None)
+    F.conv2d(x, w, **kw).backward(g)
+    assert calls == [1]                                   # now col2im
+    np.testing.assert_allclose(x.grad.data, by_rotation, rtol=1e-12, atol=1e-12)
+
 # --------------------------------------------------------------------- first layer, dtypes
 def test_grad_input_skipped_for_first_layer(monkeypatch):
     calls = []
