@@ -575,6 +575,20 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
         kw = {k: cfg[k] for k in ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")}
         return (lambda x: _F().avg_pool2d(x, **kw)), [randn(rng, cfg["shape"])]
 
+    @R("adaptive_avg_pool2d", defaults={"shape": (2, 2, 7, 10), "output_size": (3, 4)},
+       grid=[{}, {"output_size": (1, 1)}, {"output_size": (9, 12)}, {"output_size": (7, 5)}],
+       requires=("adaptive_avg_pool2d",))
+    def _adaptive_avg(cfg, rng):
+        """F.adaptive_avg_pool2d (windows overlap when the output does not divide the input)"""
+        return (lambda x: _F().adaptive_avg_pool2d(x, cfg["output_size"])), [randn(rng, cfg["shape"])]
+
+    @R("adaptive_max_pool2d", defaults={"shape": (2, 2, 7, 10), "output_size": (3, 4)},
+       grid=[{}, {"output_size": (1, 1)}, {"output_size": (9, 12)}, {"output_size": (7, 5)}],
+       requires=("adaptive_max_pool2d",))
+    def _adaptive_max(cfg, rng):
+        """F.adaptive_max_pool2d"""
+        return (lambda x: _F().adaptive_max_pool2d(x, cfg["output_size"])), [randn(rng, cfg["shape"])]
+
     @R("cross_entropy", defaults={"shape": (4, 5), "reduction": "mean", "weight": False,
                                   "ignore_index": -100, "label_smoothing": 0.0},
        grid=[{}, {"reduction": "sum"}, {"reduction": "none"}, {"weight": True},

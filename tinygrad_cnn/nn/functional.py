@@ -22,6 +22,7 @@ from ..ops import pool as P
 from ..tensor import Tensor, _number
 
 __all__ = ["pad", "conv1d", "conv2d", "conv3d", "unfold", "fold", "max_pool2d", "avg_pool2d",
+           "adaptive_avg_pool2d", "adaptive_max_pool2d",
            "linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
            "batch_norm", "cross_entropy", "nll_loss", "mse_loss"]
 
@@ -256,6 +257,48 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
                           ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad),
                           divisor_override=divisor_override)
     return y.squeeze(0) if unbatched else y
+
+
+def _adaptive_args(op: str, input: Tensor, output_size: Any) -> tuple:
+    input = _tensor(input, op, "input")
+    if input.ndim not in (3, 4):
+        raise ShapeError(f"{op}: expected a 4-D input (N, C, H, W) or a 3-D unbatched one, got "
+                         f"shape {tuple(input.shape)}")
+    _float(input, op, "input")
+    sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+    if len(sizes) != 2:
+        raise ArgumentError(f"{op}: output_size must be an int or a pair (OH, OW), got {output_size!r}")
+    out = []
+    for nm, s, full in zip(("OH", "OW"), sizes, input.shape[-2:]):
+        if s is None:                                       # PyTorch: None keeps the input's size
+            s = full
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+            raise ArgumentError(f"{op}: output_size {nm} must be a positive int (or None), got "
+                                f"{s!r} (output_size={output_size!r}, input shape {tuple(input.shape)})")
+        out.append(int(s))
+    if 0 in input.shape[-2:]:
+        raise ShapeError(f"{op}: the input has an empty spatial dimension, shape {tuple(input.shape)}")
+    unbatched = input.ndim == 3
+    return (input.unsqueeze(0) if unbatched else input), unbatched, tuple(out)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """Mean over the windows that split H×W into output_size (OH, OW) as PyTorch does:
+    output row i covers input rows floor(i·H/OH) to ceil((i+1)·H/OH)."""
+    x, unbatched, out = _adaptive_args("adaptive_avg_pool2d", input, output_size)
+    y = P.AdaptiveAvgPool2d.apply(x, out=out)
+    return y.squeeze(0) if unbatched else y
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max over the adaptive windows of adaptive_avg_pool2d; backward routes each gradient to
+    its window's argmax. return_indices adds the flat index h·W + w of each maximum."""
+    x, unbatched, out = _adaptive_args("adaptive_max_pool2d", input, output_size)
+    res = P.AdaptiveMaxPool2d.apply(x, out=out, return_indices=bool(return_indices))
+    if not return_indices:
+        return res.squeeze(0) if unbatched else res
+    values, indices = res
+    return (values.squeeze(0), indices.squeeze(0)) if unbatched else (values, indices)
 
 
 # ---------------------------------------------------------------------- linear & activations

@@ -20,7 +20,8 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "MaxPool2d", "AvgPool2d", "ReLU",
+__all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "MaxPool2d", "AvgPool2d",
+           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "ReLU",
            "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout",
            "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
 
@@ -271,6 +272,40 @@ class AvgPool2d(_Pool2d):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _AdaptivePool2d(Module):
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def _run(self, fn: Any, input: Tensor, **kwargs: Any) -> Any:
+        _check_tensor(self, input)
+        try:
+            return fn(input, self.output_size, **kwargs)
+        except (ShapeError, ArgumentError) as e:
+            raise type(e)(f"{type(self).__name__}(output_size={self.output_size!r}){self._where()}: {e}") from None
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size!r}"
+
+
+class AdaptiveAvgPool2d(_AdaptivePool2d):
+    """Mean over windows that split the input into output_size (e.g. (1, 1): global average)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._run(F.adaptive_avg_pool2d, input)
+
+
+class AdaptiveMaxPool2d(_AdaptivePool2d):
+    """Max over windows that split the input into output_size."""
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input: Tensor) -> Any:
+        return self._run(F.adaptive_max_pool2d, input, return_indices=self.return_indices)
 
 
 # -------------------------------------------------------------------------------- activations

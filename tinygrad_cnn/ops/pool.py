@@ -25,7 +25,8 @@ MIN_PARALLEL_BYTES = 1 << 20
 # At most this many image ranges per pooling call (threads take them as they come).
 MAX_CHUNKS = 8
 
-__all__ = ["MaxPool2d", "AvgPool2d", "pool_output_size"]
+__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "adaptive_windows",
+           "pool_output_size"]
 
 
 def pool_output_size(op: str, size: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
@@ -274,3 +275,84 @@ def _divisor(size, kernel, stride, padding, out, count_include_pad, divisor_over
             start, end = np.maximum(start, 0), np.minimum(end, h)
         counts.append((end - start).astype(np.float64))
     return counts[0][:, None] * counts[1][None, :]
+
+
+# ------------------------------------------------------------------------------- adaptive
+def adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive windows along one axis: output i covers [floor(i*size/out),
+    ceil((i+1)*size/out)). They tile the axis when out divides size, else neighbours may share
+    an element (and with out > size some windows repeat an element)."""
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+def _averaging_matrix(size: int, out: int, dtype) -> np.ndarray:
+    """(out, size) matrix A with A[i, j] = 1/len(window i) for j in window i, else 0."""
+    a = np.zeros((out, size), dtype)
+    for i, (lo, hi) in enumerate(adaptive_windows(size, out)):
+        a[i, lo:hi] = 1.0 / (hi - lo)
+    return a
+
+
+class AdaptiveAvgPool2d(Function):
+    """out[n, c, i, j] = mean of x[n, c] over rows window_i × columns window_j (adaptive_windows).
+
+    A rectangle's mean is the mean over its rows of the means over its columns, so with the
+    averaging matrices A_H (OH×H) and A_W (OW×W): out = A_H · x · A_Wᵀ (two GEMMs, no loop).
+    Backward: grad_x = A_Hᵀ · grad_output · A_W — each element of a window gets
+    grad_output/(window area), summed over the windows it is in.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, out):
+        a_h = _averaging_matrix(x.shape[2], out[0], x.dtype)
+        a_w = _averaging_matrix(x.shape[3], out[1], x.dtype)
+        ctx.mats = (a_h, a_w)
+        return np.ascontiguousarray(np.matmul(np.matmul(a_h, x), a_w.T))   # (N, C, OH, OW)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a_h, a_w = ctx.mats
+        return np.ascontiguousarray(np.matmul(np.matmul(a_h.T, grad_output), a_w))   # (N, C, H, W)
+
+
+class AdaptiveMaxPool2d(Function):
+    """out[n, c, i, j] = max of x[n, c] over rows window_i × columns window_j (adaptive_windows).
+
+    Backward: grad_output[i, j] goes to its window's argmax only (the switches, as in
+    MaxPool2d): the first maximum in row-major order, or the last NaN. The second output holds
+    the flat index h*W + w of each argmax (no gradient), as PyTorch's return_indices.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, out, return_indices=False):
+        n, c, h, w = x.shape
+        best = np.empty((n, c) + tuple(out), x.dtype)
+        idx = np.empty((n, c) + tuple(out), np.int64)
+        for i, (h0, h1) in enumerate(adaptive_windows(h, out[0])):
+            for j, (w0, w1) in enumerate(adaptive_windows(w, out[1])):
+                win = x[:, :, h0:h1, w0:w1].reshape(n, c, -1)          # (N, C, window)
+                k = win.argmax(axis=2)                                  # first maximum (or first NaN)
+                nan = np.isnan(win)
+                if nan.any():                                           # PyTorch: the last NaN wins
+                    last = win.shape[2] - 1 - nan[:, :, ::-1].argmax(axis=2)
+                    k = np.where(nan.any(axis=2), last, k)
+                best[:, :, i, j] = np.take_along_axis(win, k[:, :, None], axis=2)[:, :, 0]
+                width = w1 - w0
+                idx[:, :, i, j] = (h0 + k // width) * w + w0 + k % width
+        ctx.idx, ctx.x_shape = idx, x.shape
+        if not return_indices:
+            return best
+        indices = idx.copy()                    # the caller's copy: editing it cannot change backward
+        ctx.mark_non_differentiable(indices)
+        return best, indices
+
+    @staticmethod
+    def backward(ctx, grad_output, *_):
+        n, c, h, w = ctx.x_shape
+        dx = np.zeros((n * c, h * w), grad_output.dtype)
+        rows = np.arange(n * c)
+        idx = ctx.idx.reshape(n * c, -1)
+        g = grad_output.reshape(n * c, -1)
+        for p in range(idx.shape[1]):          # one index per row at a time: no duplicates, so += is exact
+            dx[rows, idx[:, p]] += g[:, p]
+        return dx.reshape(n, c, h, w)
