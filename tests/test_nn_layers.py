@@ -79,30 +79,44 @@ def test_conv_accepts_unbatched_input(torch):
     assert out.shape == (4, 4, 4)
 
 
+BATCHNORMS = [("BatchNorm2d", (3, 3)), ("BatchNorm1d", (7,)), ("BatchNorm1d", ())]   # spatial dims
+
+
+@pytest.mark.parametrize("name, spatial", BATCHNORMS)
 @pytest.mark.parametrize("momentum", [0.1, None])
-def test_batchnorm_train_then_eval_matches_torch(torch, momentum):
-    ours, theirs = nn.BatchNorm2d(4, momentum=momentum), torch.nn.BatchNorm2d(4, momentum=momentum)
+def test_batchnorm_train_then_eval_matches_torch(torch, momentum, name, spatial):
+    ours, theirs = getattr(nn, name)(4, momentum=momentum), getattr(torch.nn, name)(4, momentum=momentum)
     with torch.no_grad():
         theirs.weight.uniform_(0.5, 1.5)
         theirs.bias.uniform_(-0.5, 0.5)
     ours.load_state_dict(theirs.state_dict())
     assert repr(ours) == repr(theirs)
     for step in range(3):
-        _compare(torch, ours, theirs, _x(5, 4, 3, 3, seed=step) * (step + 1) + step, train=True, rtol=1e-4, atol=1e-5)
+        _compare(torch, ours, theirs, _x(5, 4, *spatial, seed=step) * (step + 1) + step, train=True, rtol=1e-4, atol=1e-5)
         ours.zero_grad(), theirs.zero_grad()
     sd = theirs.state_dict()
     for k, v in ours.state_dict().items():
         np.testing.assert_allclose(v.data, sd[k].numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
     assert int(ours.num_batches_tracked.item()) == 3
-    _compare(torch, ours, theirs, _x(2, 4, 3, 3, seed=9), train=False, rtol=1e-4, atol=1e-5)
+    _compare(torch, ours, theirs, _x(2, 4, *spatial, seed=9), train=False, rtol=1e-4, atol=1e-5)
     assert int(ours.num_batches_tracked.item()) == 3           # eval does not count
 
 
-def test_batchnorm_without_running_stats(torch):
-    ours = nn.BatchNorm2d(3, affine=False, track_running_stats=False)
-    theirs = torch.nn.BatchNorm2d(3, affine=False, track_running_stats=False)
+@pytest.mark.parametrize("name, spatial", BATCHNORMS)
+def test_batchnorm_without_running_stats(torch, name, spatial):
+    ours = getattr(nn, name)(3, affine=False, track_running_stats=False)
+    theirs = getattr(torch.nn, name)(3, affine=False, track_running_stats=False)
     assert list(ours.state_dict()) == list(theirs.state_dict()) == []
-    _compare(torch, ours, theirs, _x(4, 3, 2, 2), train=False, rtol=1e-4, atol=1e-5)
+    _compare(torch, ours, theirs, _x(4, 3, *spatial), train=False, rtol=1e-4, atol=1e-5)
+
+
+def test_batchnorm_input_rank_errors_name_the_layouts():
+    with pytest.raises(tc.ShapeError, match=r"BatchNorm1d\(5\) expects a 2-D \(N, C\) or 3-D \(N, C, L\) input, got shape \(2, 5, 3, 3\)"):
+        nn.BatchNorm1d(5)(tc.randn(2, 5, 3, 3))
+    with pytest.raises(tc.ShapeError, match=r"BatchNorm2d\(5\) expects a 4-D \(N, C, H, W\) input, got shape \(2, 5, 3\)"):
+        nn.BatchNorm2d(5)(tc.randn(2, 5, 3))
+    with pytest.raises(tc.ShapeError, match=r"BatchNorm1d\(4\) got input with 3 channels"):
+        nn.BatchNorm1d(4)(tc.randn(2, 3))
 
 
 def test_dropout_train_and_eval():
@@ -159,6 +173,8 @@ def test_weighted_cross_entropy_matches_torch_and_weight_is_a_buffer(torch):
     (lambda: nn.Conv2d(2, 3, 3, stride=2, padding=1), (2, 2, 5, 5)),
     (lambda: nn.Conv1d(2, 2, 2, dilation=2), (1, 2, 6)),
     (lambda: nn.BatchNorm2d(3), (4, 3, 2, 2)),
+    (lambda: nn.BatchNorm1d(3), (4, 3)),
+    (lambda: nn.BatchNorm1d(3), (4, 3, 5)),
     (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3),
                            nn.LogSoftmax(dim=1)), (2, 1, 6, 6)),
 ])

@@ -23,7 +23,7 @@ from .module import Module, Parameter
 __all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "MaxPool2d", "AvgPool2d",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "ReLU",
            "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout",
-           "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
+           "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
 
 
 def _ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -403,8 +403,8 @@ class Dropout(Module):
 
 
 # ------------------------------------------------------------------------------ normalisation
-class BatchNorm2d(Module):
-    """Batch normalisation over (N, H, W) for each of C channels, PyTorch's semantics:
+class _BatchNorm(Module):
+    """Batch normalisation over every axis but the channels (axis 1), PyTorch's semantics:
 
     training: normalise with the batch mean and biased variance; update
       running_mean ← (1 - momentum)·running_mean + momentum·mean,
@@ -453,13 +453,16 @@ class BatchNorm2d(Module):
             if self.bias is not None:
                 init.zeros_(self.bias)
 
+    _layouts: dict[int, str] = {}                        # accepted ndim -> its layout, for errors
+
     def _label(self) -> str:
-        return f"BatchNorm2d({self.num_features})"
+        return f"{type(self).__name__}({self.num_features})"
 
     def forward(self, input: Tensor) -> Tensor:
         _check_tensor(self, input)
-        if input.ndim != 4:
-            raise ShapeError(f"{self._label()} expects a 4-D input (N, C, H, W), got shape "
+        if input.ndim not in self._layouts:
+            expected = " or ".join(f"{d}-D {layout}" for d, layout in self._layouts.items())
+            raise ShapeError(f"{self._label()} expects a {expected} input, got shape "
                              f"{tuple(input.shape)}{self._where()}")
         if input.shape[1] != self.num_features:
             raise ShapeError(f"{self._label()} got input with {input.shape[1]} channels (input "
@@ -479,6 +482,16 @@ class BatchNorm2d(Module):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={self.bias is not None}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """_BatchNorm over (N, L) for each of C channels: input (N, C) or (N, C, L)."""
+    _layouts = {2: "(N, C)", 3: "(N, C, L)"}
+
+
+class BatchNorm2d(_BatchNorm):
+    """_BatchNorm over (N, H, W) for each of C channels: input (N, C, H, W)."""
+    _layouts = {4: "(N, C, H, W)"}
 
 
 # -------------------------------------------------------------------------------------- losses
