@@ -8,7 +8,8 @@ Each case builds its inputs once, then times (median of repeats over interleaved
   fwd+bwd  the op with autograd, then backward(grad) with a fixed upstream gradient; leaf grads
            are reset (untimed) before every call, so no accumulation is measured.
 The input requires grad (so grad_input is computed) except for LeNet's first conv, whose input
-is data; `conv_lenet1_gin` times that conv with grad_input too. Targets are from issue 3.
+is data; `conv_lenet1_gin` times that conv with grad_input too. Targets are from issue 3;
+`convT_*` (conv_transpose2d, a stride-2 upsampling) has none.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ CASES = {
     "conv_lenet1_gin": ("conv", (64, 1, 28, 28), (6, 1, 5, 5), {}, True),
     "avgpool_64x32x28_2x2": ("avgpool", (64, 32, 28, 28), 2, {}, True),
     "cross_entropy_64x10": ("ce", (64, 10), None, {}, True),
+    "convT_64x32to16_14_k4s2p1": ("convT", (64, 32, 14, 14), (32, 16, 4, 4), dict(stride=2, padding=1), True),
 }
 TARGETS = {"conv_64x32to64_28_k3p1": 2.0, "conv_32x64to128_32_k3s2p1": 2.0,
            "conv_lenet1_64x1to6_28_k5": 2.5, "conv_lenet2_64x6to16_12_k5": 2.5,
@@ -42,8 +44,9 @@ def _arrays(name: str):
     rng = np.random.default_rng(0)
     op, xs, ws, kw, x_grad = CASES[name]
     x = rng.standard_normal(xs).astype(np.float32)
-    w = rng.standard_normal(ws).astype(np.float32) * 0.1 if op == "conv" else None
-    b = rng.standard_normal(ws[0]).astype(np.float32) if op == "conv" else None
+    w = rng.standard_normal(ws).astype(np.float32) * 0.1 if op in ("conv", "convT") else None
+    c_out = ws[1] if op == "convT" else ws[0] if op == "conv" else 0   # convT weight: (C_in, C_out, K, K)
+    b = rng.standard_normal(c_out).astype(np.float32) if w is not None else None
     t = rng.integers(0, xs[1], xs[0]) if op == "ce" else None
     return op, x, w, b, t, kw, x_grad
 
@@ -54,12 +57,14 @@ def ours(name: str, repeat: int) -> dict:
     import tinygrad_cnn.nn.functional as F
     op, x, w, b, t, kw, x_grad = _arrays(name)
     X = tc.tensor(x, requires_grad=x_grad)
-    params = [tc.tensor(w, requires_grad=True), tc.tensor(b, requires_grad=True)] if op == "conv" else []
+    params = [tc.tensor(w, requires_grad=True), tc.tensor(b, requires_grad=True)] if w is not None else []
     target = tc.tensor(t) if t is not None else None
 
     def run():
         if op == "conv":
             return F.conv2d(X, params[0], params[1], **kw)
+        if op == "convT":
+            return F.conv_transpose2d(X, params[0], params[1], **kw)
         if op == "maxpool":
             return F.max_pool2d(X, CASES[name][2])
         if op == "avgpool":
@@ -88,12 +93,14 @@ def torch_peer(name: str, repeat: int) -> dict:
     F = torch.nn.functional
     op, x, w, b, t, kw, x_grad = _arrays(name)
     X = torch.tensor(x, requires_grad=x_grad)
-    params = [torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)] if op == "conv" else []
+    params = [torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)] if w is not None else []
     target = torch.tensor(t) if t is not None else None
 
     def run():
         if op == "conv":
             return F.conv2d(X, params[0], params[1], **kw)
+        if op == "convT":
+            return F.conv_transpose2d(X, params[0], params[1], **kw)
         if op == "maxpool":
             return F.max_pool2d(X, CASES[name][2])
         if op == "avgpool":

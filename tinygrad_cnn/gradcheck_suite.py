@@ -531,6 +531,32 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
         """F.conv3d(x, w, b, stride, padding, dilation, groups)"""
         return _conv(cfg, rng, 3, "conv3d")
 
+    @R("conv_transpose2d", defaults={"shape": (2, 2, 4, 4), "out_channels": 3, "kernel_size": 3,
+                                     "stride": 1, "padding": 0, "output_padding": 0, "dilation": 1,
+                                     "groups": 1, "bias": True},
+       grid=[{}, {"stride": 2, "padding": 1, "output_padding": 1}, {"dilation": 2, "bias": False},
+             {"groups": 2, "out_channels": 4, "stride": (2, 1)}, {"kernel_size": (2, 3), "padding": (1, 0)}],
+       requires=("conv_transpose2d",))
+    def _conv_transpose2d(cfg, rng):
+        """F.conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation)"""
+        return _conv(cfg, rng, 2, "conv_transpose2d")
+
+    @R("conv_transpose1d", defaults={"shape": (2, 2, 5), "out_channels": 2, "kernel_size": 3,
+                                     "stride": 2, "padding": 1, "output_padding": 1, "dilation": 1,
+                                     "groups": 1, "bias": True},
+       grid=[{}], requires=("conv_transpose1d",))
+    def _conv_transpose1d(cfg, rng):
+        """F.conv_transpose1d"""
+        return _conv(cfg, rng, 1, "conv_transpose1d")
+
+    @R("conv_transpose3d", defaults={"shape": (1, 2, 3, 3, 3), "out_channels": 2, "kernel_size": 2,
+                                     "stride": 2, "padding": 0, "output_padding": 0, "dilation": 1,
+                                     "groups": 1, "bias": True},
+       grid=[{}], requires=("conv_transpose3d",))
+    def _conv_transpose3d(cfg, rng):
+        """F.conv_transpose3d"""
+        return _conv(cfg, rng, 3, "conv_transpose3d")
+
     @R("unfold", defaults={"shape": (1, 2, 5, 5), "kernel_size": 3, "stride": 1, "padding": 0,
                            "dilation": 1},
        grid=[{}, {"stride": 2, "padding": 1}, {"dilation": 2}], requires=("unfold",))
@@ -650,12 +676,13 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
 
 def _conv(cfg: dict, rng: np.random.Generator, nd: int, fname: str) -> tuple:
     shape = cfg["shape"]
-    c_in, groups = shape[1], cfg["groups"]
+    c_in, c_out, groups = shape[1], cfg["out_channels"], cfg["groups"]
     k = cfg["kernel_size"]
     ks = tuple(k) if isinstance(k, tuple) else (k,) * nd
-    w = randn(rng, (cfg["out_channels"], c_in // groups) + ks)
-    ins = [randn(rng, shape), w] + ([randn(rng, (cfg["out_channels"],))] if cfg["bias"] else [])
-    kw = {k2: cfg[k2] for k2 in ("stride", "padding", "dilation", "groups")}
+    transposed = "output_padding" in cfg           # weight (C_in, C_out/G, K...) instead of (C_out, C_in/G, K...)
+    w = randn(rng, ((c_in, c_out // groups) if transposed else (c_out, c_in // groups)) + ks)
+    ins = [randn(rng, shape), w] + ([randn(rng, (c_out,))] if cfg["bias"] else [])
+    kw = {k2: cfg[k2] for k2 in ("stride", "padding", "dilation", "groups", "output_padding") if k2 in cfg}
 
     def fn(x, weight, bias=None):
         return getattr(_F(), fname)(x, weight, bias, **kw)

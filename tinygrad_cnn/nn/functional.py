@@ -21,10 +21,10 @@ from ..ops import norm as NM
 from ..ops import pool as P
 from ..tensor import Tensor, _number
 
-__all__ = ["pad", "conv1d", "conv2d", "conv3d", "unfold", "fold", "max_pool2d", "avg_pool2d",
-           "adaptive_avg_pool2d", "adaptive_max_pool2d",
-           "linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
-           "batch_norm", "cross_entropy", "nll_loss", "mse_loss"]
+__all__ = ["pad", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "unfold", "fold", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+           "adaptive_max_pool2d", "linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax",
+           "log_softmax", "dropout", "batch_norm", "cross_entropy", "nll_loss", "mse_loss"]
 
 
 def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
@@ -89,15 +89,17 @@ def _reduction(reduction: str, op: str) -> str:
 
 
 # --------------------------------------------------------------------------- convolution
-def _conv(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any,
-          padding: Any, dilation: Any, groups: int) -> Tensor:
+def _conv_inputs(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor | None,
+                 groups: Any, weight_layout: str) -> tuple:
+    """Checks shared by convs and transposed convs: ranks, dtypes, groups dividing C.
+    Returns (input, weight, bias, x batched, unbatched, groups)."""
     input, weight = _tensor(input, op, "input"), _tensor(weight, op, "weight")
     letters = {1: "(N, C, W)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[d]
     if input.ndim not in (d + 1, d + 2):
         raise ShapeError(f"{op}: expected a {d + 2}-D input {letters} or a {d + 1}-D unbatched "
                          f"one, got shape {tuple(input.shape)}")
     if weight.ndim != d + 2:
-        raise ShapeError(f"{op}: expected a {d + 2}-D weight (C_out, C_in/groups, kernel...), got "
+        raise ShapeError(f"{op}: expected a {d + 2}-D weight {weight_layout}, got "
                          f"shape {tuple(weight.shape)}")
     _float(input, op, "input")
     _same_dtype(op, input, "input", weight, "weight")
@@ -106,13 +108,20 @@ def _conv(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor | None, s
         _same_dtype(op, input, "input", bias, "bias")
     unbatched = input.ndim == d + 1
     x = input.unsqueeze(0) if unbatched else input
-    c, co, cg = x.shape[1], weight.shape[0], weight.shape[1]
     if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
         raise ArgumentError(f"{op}: groups must be a positive int, got {groups!r}")
     groups = int(groups)
-    if c % groups:
-        raise ArgumentError(f"{op}: groups={groups} does not divide the input's C={c} channels "
-                            f"(input shape {tuple(input.shape)})")
+    if x.shape[1] % groups:
+        raise ArgumentError(f"{op}: groups={groups} does not divide the input's C={x.shape[1]} "
+                            f"channels (input shape {tuple(input.shape)})")
+    return input, weight, bias, x, unbatched, groups
+
+
+def _conv(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any,
+          padding: Any, dilation: Any, groups: int) -> Tensor:
+    input, weight, bias, x, unbatched, groups = _conv_inputs(
+        op, d, input, weight, bias, groups, "(C_out, C_in/groups, kernel...)")
+    c, co, cg = x.shape[1], weight.shape[0], weight.shape[1]
     if co % groups:
         raise ArgumentError(f"{op}: groups={groups} does not divide the weight's C_out={co} "
                             f"output channels (weight shape {tuple(weight.shape)})")
@@ -150,6 +159,67 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
            padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
     """3-D cross-correlation (video, medical images; seed 002 §6.2): input (N, C, D, H, W)."""
     return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor | None,
+                    stride: Any, padding: Any, output_padding: Any, groups: int,
+                    dilation: Any) -> Tensor:
+    input, weight, bias, x, unbatched, groups = _conv_inputs(
+        op, d, input, weight, bias, groups, "(C_in, C_out/groups, kernel...)")
+    c, cog = x.shape[1], weight.shape[1]
+    if weight.shape[0] != c:
+        raise ShapeError(f"{op}: input has C={c} channels but weight expects {weight.shape[0]} "
+                         f"(weight shape {tuple(weight.shape)} is (C_in, C_out/groups, kernel...); "
+                         f"input shape {tuple(input.shape)})")
+    if bias is not None and tuple(bias.shape) != (cog * groups,):
+        raise ShapeError(f"{op}: bias must have shape ({cog * groups},) to match C_out = "
+                         f"weight.shape[1]*groups, got {tuple(bias.shape)} (weight shape "
+                         f"{tuple(weight.shape)}, groups={groups})")
+    if isinstance(padding, str):
+        raise ArgumentError(f"{op}: padding must be an int or a tuple of ints (no 'same'/'valid' "
+                            f"for transposed convolutions, as in PyTorch), got {padding!r}")
+    kernel = tuple(weight.shape[2:])
+    stride = CV.normalize_tuple(stride, d, "stride", op)
+    dilation = CV.normalize_tuple(dilation, d, "dilation", op)
+    pads = CV.normalize_tuple(padding, d, "padding", op, minimum=0)
+    extra = CV.normalize_tuple(output_padding, d, "output_padding", op, minimum=0)
+    for o, s, dl in zip(extra, stride, dilation):
+        if o >= max(s, dl):
+            raise ArgumentError(f"{op}: output_padding must be smaller than stride or dilation in "
+                                f"every dim, got output_padding={extra}, stride={stride}, "
+                                f"dilation={dilation}")
+    out = CV.conv_transpose_output_size(
+        op, x.shape[2:], kernel, stride, pads, dilation, extra,
+        f" (input shape {tuple(input.shape)}, weight shape {tuple(weight.shape)})")
+    y = CV.ConvTransposeNd.apply(x, weight, bias, stride=stride, padding=tuple((p, p) for p in pads),
+                                 dilation=dilation, groups=groups, out=out)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """1-D transposed convolution: input (N, C_in, W), weight (C_in, C_out/groups, KW)."""
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """2-D transposed convolution (the gradient of conv2d in its input, as an op): input
+    (N, C_in, H, W), weight (C_in, C_out/groups, KH, KW), output
+    (N, C_out, (H-1)·SH - 2PH + DH(KH-1) + output_padding + 1, ...)."""
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """3-D transposed convolution: input (N, C_in, D, H, W), weight (C_in, C_out/groups, KD, KH, KW)."""
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
 
 
 def _window_args(op: str, kernel_size: Any, dilation: Any, padding: Any, stride: Any) -> tuple:

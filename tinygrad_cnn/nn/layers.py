@@ -20,9 +20,9 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "MaxPool2d", "AvgPool2d",
-           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "ReLU",
-           "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout",
+__all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+           "ConvTranspose3d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
+           "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout",
            "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
 
 
@@ -107,7 +107,8 @@ class _ConvNd(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None, *,
+                 transposed: bool = False, output_padding: Any = 0) -> None:
         super().__init__()
         n, name = self._dims, type(self).__name__
         if groups <= 0:
@@ -121,6 +122,11 @@ class _ConvNd(Module):
         self.kernel_size = _ntuple(kernel_size, n, "kernel_size")
         self.stride = _ntuple(stride, n, "stride")
         self.dilation = _ntuple(dilation, n, "dilation")
+        self.transposed = transposed
+        self.output_padding = _ntuple(output_padding, n, "output_padding")
+        if isinstance(padding, str) and transposed:
+            raise ArgumentError(f"{name}: padding must be an int or a tuple (no 'same'/'valid' for "
+                                f"transposed convolutions), got {padding!r}")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ArgumentError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
@@ -132,7 +138,10 @@ class _ConvNd(Module):
             self.padding = _ntuple(padding, n, "padding")
         self.padding_mode = padding_mode
         dtype = _float_dtype(dtype)
-        self.weight = Parameter(np.empty((out_channels, in_channels // groups, *self.kernel_size), dtype))
+        # PyTorch's layouts: (C_out, C_in/groups, K...) for convs, (C_in, C_out/groups, K...) transposed
+        shape = ((in_channels, out_channels // groups) if transposed
+                 else (out_channels, in_channels // groups)) + self.kernel_size
+        self.weight = Parameter(np.empty(shape, dtype))
         if bias:
             self.bias = Parameter(np.empty(out_channels, dtype))
         else:
@@ -141,7 +150,8 @@ class _ConvNd(Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's default: W ~ kaiming_uniform_(a=√5) = U(±1/√fan_in), b ~ U(±1/√fan_in),
-        fan_in = in_channels/groups · prod(kernel_size)."""
+        fan_in = weight.shape[1] · prod(kernel_size) (in_channels/groups for convs,
+        out_channels/groups for transposed ones, as PyTorch computes it)."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
@@ -181,6 +191,8 @@ class _ConvNd(Module):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if isinstance(self.padding, str) or self.padding != (0,) * n:
             s += f", padding={self.padding}"
+        if self.output_padding != (0,) * n:
+            s += f", output_padding={self.output_padding}"
         if self.dilation != (1,) * n:
             s += f", dilation={self.dilation}"
         if self.groups != 1:
@@ -212,6 +224,37 @@ class Conv3d(_ConvNd):
 
     def _conv(self, x: Tensor) -> Tensor:
         return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class _ConvTransposeNd(_ConvNd):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True,
+                 dilation: Any = 1, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None) -> None:      # PyTorch's argument order
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                         bias, padding_mode, device, dtype, transposed=True,
+                         output_padding=output_padding)
+
+    def _conv(self, x: Tensor) -> Tensor:
+        fn = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[self._dims]
+        return fn(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                  self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution over (N, C_in, L) with weight (C_in, C_out/groups, K)."""
+    _dims = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution over (N, C_in, H, W) with weight (C_in, C_out/groups, KH, KW):
+    upsampling by `stride`, the adjoint of Conv2d with the same arguments."""
+    _dims = 2
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution over (N, C_in, D, H, W) with weight (C_in, C_out/groups, KD, KH, KW)."""
+    _dims = 3
 
 
 # ------------------------------------------------------------------------------------ pooling

@@ -4,6 +4,8 @@ MACs. `summary` counts multiply-accumulates (one multiply plus one add), per sam
 
     Conv (any dims):  MACs = C_in/groups · prod(kernel) · C_out · prod(output spatial)
                            = C_in · C_out · KH · KW · OH · OW for a plain 2-D conv
+    ConvTranspose:    MACs = C_out/groups · prod(kernel) · C_in · prod(input spatial)
+                           (every input element is multiplied by its C_out/groups kernels)
     Linear:           MACs = in_features · out_features (times any extra leading dims)
 
 Bias additions, activations, pooling and normalisation are not counted (they are O(outputs),
@@ -49,6 +51,10 @@ def _layer_macs(module: Module, inputs: tuple, output: Any) -> int:
     out = output[0] if isinstance(output, (tuple, list)) else output
     if not isinstance(out, Tensor):
         return 0
+    if isinstance(module, _ConvNd) and module.transposed:
+        x = inputs[0] if inputs else None
+        per_input = (module.out_channels // module.groups) * int(np.prod(module.kernel_size))
+        return int(x.data.size) * per_input if isinstance(x, Tensor) else 0
     if isinstance(module, _ConvNd):
         per_output = (module.in_channels // module.groups) * int(np.prod(module.kernel_size))
         return int(out.data.size) * per_output

@@ -56,8 +56,9 @@ from ..errors import ArgumentError, ShapeError
 from .parallel import Scratch, get_num_threads, partition, run_parallel
 from .workspace import get_workspace_limit, strided_ufuncs
 
-__all__ = ["ConvNd", "Unfold", "Fold", "im2col", "col2im", "conv_output_size", "normalize_tuple",
-           "conv_padding", "grad_input_by_rotated_kernel", "conv_forward"]
+__all__ = ["ConvNd", "ConvTransposeNd", "Unfold", "Fold", "im2col", "col2im", "conv_output_size",
+           "conv_transpose_output_size", "normalize_tuple", "conv_padding",
+           "grad_input_by_rotated_kernel", "conv_forward"]
 
 # Output maps with at most this many positions (OH*OW) use the batch-last layout.
 BATCH_LAST_MAX_POSITIONS = 144
@@ -528,6 +529,120 @@ def grad_input_by_rotated_kernel(grad_output: np.ndarray, weight: np.ndarray,
     dxp = conv_forward(None, gd, wt, None, (1,) * d, ((0, 0),) * d, tuple(dilation), groups)
     return np.ascontiguousarray(dxp[(slice(None), slice(None)) + tuple(
         slice(lo, lo + h) for h, (lo, _) in zip(spatial, padding))])
+
+
+# ------------------------------------------------------------------- transposed convolution
+def conv_transpose_output_size(op: str, size: Sequence[int], kernel: Sequence[int],
+                               stride: Sequence[int], pad: Sequence[int], dilation: Sequence[int],
+                               output_padding: Sequence[int], shapes: str = "") -> tuple[int, ...]:
+    """(H - 1)*SH - 2*PH + DH*(KH - 1) + output_padding + 1 per dim (PyTorch's); below 1 is a
+    ShapeError naming every argument."""
+    out = []
+    for nm, h, k, s, p, dl, op_ in zip("DHW"[-len(size):], size, kernel, stride, pad, dilation,
+                                       output_padding):
+        o = (h - 1) * s - 2 * p + dl * (k - 1) + op_ + 1
+        if o < 1:
+            raise ShapeError(
+                f"{op}: the output would have {nm} size {o} < 1: input {nm}={h}, kernel K{nm}={k}, "
+                f"stride S{nm}={s}, padding P{nm}={p}, dilation D{nm}={dl}, output_padding={op_} "
+                f"give ({nm} - 1)*S{nm} - 2P{nm} + D{nm}*(K{nm}-1) + output_padding + 1 = {o}{shapes}")
+        out.append(o)
+    return tuple(out)
+
+
+def _image_chunks(n: int, bytes_per_image: int) -> list[tuple[int, int]]:
+    """(n0, n1) ranges of images whose column matrices fit the workspace limit (one image at least)."""
+    limit = get_workspace_limit()
+    step = n if limit is None else max(1, min(n, limit // max(1, bytes_per_image)))
+    return [(n0, min(n, n0 + step)) for n0 in range(0, n, max(1, step))]
+
+
+def _output_padding(out: Sequence[int], size: Sequence[int], stride: Sequence[int],
+                    padding: Sequence[tuple[int, int]], dilation: Sequence[int],
+                    kernel: Sequence[int]) -> tuple[int, ...]:
+    """output_padding per dim, recovered from the transposed conv's output size."""
+    return tuple(o - ((h - 1) * s - lo - hi + dl * (k - 1) + 1)
+                 for o, h, s, (lo, hi), dl, k in zip(out, size, stride, padding, dilation, kernel))
+
+
+class _ConvContext:
+    """The parts of a Function context that conv_forward and ConvNd.backward use, so that
+    ConvTransposeNd can run them directly on arrays."""
+
+    def __init__(self, needs_input_grad: tuple, groups: int) -> None:
+        self.needs_input_grad, self.kwargs = needs_input_grad, {"groups": groups}
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        self.saved_tensors = arrays
+
+
+class ConvTransposeNd(Function):
+    """y = conv_transpose(x, W) + b (conv_transpose1d/2d/3d): the adjoint of ConvNd in its input,
+    i.e. the grad_input a conv with weight W produces from grad_output x. W is (C_in, C_out/G,
+    KH, KW) as in PyTorch; y is (N, C_out, OH, OW) with OH = (H-1)·SH - 2PH + DH(KH-1) +
+    output_padding + 1.
+
+    Forward  col = W2ᵀ · X2, y = col2im(col) + b       (X2: the input as (C_in/G, N·H·W) per
+                                                          group; col2im as in ConvNd.backward)
+    Backward grad_input  = conv(grad_output, W)         (ConvNd's forward: the adjoint's adjoint)
+             grad_weight = X2 · im2col(grad_output)ᵀ    (that conv's grad_weight for grad_output X2)
+             grad_bias   = Σ_{n,oh,ow} grad_output
+    Both backward products run through ConvNd's code (threads, columns kept or rebuilt). The
+    forward processes images in chunks whose column matrices fit the workspace limit.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, *, stride, padding, dilation, groups, out):
+        n, cin, spatial = x.shape[0], x.shape[1], tuple(x.shape[2:])
+        cig, cog, kernel = cin // groups, weight.shape[1], tuple(weight.shape[2:])
+        kk, positions = math.prod(kernel), math.prod(spatial)
+        wt = weight.reshape(groups, cig, cog * kk).swapaxes(1, 2)    # (C_in, C_out/G, K..) -> (G, C_out/G·KK, C_in/G)
+        y = np.zeros((n, groups * cog) + tuple(out), x.dtype)
+        for n0, n1 in _image_chunks(n, groups * cog * kk * positions * x.itemsize):
+            m = n1 - n0
+            xs = np.ascontiguousarray(_move(x[n0:n1], 0, 1))         # (m, C_in, H, W) -> (C_in, m, H, W)
+            cols = np.matmul(wt, xs.reshape(groups, cig, m * positions))   # -> (G, C_out/G·KK, m·H·W)
+            _col2im_into(y[n0:n1], cols.reshape((groups * cog,) + kernel + (m,) + spatial),  # -> (C_out, KH, KW, m, H, W)
+                         kernel, stride, padding, dilation, "cn")
+        if bias is not None:
+            y += bias.reshape((-1,) + (1,) * len(out))
+        needs = tuple(getattr(ctx, "needs_input_grad", ())) + (False,) * 3
+        ctx.save_for_backward(x if needs[1] else None, weight if needs[0] or needs[1] else None)
+        # The adjoint conv (backward) pads grad_output by (P, P - output_padding): y's last
+        # output_padding rows are its padding-after that the forward cut short. A negative
+        # padding is a crop. Then the conv's output has exactly x's size.
+        crops, pads = [], []
+        for o, (lo, hi), extra in zip(out, padding, _output_padding(out, spatial, stride, padding, dilation, kernel)):
+            crops.append(o + min(0, hi - extra))
+            pads.append((lo, max(0, hi - extra)))
+        ctx.x_shape, ctx.adjoint = x.shape, (tuple(crops), tuple(pads))
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = (ctx.needs_input_grad + (False, False))[:3]
+        kw = ctx.kwargs
+        stride, padding, dilation, groups = kw["stride"], kw["padding"], kw["dilation"], kw["groups"]
+        grad_x = grad_w = grad_b = None
+        if need_b:
+            grad_b = grad_output.sum(axis=(0,) + tuple(range(2, grad_output.ndim)))
+        if not (need_x or need_w):
+            return None, None, grad_b
+        if ctx.x_shape[0] == 0:                       # an empty batch: zero gradients
+            return (np.zeros(ctx.x_shape, grad_output.dtype) if need_x else None,
+                    np.zeros_like(weight) if need_w else None, grad_b)
+        # the conv grad_output -> x-space with weight W: its output is grad_x (computed even
+        # when only grad_w is wanted: ConvNd's backward needs its plan), its grad_weight for
+        # grad_output x is grad_w
+        crops, pads = ctx.adjoint
+        g = grad_output[(slice(None), slice(None)) + tuple(slice(0, c) for c in crops)]
+        conv_ctx = _ConvContext((False, need_w, False), groups)
+        grad_x = conv_forward(conv_ctx, np.ascontiguousarray(g), weight, None, stride, pads,
+                              dilation, groups)
+        if need_w:
+            _, grad_w, _ = ConvNd.backward(conv_ctx, x)
+        return grad_x if need_x else None, grad_w, grad_b
 
 
 # --------------------------------------------------------------------------- unfold / fold
