@@ -8,6 +8,7 @@ from hypothesis import given, strategies as st
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import nn
+from training_loop import adam_losses
 
 RNG = np.random.default_rng(11)
 
@@ -213,14 +214,7 @@ def test_an_autoencoder_trains_and_summary_counts_its_macs():
     table = nn.utils.summary(model, (1, 8, 8), print_fn=lambda *_: None)
     assert [r["macs"] for r in table.rows] == [4 * 4 * 4 * 9, 0, 4 * 4 * 4 * 9]   # adjoint: same count
     x = tc.randn(8, 1, 8, 8)
-    opt = tc.optim.Adam(model.parameters(), lr=0.01)
-    losses = []
-    for _ in range(60):
-        loss = F.mse_loss(model(x), x)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = adam_losses(model, lambda m: F.mse_loss(m(x), x), steps=60, lr=0.01)
     assert losses[-1] < 0.5 * losses[0]
 
 

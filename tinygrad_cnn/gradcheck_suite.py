@@ -601,6 +601,20 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
         kw = {k: cfg[k] for k in ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")}
         return (lambda x: _F().avg_pool2d(x, **kw)), [randn(rng, cfg["shape"])]
 
+    @R("max_pool1d", defaults={"shape": (2, 2, 9), "kernel_size": 3, "stride": 2, "padding": 1},
+       grid=[{}, {"kernel_size": 2, "stride": None, "padding": 0}], requires=("max_pool1d",))
+    def _maxpool1d(cfg, rng):
+        """F.max_pool1d (the 2-D op on rows)"""
+        kw = {k: cfg[k] for k in ("kernel_size", "stride", "padding")}
+        return (lambda x: _F().max_pool1d(x, **kw)), [randn(rng, cfg["shape"])]
+
+    @R("avg_pool1d", defaults={"shape": (2, 2, 9), "kernel_size": 3, "stride": 2, "padding": 1},
+       grid=[{}], requires=("avg_pool1d",))
+    def _avgpool1d(cfg, rng):
+        """F.avg_pool1d"""
+        kw = {k: cfg[k] for k in ("kernel_size", "stride", "padding")}
+        return (lambda x: _F().avg_pool1d(x, **kw)), [randn(rng, cfg["shape"])]
+
     @R("adaptive_avg_pool2d", defaults={"shape": (2, 2, 7, 10), "output_size": (3, 4)},
        grid=[{}, {"output_size": (1, 1)}, {"output_size": (9, 12)}, {"output_size": (7, 5)}],
        requires=("adaptive_avg_pool2d",))

@@ -22,7 +22,8 @@ from ..ops import pool as P
 from ..tensor import Tensor, _number
 
 __all__ = ["pad", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-           "conv_transpose3d", "unfold", "fold", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+           "conv_transpose3d", "unfold", "fold", "max_pool1d", "max_pool2d", "avg_pool1d",
+           "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax",
            "log_softmax", "dropout", "batch_norm", "cross_entropy", "nll_loss", "mse_loss"]
 
@@ -304,8 +305,14 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
                dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
     """Max over KH×KW windows (stride defaults to the kernel size, padding is -inf).
     Backward routes each gradient to its window's first maximum (the argmax "switches")."""
+    return _max_pool("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def _max_pool(op: str, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
+              dilation: Any, ceil_mode: bool, return_indices: bool) -> Any:
     x, unbatched, kernel, stride, pads, dil, out = _pool_args(
-        "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
+        op, input, kernel_size, stride, padding, dilation, ceil_mode)
     res = P.MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=pads, dilation=dil, out=out,
                             return_indices=bool(return_indices))
     if not return_indices:
@@ -318,15 +325,78 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
                ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: int | None = None) -> Tensor:
     """Mean over KH×KW windows; zero padding counts in the divisor iff count_include_pad."""
+    return _avg_pool("avg_pool2d", input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+def _avg_pool(op: str, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
+              ceil_mode: bool, count_include_pad: bool, divisor_override: int | None) -> Tensor:
     x, unbatched, kernel, stride, pads, _, out = _pool_args(
-        "avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
+        op, input, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
                                          or divisor_override <= 0):
-        raise ArgumentError(f"avg_pool2d: divisor_override must be a positive int, got {divisor_override!r}")
+        raise ArgumentError(f"{op}: divisor_override must be a positive int, got {divisor_override!r}")
     y = P.AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=pads, out=out,
                           ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad),
                           divisor_override=divisor_override)
     return y.squeeze(0) if unbatched else y
+
+
+# 1-D pooling: the 2-D ops on (N, C, 1, L) with windows of height 1
+def _as_rows(op: str, input: Tensor) -> Tensor:
+    """(N, C, L) or (C, L) -> (N, C, 1, L) or (C, 1, L)."""
+    input = _tensor(input, op, "input")
+    if input.ndim not in (2, 3):
+        raise ShapeError(f"{op}: expected a 3-D input (N, C, L) or a 2-D unbatched one, got shape "
+                         f"{tuple(input.shape)}")
+    return input.unsqueeze(-2)
+
+
+def _pool1d_args(op: str, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
+                 dilation: Any) -> tuple:
+    """1-D window arguments (ints or 1-tuples), checked with 1-D messages, as the 2-D pairs of
+    windows of height 1, and the input as rows."""
+    x = _as_rows(op, input)
+    (k,) = CV.normalize_tuple(kernel_size, 1, "kernel_size", op)
+    (s,) = (k,) if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
+        else CV.normalize_tuple(stride, 1, "stride", op)
+    (p,) = CV.normalize_tuple(padding, 1, "padding", op, minimum=0)
+    (d,) = CV.normalize_tuple(dilation, 1, "dilation", op)
+    if p > k // 2:
+        raise ArgumentError(f"{op}: padding={p} is more than half the kernel_size={k} (padding "
+                            f"must be <= kernel_size // 2 = {k // 2}; input shape {tuple(input.shape)})")
+    return x, (1, k), (1, s), (0, p), (1, d)
+
+
+def _rows_back(res: Any) -> Any:
+    return tuple(r.squeeze(-2) for r in res) if isinstance(res, tuple) else res.squeeze(-2)
+
+
+def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Max over windows of length K along L: input (N, C, L) or (C, L); indices are positions in L."""
+    x, k, s, p, d = _pool1d_args("max_pool1d", input, kernel_size, stride, padding, dilation)
+    return _rows_back(_max_pool("max_pool1d", x, k, s, p, d, ceil_mode, return_indices))
+
+
+def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    """Mean over windows of length K along L: input (N, C, L) or (C, L)."""
+    x, k, s, p, _ = _pool1d_args("avg_pool1d", input, kernel_size, stride, padding, 1)
+    return _rows_back(_avg_pool("avg_pool1d", x, k, s, p, ceil_mode, count_include_pad, None))
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    """Mean over the adaptive windows that split L into output_size."""
+    (size,) = CV.normalize_tuple(output_size, 1, "output_size", "adaptive_avg_pool1d")
+    return adaptive_avg_pool2d(_as_rows("adaptive_avg_pool1d", input), (1, size)).squeeze(-2)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max over the adaptive windows that split L into output_size."""
+    (size,) = CV.normalize_tuple(output_size, 1, "output_size", "adaptive_max_pool1d")
+    return _rows_back(adaptive_max_pool2d(_as_rows("adaptive_max_pool1d", input), (1, size),
+                                          return_indices))
 
 
 def _adaptive_args(op: str, input: Tensor, output_size: Any) -> tuple:

@@ -21,9 +21,10 @@ from . import init
 from .module import Module, Parameter
 
 __all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
-           "ConvTranspose3d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
-           "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout",
-           "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
+           "ConvTranspose3d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
+           "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "ReLU", "LeakyReLU",
+           "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout", "BatchNorm1d",
+           "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
 
 
 def _ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -259,17 +260,25 @@ class ConvTranspose3d(_ConvTransposeNd):
 
 # ------------------------------------------------------------------------------------ pooling
 class _Pool2d(Module):
+    # the functional op by dimensionality, and the accepted input layouts
+    _ops = {2: ("max_pool2d", "avg_pool2d"), 1: ("max_pool1d", "avg_pool1d")}
+    _dims = 2
+
     def _label(self) -> str:
         return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
 
     def _check(self, input: Any) -> None:
         _check_tensor(self, input)
-        if input.ndim not in (3, 4):
-            raise ShapeError(f"{self._label()} expects a 4-D input (N, C, H, W) or 3-D (C, H, W), "
-                             f"got shape {tuple(input.shape)}{self._where()}")
+        layouts = {2: ("4-D input (N, C, H, W) or 3-D (C, H, W)", (3, 4)),
+                   1: ("3-D input (N, C, L) or 2-D (C, L)", (2, 3))}[self._dims]
+        if input.ndim not in layouts[1]:
+            raise ShapeError(f"{self._label()} expects a {layouts[0]}, got shape "
+                             f"{tuple(input.shape)}{self._where()}")
 
-    def _run(self, fn: Any, input: Tensor, **kwargs: Any) -> Any:
+    def _run(self, kind: int, input: Tensor, **kwargs: Any) -> Any:
+        """kind 0: max pooling, 1: average pooling, in this module's dimensionality."""
         self._check(input)
+        fn = getattr(F, self._ops[self._dims][kind])
         try:
             return fn(input, self.kernel_size, self.stride, self.padding, **kwargs)
         except (ShapeError, ArgumentError) as e:
@@ -288,7 +297,7 @@ class MaxPool2d(_Pool2d):
         self.ceil_mode = ceil_mode
 
     def forward(self, input: Tensor) -> Any:
-        return self._run(F.max_pool2d, input, dilation=self.dilation, ceil_mode=self.ceil_mode,
+        return self._run(0, input, dilation=self.dilation, ceil_mode=self.ceil_mode,
                          return_indices=self.return_indices)
 
     def extra_repr(self) -> str:
@@ -310,20 +319,39 @@ class AvgPool2d(_Pool2d):
 
     def forward(self, input: Tensor) -> Tensor:
         extra = {} if self.divisor_override is None else {"divisor_override": self.divisor_override}
-        return self._run(F.avg_pool2d, input, ceil_mode=self.ceil_mode,
+        return self._run(1, input, ceil_mode=self.ceil_mode,
                          count_include_pad=self.count_include_pad, **extra)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+class MaxPool1d(MaxPool2d):
+    """Max over windows of length kernel_size along L: input (N, C, L) or (C, L)."""
+    _dims = 1
+
+
+class AvgPool1d(AvgPool2d):
+    """Mean over windows of length kernel_size along L: input (N, C, L) or (C, L)."""
+    _dims = 1
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True) -> None:
+        one = lambda v: v if v is None or isinstance(v, tuple) else (v,)   # PyTorch keeps 1-tuples here
+        super().__init__(one(kernel_size), one(stride), one(padding), ceil_mode, count_include_pad)
+
+
 class _AdaptivePool2d(Module):
+    _dims = 2
+
     def __init__(self, output_size: Any) -> None:
         super().__init__()
         self.output_size = output_size
 
     def _run(self, fn: Any, input: Tensor, **kwargs: Any) -> Any:
         _check_tensor(self, input)
+        if self._dims == 1:                                  # the 1-D functional op of fn
+            fn = getattr(F, fn.__name__.replace("2d", "1d"))
         try:
             return fn(input, self.output_size, **kwargs)
         except (ShapeError, ArgumentError) as e:
@@ -349,6 +377,16 @@ class AdaptiveMaxPool2d(_AdaptivePool2d):
 
     def forward(self, input: Tensor) -> Any:
         return self._run(F.adaptive_max_pool2d, input, return_indices=self.return_indices)
+
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """Mean over windows that split L into output_size: input (N, C, L) or (C, L)."""
+    _dims = 1
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """Max over windows that split L into output_size: input (N, C, L) or (C, L)."""
+    _dims = 1
 
 
 # -------------------------------------------------------------------------------- activations
