@@ -114,11 +114,16 @@ def get(name: str) -> OpCase:
 
 
 # --------------------------------------------------------------------------- input helpers
-def randn(rng: np.random.Generator, shape: Any, requires_grad: bool = True) -> Tensor:
-    """A float64 tensor of standard normal values."""
-    t = Tensor._wrap(rng.standard_normal(tuple(shape)))
+def leaf(array: np.ndarray, requires_grad: bool = True) -> Tensor:
+    """A leaf tensor over `array` (no copy)."""
+    t = Tensor._wrap(array)
     t.requires_grad = requires_grad
     return t
+
+
+def randn(rng: np.random.Generator, shape: Any, requires_grad: bool = True) -> Tensor:
+    """A float64 tensor of standard normal values."""
+    return leaf(rng.standard_normal(tuple(shape)), requires_grad)
 
 
 def positive(rng: np.random.Generator, shape: Any, low: float = 0.5, high: float = 2.0) -> Tensor:
@@ -373,6 +378,35 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
         """F.leaky_relu(x, negative_slope)"""
         s = cfg["negative_slope"]
         return (lambda x: _F().leaky_relu(x, s)), [_inp(rng, cfg)]
+
+    @R("silu", defaults={"shape": (3, 4)}, requires=("silu",))
+    def _silu(cfg, rng):
+        """F.silu"""
+        return (lambda x: _F().silu(x)), [randn(rng, cfg["shape"])]
+
+    @R("gelu", defaults={"shape": (3, 4), "approximate": "none"}, grid=[{}, {"approximate": "tanh"}],
+       requires=("gelu",))
+    def _gelu(cfg, rng):
+        """F.gelu(x, approximate)"""
+        return (lambda x: _F().gelu(x, cfg["approximate"])), [leaf(rng.standard_normal(cfg["shape"]) * 2)]
+
+    @R("elu", defaults={"shape": (3, 4), "alpha": 1.0}, grid=[{}, {"alpha": 0.5}], requires=("elu",))
+    def _elu(cfg, rng):
+        """F.elu(x, alpha)"""
+        return (lambda x: _F().elu(x, cfg["alpha"])), [randn(rng, cfg["shape"])]
+
+    @R("softplus", defaults={"shape": (3, 4), "beta": 1.0, "threshold": 20.0},
+       grid=[{}, {"beta": 2.0, "threshold": 1.0}], requires=("softplus",))
+    def _softplus(cfg, rng):
+        """F.softplus(x, beta, threshold)"""
+        return (lambda x: _F().softplus(x, cfg["beta"], cfg["threshold"])), [randn(rng, cfg["shape"])]
+
+    @R("hardtanh", defaults={"shape": (3, 4)}, requires=("hardtanh", "relu6", "hardsigmoid", "hardswish"))
+    def _hard(cfg, rng):
+        """F.hardtanh, relu6, hardsigmoid, hardswish summed (inputs kept off their kinks)"""
+        F = _F()
+        return (lambda x: F.hardtanh(x, -2.0, 2.0) + F.relu6(x) + F.hardsigmoid(x) + F.hardswish(x)), \
+            [leaf(_off_kinks(rng, cfg["shape"], (-3.0, -2.0, 0.0, 2.0, 3.0, 6.0)))]
 
     @R("clamp", defaults={"shape": (3, 4), "min": -0.5, "max": 0.5},
        grid=[{}, {"min": None}, {"max": None}])
@@ -686,6 +720,16 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
         """F.dropout(x, p, training=True): gradcheck reseeds tc's generator before every call"""
         p = cfg["p"]
         return (lambda x: _F().dropout(x, p, True)), [randn(rng, cfg["shape"])]
+
+
+def _off_kinks(rng: np.random.Generator, shape: Any, kinks: tuple, margin: float = 0.01) -> np.ndarray:
+    """Values in [-7, 7] at least `margin` away from every kink, so finite differences with a
+    small eps never cross one."""
+    x = rng.uniform(-7, 7, shape)
+    for k in kinks:
+        near = np.abs(x - k) < margin
+        x[near] = k + np.where(x[near] >= k, margin, -margin) * 2
+    return x
 
 
 def _conv(cfg: dict, rng: np.random.Generator, nd: int, fname: str) -> tuple:

@@ -17,6 +17,7 @@ from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops import loss as LS
 from ..ops import movement as M
+from ..ops import nonlinear as NL
 from ..ops import norm as NM
 from ..ops import pool as P
 from ..tensor import Tensor, _number
@@ -24,7 +25,8 @@ from ..tensor import Tensor, _number
 __all__ = ["pad", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "unfold", "fold", "max_pool1d", "max_pool2d", "avg_pool1d",
            "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
-           "adaptive_max_pool2d", "linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax",
+           "adaptive_max_pool2d", "linear", "relu", "leaky_relu", "sigmoid", "tanh", "silu", "gelu",
+           "elu", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softmax",
            "log_softmax", "dropout", "batch_norm", "cross_entropy", "nll_loss", "mse_loss"]
 
 
@@ -480,6 +482,61 @@ def sigmoid(input: Tensor) -> Tensor:
 
 def tanh(input: Tensor) -> Tensor:
     return _tensor(input, "tanh", "input").tanh()
+
+
+def _float_input(input: Tensor, op: str) -> Tensor:
+    input = _tensor(input, op, "input")
+    _float(input, op, "input")
+    return input
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x·σ(x) (swish). `inplace` is accepted for porting; the result is new."""
+    return NL.SiLU.apply(_float_input(input, "silu"))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x·Φ(x) with Φ the standard normal CDF (exact, through erf), or its tanh approximation."""
+    if approximate not in ("none", "tanh"):
+        raise ArgumentError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return NL.GELU.apply(_float_input(input, "gelu"), approximate=approximate)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha·(eˣ - 1)."""
+    return NL.ELU.apply(_float_input(input, "elu"), alpha=float(_number(alpha, "alpha", "elu")))
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(βx))/β, linear where βx > threshold."""
+    beta = float(_number(beta, "beta", "softplus"))
+    if beta == 0:
+        raise ArgumentError("softplus: beta must be non-zero, got 0")
+    return NL.Softplus.apply(_float_input(input, "softplus"), beta=beta,
+                             threshold=float(_number(threshold, "threshold", "softplus")))
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """clamp(x, min_val, max_val), gradient 0 at the boundaries."""
+    lo, hi = float(_number(min_val, "min_val", "hardtanh")), float(_number(max_val, "max_val", "hardtanh"))
+    if lo > hi:
+        raise ArgumentError(f"hardtanh: min_val ({lo}) must not be above max_val ({hi})")
+    return NL.Hardtanh.apply(_float_input(input, "hardtanh"), min_val=lo, max_val=hi)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6) = hardtanh(x, 0, 6)."""
+    return NL.Hardtanh.apply(_float_input(input, "relu6"), min_val=0.0, max_val=6.0)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """clip(x/6 + 1/2, 0, 1)."""
+    return NL.Hardsigmoid.apply(_float_input(input, "hardsigmoid"))
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x·clip(x + 3, 0, 6)/6 (MobileNetV3)."""
+    return NL.Hardswish.apply(_float_input(input, "hardswish"))
 
 
 def _dim(input: Tensor, dim: Any, op: str) -> int:

@@ -23,7 +23,8 @@ from .module import Module, Parameter
 __all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
            "ConvTranspose3d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "ReLU", "LeakyReLU",
-           "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout", "BatchNorm1d",
+           "Sigmoid", "Tanh", "SiLU", "GELU", "ELU", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid",
+           "Hardswish", "Softmax", "LogSoftmax", "Flatten", "Dropout", "BatchNorm1d",
            "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
 
 
@@ -417,6 +418,72 @@ class LeakyReLU(Module):
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class _Pointwise(Module):
+    """A module that applies one functional activation with fixed keyword arguments.
+    `inplace` is accepted for porting and ignored (the result is a new tensor)."""
+    _fn = ""
+    _args: tuple[str, ...] = ()
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return getattr(F, self._fn)(input, **{a: getattr(self, a) for a in self._args})
+
+    def extra_repr(self) -> str:
+        parts = [f"{a}={getattr(self, a)!r}" for a in self._args]
+        return ", ".join(parts + (["inplace=True"] if getattr(self, "inplace", False) else []))
+
+
+class SiLU(_Pointwise):
+    _fn = "silu"
+
+
+class GELU(_Pointwise):
+    _fn, _args = "gelu", ("approximate",)
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        self.approximate = approximate
+
+
+class ELU(_Pointwise):
+    _fn, _args = "elu", ("alpha",)
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace)
+        self.alpha = alpha
+
+
+class Softplus(_Pointwise):
+    _fn, _args = "softplus", ("beta", "threshold")
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+
+class Hardtanh(_Pointwise):
+    _fn, _args = "hardtanh", ("min_val", "max_val")
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace)
+        self.min_val, self.max_val = min_val, max_val
+
+
+class ReLU6(_Pointwise):
+    _fn = "relu6"
+
+
+class Hardsigmoid(_Pointwise):
+    _fn = "hardsigmoid"
+
+
+class Hardswish(_Pointwise):
+    _fn = "hardswish"
 
 
 class Sigmoid(Module):

@@ -182,13 +182,18 @@ class Tanh(Function):
         return grad_output * (1 - out * out)
 
 
+def stable_sigmoid(a: np.ndarray) -> np.ndarray:
+    """1/(1+e^-a) in a's dtype without overflow for large |a|."""
+    e = np.exp(-np.abs(a))                           # in (0, 1]: never overflows
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
 class Sigmoid(Function):
     """z = 1/(1+e^-a);  dz/da = z(1-z). Computed without overflow for large |a|."""
 
     @staticmethod
     def forward(ctx, a):
-        e = np.exp(-np.abs(a))                       # in (0, 1]: never overflows
-        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        out = stable_sigmoid(a)
         ctx.save_for_backward(out)
         return out
 
