@@ -5,6 +5,7 @@ import pytest
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
+from tinygrad_cnn import nn
 
 RNG = np.random.default_rng(7)
 
@@ -158,6 +159,36 @@ def test_dropout_gradcheck_with_a_fixed_mask():
     def fn(x):
         tc.manual_seed(5)                   # the same mask on every call
         return F.dropout(x, 0.4)
+    assert tc.gradcheck(fn, (x,))
+
+
+@pytest.mark.parametrize("shape", [(40, 30, 4, 5), (300, 4, 5)])        # batched, unbatched (C, H, W)
+def test_dropout2d_zeroes_whole_channels(shape):
+    tc.manual_seed(7)
+    x = tc.ones(*shape, requires_grad=True)
+    y = F.dropout2d(x, p=0.25)
+    maps = y.data.reshape(-1, shape[-2] * shape[-1])
+    assert np.all((maps == 0).all(axis=1) | np.isclose(maps, 1 / 0.75).all(axis=1))   # all or nothing
+    assert abs((maps[:, 0] == 0).mean() - 0.25) < 0.06
+    y.backward(np.full(shape, 3.0, np.float32))
+    np.testing.assert_allclose(x.grad.data, 3 * y.data, rtol=1e-6)   # the same mask
+    assert F.dropout2d(x, 0.25, training=False) is x
+    m = nn.Dropout2d(0.25)
+    assert repr(m) == "Dropout2d(p=0.25, inplace=False)"
+    m.eval()
+    assert m(x) is x
+    with pytest.raises(tc.ShapeError, match=r"dropout2d: expected a 4-D input"):
+        F.dropout2d(tc.ones(3, 4), 0.5)
+    with pytest.raises(tc.ArgumentError, match="probability"):
+        nn.Dropout2d(1.5)
+
+
+def test_dropout2d_gradcheck_with_a_fixed_mask():
+    x = tc.tensor(RNG.standard_normal((3, 4, 2, 2)), requires_grad=True)
+
+    def fn(x):
+        tc.manual_seed(2)
+        return F.dropout2d(x, 0.5)
     assert tc.gradcheck(fn, (x,))
 
 

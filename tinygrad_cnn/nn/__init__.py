@@ -11,12 +11,12 @@ from . import functional
 from . import init
 from .module import (IncompatibleKeys, Module, ModuleDict, ModuleList, Parameter, RemovableHandle,
                      Sequential, StateDictError)
-from .layers import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
-                     AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d,
-                     Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
-                     CrossEntropyLoss, Dropout, Flatten, Hardsigmoid, Hardswish, Hardtanh,
-                     Identity, LeakyReLU, Linear, LogSoftmax, MaxPool1d, MaxPool2d, MSELoss,
-                     NLLLoss, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh)
+from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+                     AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Conv3d,
+                     ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, CrossEntropyLoss, Dropout,
+                     Dropout2d, ELU, Flatten, GELU, Hardsigmoid, Hardswish, Hardtanh, Identity,
+                     LeakyReLU, Linear, LogSoftmax, MaxPool1d, MaxPool2d, MSELoss, NLLLoss, ReLU,
+                     ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh)
 from . import utils
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList",
@@ -26,4 +26,4 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "
            "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "SiLU", "GELU", "ELU", "Softplus", "Hardtanh",
            "ReLU6", "Hardsigmoid", "Hardswish", "Softmax", "LogSoftmax", "Flatten", "Dropout",
-           "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
+           "Dropout2d", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]

@@ -27,7 +27,7 @@ __all__ = ["pad", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transp
            "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "linear", "relu", "leaky_relu", "sigmoid", "tanh", "silu", "gelu",
            "elu", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softmax",
-           "log_softmax", "dropout", "batch_norm", "cross_entropy", "nll_loss", "mse_loss"]
+           "log_softmax", "dropout", "dropout2d", "batch_norm", "cross_entropy", "nll_loss", "mse_loss"]
 
 
 def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
@@ -576,12 +576,32 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     """Zero each element with probability p and scale the rest by 1/(1-p) (training only);
     the mask comes from the framework's seeded generator (tc.manual_seed)."""
     input = _tensor(input, "dropout", "input")
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p <= 1.0:
-        raise ArgumentError(f"dropout: p must be a probability in [0, 1], got {p!r}")
-    if not training or p == 0.0:
+    if not _dropout_active("dropout", input, p, training):
         return input
-    _float(input, "dropout", "input")
     return A.Dropout.apply(input, p=float(p))
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels with probability p and scale the rest by 1/(1-p) (training only):
+    input (N, C, H, W), or (C, H, W) taken as one image (PyTorch's documented shapes)."""
+    op = "dropout2d"
+    input = _tensor(input, op, "input")
+    if input.ndim not in (3, 4):
+        raise ShapeError(f"{op}: expected a 4-D input (N, C, H, W) or a 3-D unbatched one, got "
+                         f"shape {tuple(input.shape)}")
+    if not _dropout_active(op, input, p, training):
+        return input
+    return A.Dropout.apply(input, p=float(p), mask_shape=tuple(input.shape[:-2]) + (1, 1))
+
+
+def _dropout_active(op: str, input: Tensor, p: Any, training: bool) -> bool:
+    """Check p and the dtype; False when dropout is the identity (eval, or p = 0)."""
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p <= 1.0:
+        raise ArgumentError(f"{op}: p must be a probability in [0, 1], got {p!r}")
+    if not training or p == 0.0:
+        return False
+    _float(input, op, "input")
+    return True
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,

@@ -24,7 +24,7 @@ __all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d"
            "ConvTranspose3d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "ReLU", "LeakyReLU",
            "Sigmoid", "Tanh", "SiLU", "GELU", "ELU", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid",
-           "Hardswish", "Softmax", "LogSoftmax", "Flatten", "Dropout", "BatchNorm1d",
+           "Hardswish", "Softmax", "LogSoftmax", "Flatten", "Dropout", "Dropout2d", "BatchNorm1d",
            "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
 
 
@@ -540,7 +540,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not 0 <= p <= 1:
-            raise ArgumentError(f"Dropout: probability has to be between 0 and 1, but got {p}")
+            raise ArgumentError(f"{type(self).__name__}: probability has to be between 0 and 1, but got {p}")
         self.p, self.inplace = p, inplace
 
     def forward(self, input: Tensor) -> Tensor:
@@ -548,6 +548,14 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    """Zero whole channels (every H×W map) with probability p during training, scale the rest
+    by 1/(1-p); input (N, C, H, W) or (C, H, W)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout2d(input, self.p, self.training)
 
 
 # ------------------------------------------------------------------------------ normalisation

@@ -59,14 +59,16 @@ class LogSoftmax(Function):
 class Dropout(Function):
     """y = x ⊙ m / (1 - p), m_i ~ Bernoulli(1 - p) from the framework's seeded generator
     (seed 001: each hidden unit is zeroed with probability p during training);
-    dL/dx = g ⊙ m / (1 - p)."""
+    dL/dx = g ⊙ m / (1 - p). mask_shape (broadcast to x) drops whole channels: (N, C, 1, 1)
+    for dropout2d."""
 
     @staticmethod
-    def forward(ctx, x, *, p):
+    def forward(ctx, x, *, p, mask_shape=None):
+        shape = x.shape if mask_shape is None else mask_shape
         if p >= 1.0:
-            scale = np.zeros(x.shape, x.dtype)
+            scale = np.zeros(shape, x.dtype)
         else:
-            keep = generator().random(x.shape, dtype=np.float32) >= p
+            keep = generator().random(shape, dtype=np.float32) >= p
             scale = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
         ctx.scale = scale
         return x * scale
