@@ -8,6 +8,7 @@ import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import nn
 from tinygrad_cnn.ops.pool import adaptive_windows
+from torch_compare import assert_like_torch
 
 RNG = np.random.default_rng(7)
 SIZES = [(1, 1), (3, 4), (7, 10), (5, 3), (9, 12), (2, 10), (None, 4), 2]
@@ -55,16 +56,9 @@ def test_forward_and_backward_match_loop_references(n, c, h, w, oh, ow):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_like_torch(torch, size, dtype):
     x = RNG.standard_normal((2, 3, 7, 10)).astype(dtype)
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-14)
     for name in ("adaptive_avg_pool2d", "adaptive_max_pool2d"):
-        X, T = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-        y, ty = getattr(F, name)(X, size), getattr(torch.nn.functional, name)(T, size)
-        assert y.shape == tuple(ty.shape) and y.dtype == X.dtype
-        np.testing.assert_allclose(y.data, ty.detach().numpy(), **tol)
-        g = RNG.standard_normal(y.shape).astype(dtype)
-        y.backward(g)
-        ty.backward(torch.tensor(g))
-        np.testing.assert_allclose(X.grad.data, T.grad.numpy(), **tol)
+        assert_like_torch(torch, lambda t: getattr(F, name)(t, size),
+                          lambda t: getattr(torch.nn.functional, name)(t, size), x, RNG)
 
 
 def test_max_indices_ties_and_nan_like_torch(torch):

@@ -649,6 +649,15 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
         kw = {k: cfg[k] for k in ("kernel_size", "stride", "padding")}
         return (lambda x: _F().avg_pool1d(x, **kw)), [randn(rng, cfg["shape"])]
 
+    @R("interpolate", defaults={"shape": (2, 2, 4, 5), "size": (7, 3), "mode": "nearest",
+                                "align_corners": None},
+       grid=[{}, {"mode": "bilinear"}, {"mode": "bilinear", "align_corners": True},
+             {"mode": "bilinear", "size": (2, 2)}], requires=("interpolate",))
+    def _interpolate(cfg, rng):
+        """F.interpolate(x, size, mode, align_corners)"""
+        return (lambda x: _F().interpolate(x, cfg["size"], mode=cfg["mode"], align_corners=cfg["align_corners"])), \
+            [randn(rng, cfg["shape"])]
+
     @R("adaptive_avg_pool2d", defaults={"shape": (2, 2, 7, 10), "output_size": (3, 4)},
        grid=[{}, {"output_size": (1, 1)}, {"output_size": (9, 12)}, {"output_size": (7, 5)}],
        requires=("adaptive_avg_pool2d",))

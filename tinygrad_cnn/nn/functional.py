@@ -6,6 +6,8 @@ and docs/derivations.md ties each one to the seed derivation it reproduces.
 """
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import numpy as np
@@ -20,12 +22,13 @@ from ..ops import movement as M
 from ..ops import nonlinear as NL
 from ..ops import norm as NM
 from ..ops import pool as P
+from ..ops import resample as RS
 from ..tensor import Tensor, _number
 
 __all__ = ["pad", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "unfold", "fold", "max_pool1d", "max_pool2d", "avg_pool1d",
            "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
-           "adaptive_max_pool2d", "linear", "relu", "leaky_relu", "sigmoid", "tanh", "silu", "gelu",
+           "adaptive_max_pool2d", "interpolate", "linear", "relu", "leaky_relu", "sigmoid", "tanh", "silu", "gelu",
            "elu", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softmax",
            "log_softmax", "dropout", "dropout2d", "batch_norm", "cross_entropy", "nll_loss", "mse_loss"]
 
@@ -441,6 +444,43 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
         return res.squeeze(0) if unbatched else res
     values, indices = res
     return (values.squeeze(0), indices.squeeze(0)) if unbatched else (values, indices)
+
+
+def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                align_corners: bool | None = None) -> Tensor:
+    """Resample (N, C, H, W) to `size` (OH, OW) or by `scale_factor`, mode 'nearest' or
+    'bilinear' (align_corners as PyTorch; default False), PyTorch's index rules."""
+    op = "interpolate"
+    input = _tensor(input, op, "input")
+    if input.ndim != 4:
+        raise ShapeError(f"{op}: only 4-D inputs (N, C, H, W) are supported, got shape "
+                         f"{tuple(input.shape)}")
+    _float(input, op, "input")
+    if mode not in ("nearest", "bilinear"):
+        raise ArgumentError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
+    if align_corners is not None and mode == "nearest":
+        raise ArgumentError(f"{op}: align_corners only applies to mode='bilinear', got "
+                            f"align_corners={align_corners!r} with mode='nearest'")
+    if (size is None) == (scale_factor is None):
+        raise ArgumentError(f"{op}: give exactly one of size and scale_factor (got size={size!r}, "
+                            f"scale_factor={scale_factor!r})")
+    spatial = tuple(input.shape[2:])
+    if size is not None:
+        out = CV.normalize_tuple(size, 2, "size", op)
+        scales: tuple = (None, None)
+    else:
+        factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+        if len(factors) != 2 or not all(isinstance(f, (int, float, np.number)) and not isinstance(f, bool)
+                                        and f > 0 for f in factors):
+            raise ArgumentError(f"{op}: scale_factor must be a positive number or a pair of them, "
+                                f"got {scale_factor!r}")
+        out = tuple(int(math.floor(h * f)) for h, f in zip(spatial, factors))
+        if min(out) < 1:
+            raise ShapeError(f"{op}: scale_factor={scale_factor!r} gives an empty output "
+                             f"{out} for input shape {tuple(input.shape)}")
+        scales = tuple(1.0 / f for f in factors)
+    return RS.Interpolate2d.apply(input, out=out, mode=mode, align_corners=bool(align_corners),
+                                  scales=scales)
 
 
 # ---------------------------------------------------------------------- linear & activations

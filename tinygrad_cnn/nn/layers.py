@@ -21,11 +21,12 @@ from . import init
 from .module import Module, Parameter
 
 __all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
-           "ConvTranspose3d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "ReLU", "LeakyReLU",
-           "Sigmoid", "Tanh", "SiLU", "GELU", "ELU", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid",
-           "Hardswish", "Softmax", "LogSoftmax", "Flatten", "Dropout", "Dropout2d", "BatchNorm1d",
-           "BatchNorm2d", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
+           "ConvTranspose3d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+           "Upsample", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "SiLU", "GELU", "ELU", "Softplus",
+           "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "Softmax", "LogSoftmax", "Flatten",
+           "Dropout", "Dropout2d", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss",
+           "MSELoss"]
 
 
 def _ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -388,6 +389,28 @@ class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
 class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
     """Max over windows that split L into output_size: input (N, C, L) or (C, L)."""
     _dims = 1
+
+
+class Upsample(Module):
+    """F.interpolate as a layer: nearest or bilinear resampling to `size` or by `scale_factor`."""
+
+    def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                 align_corners: bool | None = None) -> None:
+        super().__init__()
+        self.size, self.mode, self.align_corners = size, mode, align_corners
+        self.scale_factor = (float(scale_factor) if isinstance(scale_factor, (int, float))
+                             else tuple(float(f) for f in scale_factor) if scale_factor else None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_tensor(self, input)
+        try:
+            return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners)
+        except (ShapeError, ArgumentError) as e:
+            raise type(e)(f"{type(self).__name__}{self._where()}: {e}") from None
+
+    def extra_repr(self) -> str:
+        what = f"size={self.size!r}" if self.size is not None else f"scale_factor={self.scale_factor!r}"
+        return f"{what}, mode={self.mode!r}"
 
 
 # -------------------------------------------------------------------------------- activations

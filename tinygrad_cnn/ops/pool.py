@@ -17,6 +17,7 @@ import numpy as np
 from ..autograd import Function
 from ..errors import ShapeError
 from .parallel import partition, run_parallel
+from .resample import Separable2d
 from .workspace import strided_ufuncs
 
 # A thread pools at least this many bytes of input; smaller inputs run in the calling thread
@@ -293,26 +294,18 @@ def _averaging_matrix(size: int, out: int, dtype) -> np.ndarray:
     return a
 
 
-class AdaptiveAvgPool2d(Function):
+class AdaptiveAvgPool2d(Separable2d):
     """out[n, c, i, j] = mean of x[n, c] over rows window_i × columns window_j (adaptive_windows).
 
     A rectangle's mean is the mean over its rows of the means over its columns, so with the
-    averaging matrices A_H (OH×H) and A_W (OW×W): out = A_H · x · A_Wᵀ (two GEMMs, no loop).
-    Backward: grad_x = A_Hᵀ · grad_output · A_W — each element of a window gets
-    grad_output/(window area), summed over the windows it is in.
+    averaging matrices A_H (OH×H) and A_W (OW×W): out = A_H · x · A_Wᵀ (two GEMMs, no loop;
+    ops/resample.py). Backward: grad_x = A_Hᵀ · grad_output · A_W — each element of a window
+    gets grad_output/(window area), summed over the windows it is in.
     """
 
     @staticmethod
-    def forward(ctx, x, *, out):
-        a_h = _averaging_matrix(x.shape[2], out[0], x.dtype)
-        a_w = _averaging_matrix(x.shape[3], out[1], x.dtype)
-        ctx.mats = (a_h, a_w)
-        return np.ascontiguousarray(np.matmul(np.matmul(a_h, x), a_w.T))   # (N, C, OH, OW)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        a_h, a_w = ctx.mats
-        return np.ascontiguousarray(np.matmul(np.matmul(a_h.T, grad_output), a_w))   # (N, C, H, W)
+    def matrices(x, *, out):
+        return _averaging_matrix(x.shape[2], out[0], x.dtype), _averaging_matrix(x.shape[3], out[1], x.dtype)
 
 
 class AdaptiveMaxPool2d(Function):
