@@ -707,6 +707,22 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
         r = cfg["reduction"]
         return (lambda a, b: _F().mse_loss(a, b, reduction=r)), [randn(rng, cfg["shape"]), randn(rng, cfg["shape"])]
 
+    @R("layer_norm", defaults={"shape": (3, 4, 5), "normalized_shape": (5,)},
+       grid=[{}, {"normalized_shape": (4, 5)}], requires=("layer_norm",))
+    def _ln(cfg, rng):
+        """F.layer_norm(x, normalized_shape, weight, bias)"""
+        ns = cfg["normalized_shape"]
+        return (lambda x, w, b: _F().layer_norm(x, ns, w, b)), \
+            [randn(rng, cfg["shape"]), randn(rng, ns), randn(rng, ns)]
+
+    @R("group_norm", defaults={"shape": (2, 4, 3, 3), "num_groups": 2},
+       grid=[{}, {"num_groups": 1}, {"num_groups": 4}], requires=("group_norm",))
+    def _gn(cfg, rng):
+        """F.group_norm(x, num_groups, weight, bias)"""
+        c = cfg["shape"][1]
+        return (lambda x, w, b: _F().group_norm(x, cfg["num_groups"], w, b)), \
+            [randn(rng, cfg["shape"]), randn(rng, (c,)), randn(rng, (c,))]
+
     @R("batch_norm", defaults={"shape": (4, 3, 2, 2), "training": True, "affine": True},
        grid=[{}, {"affine": False}, {"training": False}, {"shape": (5, 3)}], requires=("batch_norm",))
     def _bn(cfg, rng):

@@ -3,7 +3,8 @@
     functional   stateless ops on tensors (F.conv2d, F.relu, F.cross_entropy, ...)
     Module, Parameter, Sequential, ModuleList, ModuleDict
     layers       Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, MaxPool1d/2d, AvgPool1d/2d,
-                 AdaptiveAvg/MaxPool1d/2d, Upsample, ReLU, SiLU, GELU, ..., BatchNorm1d/2d, losses
+                 AdaptiveAvg/MaxPool1d/2d, Upsample, ReLU, SiLU, GELU, ..., BatchNorm1d/2d,
+                 LayerNorm, GroupNorm, losses
     init         weight initialisation (kaiming_/xavier_ uniform/normal, zeros_, ones_, ...)
     utils        summary, linear_to_conv2d, clip_grad_norm_, ...
 """

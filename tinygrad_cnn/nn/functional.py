@@ -30,7 +30,7 @@ __all__ = ["pad", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transp
            "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "interpolate", "linear", "relu", "leaky_relu", "sigmoid", "tanh", "silu", "gelu",
            "elu", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softmax",
-           "log_softmax", "dropout", "dropout2d", "batch_norm", "cross_entropy", "nll_loss", "mse_loss"]
+           "log_softmax", "dropout", "dropout2d", "batch_norm", "layer_norm", "group_norm", "cross_entropy", "nll_loss", "mse_loss"]
 
 
 def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
@@ -642,6 +642,55 @@ def _dropout_active(op: str, input: Tensor, p: Any, training: bool) -> bool:
         return False
     _float(input, op, "input")
     return True
+
+
+def _affine(op: str, y: Tensor, weight: Tensor | None, bias: Tensor | None, shape: tuple,
+            view: tuple) -> Tensor:
+    """y·weight + bias with weight and bias of `shape`, viewed as `view` to broadcast."""
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None:
+            _tensor(t, op, name)
+            if tuple(t.shape) != shape:
+                raise ShapeError(f"{op}: {name} must have shape {shape}, got {tuple(t.shape)}")
+            _same_dtype(op, y, "input", t, name)
+    if weight is not None:
+        y = y * weight.reshape(view)
+    if bias is not None:
+        y = y + bias.reshape(view)
+    return y
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Standardise over the last len(normalized_shape) dims (each sample on its own), then
+    scale and shift elementwise by weight and bias of normalized_shape."""
+    op = "layer_norm"
+    input = _float_input(input, op)
+    shape = tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else (normalized_shape,)
+    if not shape or tuple(input.shape[input.ndim - len(shape):]) != tuple(int(d) for d in shape):
+        raise ShapeError(f"{op}: normalized_shape {shape} must match the last dims of the input, "
+                         f"got input shape {tuple(input.shape)}")
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    y = NM.Standardize.apply(input, axes=axes, eps=float(_number(eps, "eps", op)))
+    return _affine(op, y, weight, bias, shape, shape)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Standardise each group of C/num_groups channels (with all their positions) per sample,
+    then scale and shift per channel."""
+    op = "group_norm"
+    input = _float_input(input, op)
+    if input.ndim < 2:
+        raise ShapeError(f"{op}: expected an input (N, C, ...), got shape {tuple(input.shape)}")
+    n, c = input.shape[:2]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, (int, np.integer)) or num_groups < 1 \
+            or c % num_groups:
+        raise ArgumentError(f"{op}: num_groups must be a positive int dividing C={c} (input shape "
+                            f"{tuple(input.shape)}), got {num_groups!r}")
+    grouped = input.reshape(n, int(num_groups), -1)          # (N, C, *) -> (N, G, C/G·rest)
+    y = NM.Standardize.apply(grouped, axes=(2,), eps=float(_number(eps, "eps", op))).reshape(input.shape)
+    return _affine(op, y, weight, bias, (c,), (c,) + (1,) * (input.ndim - 2))
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,

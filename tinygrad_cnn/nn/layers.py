@@ -25,8 +25,8 @@ __all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d"
            "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
            "Upsample", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "SiLU", "GELU", "ELU", "Softplus",
            "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "Softmax", "LogSoftmax", "Flatten",
-           "Dropout", "Dropout2d", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "NLLLoss",
-           "MSELoss"]
+           "Dropout", "Dropout2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
+           "CrossEntropyLoss", "NLLLoss", "MSELoss"]
 
 
 def _ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -582,6 +582,14 @@ class Dropout2d(Dropout):
 
 
 # ------------------------------------------------------------------------------ normalisation
+def _affine_parameters(module: Module, affine: bool, bias: bool, shape: tuple, dtype: Any) -> None:
+    """A norm layer's optional scale (ones) and shift (zeros) of `shape`, registered as None
+    when absent (as PyTorch, so the state-dict keys match)."""
+    dtype = _float_dtype(dtype)
+    module.register_parameter("weight", Parameter(np.ones(shape, dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(np.zeros(shape, dtype)) if affine and bias else None)
+
+
 class _BatchNorm(Module):
     """Batch normalisation over every axis but the channels (axis 1), PyTorch's semantics:
 
@@ -601,15 +609,7 @@ class _BatchNorm(Module):
         dtype = _float_dtype(dtype)
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dtype))
-            if bias:
-                self.bias = Parameter(np.zeros(num_features, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, affine, bias, (self.num_features,), dtype)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor._wrap(np.zeros(num_features, dtype)))
             self.register_buffer("running_var", Tensor._wrap(np.ones(num_features, dtype)))
@@ -671,6 +671,58 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """_BatchNorm over (N, H, W) for each of C channels: input (N, C, H, W)."""
     _layouts = {4: "(N, C, H, W)"}
+
+
+class _AffineNorm(Module):
+    """Shared by LayerNorm and GroupNorm: run the functional op with weight, bias and eps."""
+
+    def _run(self, fn: Any, input: Tensor, *args: Any) -> Tensor:
+        _check_tensor(self, input)
+        try:
+            return fn(input, *args, self.weight, self.bias, self.eps)
+        except (ShapeError, ArgumentError) as e:
+            raise type(e)(f"{type(self).__name__}{self._where()}: {e}") from None
+
+
+class LayerNorm(_AffineNorm):
+    """Standardise each sample over the last dims (normalized_shape), then scale and shift
+    elementwise (weight and bias of normalized_shape)."""
+
+    def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        shape = tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else (normalized_shape,)
+        self.normalized_shape = tuple(int(d) for d in shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        _affine_parameters(self, elementwise_affine, bias, self.normalized_shape, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._run(F.layer_norm, input, self.normalized_shape)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+class GroupNorm(_AffineNorm):
+    """Standardise each group of num_channels/num_groups channels per sample, then scale and
+    shift per channel."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 device: Any = None, dtype: Any = None, *, bias: bool = True) -> None:
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ArgumentError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                                f"num_groups ({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        _affine_parameters(self, affine, bias, (num_channels,), dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._run(F.group_norm, input, self.num_groups)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
 
 
 # -------------------------------------------------------------------------------------- losses

@@ -1,4 +1,5 @@
-"""Batch normalisation over the channel dim (axis 1) of (N, C), (N, C, L), (N, C, H, W), ..."""
+"""Normalisation: batch norm over the channel dim (axis 1) of (N, C), (N, C, L), (N, C, H, W), ...,
+and the standardisation over given axes that layer norm and group norm are built on."""
 from __future__ import annotations
 
 import numpy as np
@@ -56,7 +57,33 @@ class BatchNorm(Function):
         if need_x:
             dxhat = g * weight.reshape(shape) if weight is not None else g
             if ctx.training:
-                dxhat = (dxhat - np.mean(dxhat, axis=axes, keepdims=True)
-                         - xhat * np.mean(dxhat * xhat, axis=axes, keepdims=True))
+                dxhat = _through_statistics(dxhat, xhat, axes)
             grad_x = dxhat * inv_std.reshape(shape)
         return grad_x, grad_w, grad_b, None, None
+
+
+def _through_statistics(dxhat: np.ndarray, xhat: np.ndarray, axes: tuple) -> np.ndarray:
+    """σ·dL/dx for x̂ = (x - μ)/σ with μ and σ² the mean and biased variance over `axes`:
+    dL/dx̂ - mean(dL/dx̂) - x̂·mean(dL/dx̂ ⊙ x̂) (the batch statistics' own dependence on x)."""
+    return (dxhat - np.mean(dxhat, axis=axes, keepdims=True)
+            - xhat * np.mean(dxhat * xhat, axis=axes, keepdims=True))
+
+
+class Standardize(Function):
+    """x̂ = (x - μ) / sqrt(σ² + eps), μ and σ² the mean and biased variance over `axes`
+    (layer norm: the last dims; group norm: each group's channels and positions).
+    dL/dx = (g - mean(g) - x̂ mean(g x̂)) / sqrt(σ² + eps), means over the same axes."""
+
+    @staticmethod
+    def forward(ctx, x, *, axes, eps):
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        inv_std = (1.0 / np.sqrt(np.mean(xc * xc, axis=axes, keepdims=True) + eps)).astype(x.dtype, copy=False)
+        xhat = xc * inv_std
+        ctx.save_for_backward(xhat, inv_std)
+        return xhat
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        xhat, inv_std = ctx.saved_tensors
+        return _through_statistics(grad_output, xhat, ctx.kwargs["axes"]) * inv_std
