@@ -74,6 +74,10 @@ def test_upsample_module_like_torch(torch):
     (lambda: F.interpolate(tc.randn(1, 2, 4, 4), scale_factor=2, align_corners=True), tc.ArgumentError,
      ["align_corners", "bilinear"]),
     (lambda: nn.Upsample(scale_factor=2)(tc.randn(2, 4)), tc.ShapeError, ["Upsample", "4-D"]),
+    # found by the garbage-argument fuzz (tests/test_fuzz_cnn.py)
+    (lambda: F.interpolate(tc.randn(1, 2, 4, 4), scale_factor=float("inf")), tc.ArgumentError, ["finite"]),
+    (lambda: F.interpolate(tc.randn(1, 2, 4, 4), scale_factor=1e300), tc.ShapeError, ["more than 1 TiB"]),
+    (lambda: F.interpolate(tc.randn(1, 2, 4, 4), size=3, mode=tc.ones(1)), tc.ArgumentError, ["mode"]),
 ])
 def test_errors(call, error, words):
     with pytest.raises(error) as e:

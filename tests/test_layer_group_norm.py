@@ -82,6 +82,8 @@ def test_modules_like_torch(torch):
     (lambda: F.group_norm(tc.randn(6), 2), tc.ShapeError, ["(N, C, ...)"]),
     (lambda: nn.GroupNorm(4, 6), tc.ArgumentError, ["num_channels (6)", "num_groups (4)"]),
     (lambda: nn.LayerNorm(4)(tc.randn(2, 5)), tc.ShapeError, ["LayerNorm", "normalized_shape (4,)"]),
+    (lambda: F.layer_norm(tc.randn(2, 4), (float("nan"),)), tc.ArgumentError, ["normalized_shape"]),   # fuzz
+    (lambda: F.layer_norm(tc.randn(4), (2, 4)), tc.ShapeError, ["normalized_shape (2, 4)"]),
 ])
 def test_errors(call, error, words):
     with pytest.raises(error) as e:

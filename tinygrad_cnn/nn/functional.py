@@ -456,7 +456,7 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         raise ShapeError(f"{op}: only 4-D inputs (N, C, H, W) are supported, got shape "
                          f"{tuple(input.shape)}")
     _float(input, op, "input")
-    if mode not in ("nearest", "bilinear"):
+    if not isinstance(mode, str) or mode not in ("nearest", "bilinear"):
         raise ArgumentError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
     if align_corners is not None and mode == "nearest":
         raise ArgumentError(f"{op}: align_corners only applies to mode='bilinear', got "
@@ -471,14 +471,18 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     else:
         factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
         if len(factors) != 2 or not all(isinstance(f, (int, float, np.number)) and not isinstance(f, bool)
-                                        and f > 0 for f in factors):
-            raise ArgumentError(f"{op}: scale_factor must be a positive number or a pair of them, "
-                                f"got {scale_factor!r}")
+                                        and math.isfinite(f) and f > 0 for f in factors):
+            raise ArgumentError(f"{op}: scale_factor must be a positive finite number or a pair of "
+                                f"them, got {scale_factor!r}")
         out = tuple(int(math.floor(h * f)) for h, f in zip(spatial, factors))
         if min(out) < 1:
             raise ShapeError(f"{op}: scale_factor={scale_factor!r} gives an empty output "
                              f"{out} for input shape {tuple(input.shape)}")
         scales = tuple(1.0 / f for f in factors)
+    nbytes = math.prod(input.shape[:2]) * math.prod(out) * input.dtype.itemsize
+    if nbytes > 1 << 40:                                   # a typo'd scale, not an image
+        raise ShapeError(f"{op}: the output would have shape {tuple(input.shape[:2]) + tuple(out)} "
+                         f"(more than 1 TiB); check size/scale_factor")
     return RS.Interpolate2d.apply(input, out=out, mode=mode, align_corners=bool(align_corners),
                                   scales=scales)
 
@@ -537,7 +541,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x·Φ(x) with Φ the standard normal CDF (exact, through erf), or its tanh approximation."""
-    if approximate not in ("none", "tanh"):
+    if not isinstance(approximate, str) or approximate not in ("none", "tanh"):
         raise ArgumentError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return NL.GELU.apply(_float_input(input, "gelu"), approximate=approximate)
 
@@ -666,8 +670,9 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     scale and shift elementwise by weight and bias of normalized_shape."""
     op = "layer_norm"
     input = _float_input(input, op)
-    shape = tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else (normalized_shape,)
-    if not shape or tuple(input.shape[input.ndim - len(shape):]) != tuple(int(d) for d in shape):
+    given = tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else (normalized_shape,)
+    shape = CV.normalize_tuple(given, len(given), "normalized_shape", op) if given else ()
+    if not shape or input.ndim < len(shape) or tuple(input.shape[input.ndim - len(shape):]) != shape:
         raise ShapeError(f"{op}: normalized_shape {shape} must match the last dims of the input, "
                          f"got input shape {tuple(input.shape)}")
     axes = tuple(range(input.ndim - len(shape), input.ndim))

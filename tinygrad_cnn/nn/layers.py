@@ -729,7 +729,7 @@ class GroupNorm(_AffineNorm):
 class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
+        if not isinstance(reduction, str) or reduction not in ("mean", "sum", "none"):
             raise ArgumentError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or "
                                 f"'none', got {reduction!r}")
         self.reduction = reduction
