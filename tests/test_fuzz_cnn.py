@@ -508,6 +508,9 @@ def _cnn_calls():
         "layer_norm(weight)": lambda g: F.layer_norm(logits(), (4,), g),
         "group_norm(num_groups)": lambda g: F.group_norm(x4(), g),
         "group_norm(eps)": lambda g: F.group_norm(x4(), 2, eps=g),
+        "pad(mode)": lambda g: F.pad(x4(), (1, 1), mode=g),
+        "pad(reflect pad)": lambda g: F.pad(x4(), g, mode="reflect"),
+        "pad(circular pad)": lambda g: F.pad(x4(), g, mode="circular"),
     }
 
 

@@ -518,11 +518,13 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
             return y
         return fn, [randn(rng, shape), randn(rng, target)]
 
-    @R("pad", defaults={"shape": (2, 3, 4), "pad": (1, 2)}, grid=[{}, {"pad": (1, 1, 2, 0)}],
+    @R("pad", defaults={"shape": (2, 3, 4), "pad": (1, 2), "mode": "constant"},
+       grid=[{}, {"pad": (1, 1, 2, 0)}, {"mode": "reflect", "pad": (2, 3, 1, 2)},
+             {"mode": "replicate", "pad": (3, 0, 4, 1)}, {"mode": "circular", "pad": (4, 2, 3, 1)}],
        requires=("pad",))
     def _pad(cfg, rng):
-        """F.pad(x, pad) with zeros"""
-        return (lambda x: _F().pad(x, cfg["pad"])), [randn(rng, cfg["shape"])]
+        """F.pad(x, pad, mode): zeros, or the input's own values (reflect, replicate, circular)"""
+        return (lambda x: _F().pad(x, cfg["pad"], mode=cfg["mode"])), [randn(rng, cfg["shape"])]
 
     @R("cat", defaults={"shape": (2, 3), "dim": 0}, grid=[{}, {"dim": 1}])
     def _cat(cfg, rng):

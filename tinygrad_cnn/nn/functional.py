@@ -34,10 +34,13 @@ __all__ = ["pad", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transp
 
 
 def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad with a constant; `pad` lists (left, right) pairs starting from the LAST dim, as in
-    torch.nn.functional.pad: pad=(1, 1) pads the last dim, (1, 1, 2, 2) the last two."""
-    if mode != "constant":
-        raise ArgumentError(f"pad: only mode='constant' is supported, got mode={mode!r}")
+    """Pad with a constant, or with the input's own values (mode 'reflect': mirrored without
+    the edge, 'replicate': the edge repeated, 'circular': wrapped around); `pad` lists
+    (left, right) pairs starting from the LAST dim, as in torch.nn.functional.pad:
+    pad=(1, 1) pads the last dim, (1, 1, 2, 2) the last two."""
+    modes = ("constant", "reflect", "replicate", "circular")
+    if not isinstance(mode, str) or mode not in modes:
+        raise ArgumentError(f"pad: mode must be one of {modes}, got mode={mode!r}")
     if not isinstance(pad, (tuple, list)) or not all(
             isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in pad):
         raise ArgumentError(f"pad: pad must be a tuple of ints (left, right, top, bottom, ...), got {pad!r}")
@@ -49,7 +52,15 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
         raise ArgumentError(f"pad: negative padding is not supported, got pad={tuple(pad)}")
     pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]
     width = [(0, 0)] * (input.ndim - len(pairs)) + pairs[::-1]
-    return M.Pad.apply(input, tuple(width), value=value)
+    if mode == "constant":
+        return M.Pad.apply(input, tuple(width), value=value)
+    for n, (lo, hi) in zip(input.shape, width):
+        largest = n - 1 if mode == "reflect" else n if mode == "circular" else (1 << 62) * (n > 0)
+        if (lo or hi) and max(lo, hi) > largest:
+            raise ArgumentError(f"pad: mode={mode!r} needs padding {'<' if mode == 'reflect' else '<='} "
+                                f"the size of the padded dim (and a non-empty dim), got pad={tuple(pad)} "
+                                f"for input shape {tuple(input.shape)}")
+    return M.GatherPad.apply(input, pad_width=tuple(width), mode=mode)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -23,10 +23,12 @@ from .module import Module, Parameter
 __all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
            "ConvTranspose3d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
            "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
-           "Upsample", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "SiLU", "GELU", "ELU", "Softplus",
-           "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "Softmax", "LogSoftmax", "Flatten",
-           "Dropout", "Dropout2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
-           "CrossEntropyLoss", "NLLLoss", "MSELoss"]
+           "Upsample", "ConstantPad1d", "ConstantPad2d", "ZeroPad1d", "ZeroPad2d",
+           "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
+           "CircularPad1d", "CircularPad2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "SiLU", "GELU",
+           "ELU", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "Softmax",
+           "LogSoftmax", "Flatten", "Dropout", "Dropout2d", "BatchNorm1d", "BatchNorm2d",
+           "LayerNorm", "GroupNorm", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
 
 
 def _ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -119,8 +121,9 @@ class _ConvNd(Module):
         if in_channels % groups or out_channels % groups:
             raise ArgumentError(f"{name}: in_channels ({in_channels}) and out_channels "
                                 f"({out_channels}) must both be divisible by groups ({groups})")
-        if padding_mode != "zeros":
-            raise ArgumentError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        modes = ("zeros",) if transposed else ("zeros", "reflect", "replicate", "circular")
+        if padding_mode not in modes:
+            raise ArgumentError(f"{name}: padding_mode must be one of {modes}, got {padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
         self.kernel_size = _ntuple(kernel_size, n, "kernel_size")
         self.stride = _ntuple(stride, n, "stride")
@@ -165,7 +168,7 @@ class _ConvNd(Module):
         k = "×".join(str(v) for v in self.kernel_size)
         return f"{type(self).__name__}({self.in_channels}→{self.out_channels}, kernel {k})"
 
-    def _conv(self, x: Tensor) -> Tensor:
+    def _conv(self, x: Tensor, padding: Any) -> Tensor:
         raise NotImplementedError
 
     def forward(self, input: Tensor) -> Tensor:
@@ -184,10 +187,25 @@ class _ConvNd(Module):
         unbatched = input.ndim == n + 1
         x = input.unsqueeze(0) if unbatched else input
         try:
-            out = self._conv(x)
+            if self.padding_mode == "zeros":
+                out = self._conv(x, self.padding)
+            else:                     # as PyTorch: pad with the mode, then convolve unpadded
+                out = self._conv(F.pad(x, self._pad_list(), mode=self.padding_mode), 0)
         except (ShapeError, ArgumentError) as e:
             raise type(e)(f"{self._label()}{self._where()}: {e}") from None
         return out.squeeze(0) if unbatched else out
+
+    def _pad_list(self) -> list[int]:
+        """self.padding as F.pad's list (left, right per dim, the last dim first); 'same' puts
+        the odd element at the end, as the zero-padded conv does."""
+        if self.padding == "valid":
+            return [0, 0] * self._dims
+        if self.padding == "same":
+            totals = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation)]
+            pairs = [(t // 2, t - t // 2) for t in totals]
+        else:
+            pairs = [(p, p) for p in self.padding]
+        return [v for pair in reversed(pairs) for v in pair]
 
     def extra_repr(self) -> str:
         n = self._dims
@@ -202,6 +220,8 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
@@ -209,24 +229,24 @@ class Conv1d(_ConvNd):
     """1-D convolution over (N, C_in, L) with weight (C_out, C_in/groups, K)."""
     _dims = 1
 
-    def _conv(self, x: Tensor) -> Tensor:
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+    def _conv(self, x: Tensor, padding: Any) -> Tensor:
+        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
     """2-D convolution over (N, C_in, H, W) with weight (C_out, C_in/groups, KH, KW)."""
     _dims = 2
 
-    def _conv(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+    def _conv(self, x: Tensor, padding: Any) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv3d(_ConvNd):
     """3-D convolution over (N, C_in, D, H, W) with weight (C_out, C_in/groups, KD, KH, KW)."""
     _dims = 3
 
-    def _conv(self, x: Tensor) -> Tensor:
-        return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+    def _conv(self, x: Tensor, padding: Any) -> Tensor:
+        return F.conv3d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -238,9 +258,9 @@ class _ConvTransposeNd(_ConvNd):
                          bias, padding_mode, device, dtype, transposed=True,
                          output_padding=output_padding)
 
-    def _conv(self, x: Tensor) -> Tensor:
+    def _conv(self, x: Tensor, padding: Any) -> Tensor:
         fn = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[self._dims]
-        return fn(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+        return fn(x, self.weight, self.bias, self.stride, padding, self.output_padding,
                   self.groups, self.dilation)
 
 
@@ -411,6 +431,73 @@ class Upsample(Module):
     def extra_repr(self) -> str:
         what = f"size={self.size!r}" if self.size is not None else f"scale_factor={self.scale_factor!r}"
         return f"{what}, mode={self.mode!r}"
+
+
+class _PadNd(Module):
+    """F.pad as a layer over the last `_dims` dims; padding an int (all sides) or the 2·dims
+    tuple (left, right[, top, bottom])."""
+    _dims, _mode = 2, "constant"
+
+    def __init__(self, padding: Any, value: float = 0.0) -> None:
+        super().__init__()
+        self.padding = _ntuple(padding, 2 * self._dims, "padding")
+        self.value = value
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_tensor(self, input)
+        try:
+            return F.pad(input, self.padding, self._mode, self.value)
+        except (ShapeError, ArgumentError) as e:
+            raise type(e)(f"{type(self).__name__}{self._where()}: {e}") from None
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ConstantPad1d(_PadNd):
+    _dims = 1
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ConstantPad2d(ConstantPad1d):
+    _dims = 2
+
+
+class ZeroPad1d(_PadNd):
+    _dims = 1
+
+    def __init__(self, padding: Any) -> None:
+        super().__init__(padding, 0.0)
+
+
+class ZeroPad2d(ZeroPad1d):
+    _dims = 2
+
+
+class ReflectionPad1d(ZeroPad1d):
+    _mode = "reflect"
+
+
+class ReflectionPad2d(ReflectionPad1d):
+    _dims = 2
+
+
+class ReplicationPad1d(ZeroPad1d):
+    _mode = "replicate"
+
+
+class ReplicationPad2d(ReplicationPad1d):
+    _dims = 2
+
+
+class CircularPad1d(ZeroPad1d):
+    _mode = "circular"
+
+
+class CircularPad2d(CircularPad1d):
+    _dims = 2
 
 
 # -------------------------------------------------------------------------------- activations

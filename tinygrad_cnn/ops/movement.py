@@ -128,6 +128,35 @@ class Pad(Function):
         return grad_output[interior], None
 
 
+class GatherPad(Function):
+    """z = a padded by copies of its own elements (mode 'reflect', 'replicate' or 'circular',
+    np.pad's 'reflect', 'edge', 'wrap'): along each padded axis z = take(a, idx), with idx =
+    np.pad(arange(n), (lo, hi), mode) the source index of every output position.
+    dz/da: each gradient entry is added back to its source, dL/da[i] = Σ_{j: idx[j] = i} g[j],
+    axis by axis in reverse order."""
+
+    @staticmethod
+    def forward(ctx, a, *, pad_width, mode):
+        numpy_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+        ctx.gathers = []
+        for axis, (lo, hi) in enumerate(pad_width):
+            if lo or hi:
+                idx = np.pad(np.arange(a.shape[axis]), (lo, hi), mode=numpy_mode)
+                ctx.gathers.append((axis, idx, a.shape[axis]))
+                a = np.take(a, idx, axis=axis)
+        return a
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        g = grad_output
+        for axis, idx, size in reversed(ctx.gathers):
+            moved = np.moveaxis(g, axis, 0)                       # the padded axis first
+            out = np.zeros((size,) + moved.shape[1:], g.dtype)
+            np.add.at(out, idx, moved)                            # repeated sources accumulate
+            g = np.moveaxis(out, 0, axis)
+        return np.ascontiguousarray(g)
+
+
 class Cat(Function):
     """z = concatenate(a_1, …, a_k) along `axis`;  dz/da_i = the i-th block of the gradient."""
 
