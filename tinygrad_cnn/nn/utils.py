@@ -23,7 +23,8 @@ import numpy as np
 from ..autograd import no_grad
 from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
-from .layers import Conv2d, Linear, _ConvNd
+from .layers import Conv2d, Linear
+from .layers.conv import _ConvNd
 from .module import Module
 
 __all__ = ["summary", "ModelSummary", "linear_to_conv2d", "clip_grad_norm_", "clip_grad_value_",

@@ -623,7 +623,7 @@ class ConvTransposeNd(Function):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = (ctx.needs_input_grad + (False, False))[:3]
         kw = ctx.kwargs
-        stride, padding, dilation, groups = kw["stride"], kw["padding"], kw["dilation"], kw["groups"]
+        stride, dilation, groups = kw["stride"], kw["dilation"], kw["groups"]
         grad_x = grad_w = grad_b = None
         if need_b:
             grad_b = grad_output.sum(axis=(0,) + tuple(range(2, grad_output.ndim)))

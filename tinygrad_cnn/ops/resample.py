@@ -4,8 +4,6 @@ ops/pool.py. Each axis is resampled by a small (out × in) matrix, so the op is 
 its backward the two transposed ones, with no loop over output pixels."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..autograd import Function

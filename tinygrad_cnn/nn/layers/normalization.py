@@ -1,0 +1,155 @@
+"""Normalisation: BatchNorm1d/2d, LayerNorm, GroupNorm."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...errors import ArgumentError, ShapeError
+from ...tensor import Tensor
+from .. import functional as F
+from .. import init
+from ..module import Module, Parameter
+from ._common import _check_tensor, _float_dtype, _named_call
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+
+
+def _affine_parameters(module: Module, affine: bool, bias: bool, shape: tuple, dtype: Any) -> None:
+    """A norm layer's optional scale (ones) and shift (zeros) of `shape`, registered as None
+    when absent (as PyTorch, so the state-dict keys match)."""
+    dtype = _float_dtype(dtype)
+    module.register_parameter("weight", Parameter(np.ones(shape, dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(np.zeros(shape, dtype)) if affine and bias else None)
+
+
+class _BatchNorm(Module):
+    """Batch normalisation over every axis but the channels (axis 1), PyTorch's semantics:
+
+    training: normalise with the batch mean and biased variance; update
+      running_mean ← (1 - momentum)·running_mean + momentum·mean,
+      running_var  ← (1 - momentum)·running_var + momentum·var_unbiased,
+      num_batches_tracked += 1 (momentum=None uses the cumulative average 1/num_batches_tracked);
+    eval: normalise with the running statistics.
+    `bias=False` (keyword, as in PyTorch ≥ 2.x) keeps the scale but drops the shift.
+    State-dict keys: weight, bias, running_mean, running_var, num_batches_tracked.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, device: Any = None,
+                 dtype: Any = None, *, bias: bool = True) -> None:
+        super().__init__()
+        dtype = _float_dtype(dtype)
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        _affine_parameters(self, affine, bias, (self.num_features,), dtype)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor._wrap(np.zeros(num_features, dtype)))
+            self.register_buffer("running_var", Tensor._wrap(np.ones(num_features, dtype)))
+            self.register_buffer("num_batches_tracked", Tensor._wrap(np.array(0, dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    _layouts: dict[int, str] = {}                        # accepted ndim -> its layout, for errors
+
+    def _label(self) -> str:
+        return f"{type(self).__name__}({self.num_features})"
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_tensor(self, input)
+        if input.ndim not in self._layouts:
+            expected = " or ".join(f"{d}-D {layout}" for d, layout in self._layouts.items())
+            raise ShapeError(f"{self._label()} expects a {expected} input, got shape "
+                             f"{tuple(input.shape)}{self._where()}")
+        if input.shape[1] != self.num_features:
+            raise ShapeError(f"{self._label()} got input with {input.shape[1]} channels (input "
+                             f"shape {tuple(input.shape)}), expected {self.num_features}{self._where()}")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.data += 1
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        track = not self.training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if track else None,
+                            self.running_var if track else None, self.weight, self.bias,
+                            use_batch_stats, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """_BatchNorm over (N, L) for each of C channels: input (N, C) or (N, C, L)."""
+    _layouts = {2: "(N, C)", 3: "(N, C, L)"}
+
+
+class BatchNorm2d(_BatchNorm):
+    """_BatchNorm over (N, H, W) for each of C channels: input (N, C, H, W)."""
+    _layouts = {4: "(N, C, H, W)"}
+
+
+class _AffineNorm(Module):
+    """Shared by LayerNorm and GroupNorm: run the functional op with weight, bias and eps."""
+
+    def _run(self, fn: Any, input: Tensor, *args: Any) -> Tensor:
+        _check_tensor(self, input)
+        return _named_call(self, type(self).__name__, fn, input, *args, self.weight, self.bias, self.eps)
+
+
+class LayerNorm(_AffineNorm):
+    """Standardise each sample over the last dims (normalized_shape), then scale and shift
+    elementwise (weight and bias of normalized_shape)."""
+
+    def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        shape = tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else (normalized_shape,)
+        self.normalized_shape = tuple(int(d) for d in shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        _affine_parameters(self, elementwise_affine, bias, self.normalized_shape, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._run(F.layer_norm, input, self.normalized_shape)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+class GroupNorm(_AffineNorm):
+    """Standardise each group of num_channels/num_groups channels per sample, then scale and
+    shift per channel."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 device: Any = None, dtype: Any = None, *, bias: bool = True) -> None:
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ArgumentError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                                f"num_groups ({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        _affine_parameters(self, affine, bias, (num_channels,), dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._run(F.group_norm, input, self.num_groups)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
