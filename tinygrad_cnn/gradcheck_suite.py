@@ -21,7 +21,6 @@ must cope with them.
 """
 from __future__ import annotations
 
-import math
 import sys
 import time
 from dataclasses import dataclass, field

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import autograd
-from .autograd import Function
 from .errors import ArgumentError, DTypeError, ShapeError
 from .ops import elementwise as E
 from .ops import linalg as L

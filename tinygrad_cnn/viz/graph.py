@@ -47,7 +47,7 @@ import inspect
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
