@@ -109,8 +109,11 @@ class MaxPool2d(Function):
                     top, bottom = cols[:, :, 0::2], cols[:, :, 1::2]
                     np.maximum(top, bottom, out=b)
                     bottom_wins = bottom > top
-                    np.copyto(a, np.where(bottom_wins, right_wins[:, :, 1::2], right_wins[:, :, 0::2]))
-                    a += bottom_wins.view(np.uint8) * np.uint8(2)   # offset kh*2 + kw
+                    # offset kh*2 + kw: kw is the winning row's right_wins, picked with bit
+                    # operations (np.where on these strided bool views is 2x slower)
+                    upper, lower = right_wins[:, :, 0::2], right_wins[:, :, 1::2]
+                    kw_bit = upper ^ (bottom_wins & (upper ^ lower))
+                    np.bitwise_or(kw_bit.view(np.uint8), np.left_shift(bottom_wins.view(np.uint8), 1), out=a)
                     if np.isnan(b).any():                  # NaN != NaN: route to the last NaN
                         for k, v in enumerate(views):
                             np.copyto(a, k, where=np.isnan(v))
