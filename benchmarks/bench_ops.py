@@ -51,28 +51,33 @@ def _arrays(name: str):
     return op, x, w, b, t, kw, x_grad
 
 
-def ours(name: str, repeat: int) -> dict:
-    import numpy as np
-    import tinygrad_cnn as tc
-    import tinygrad_cnn.nn.functional as F
+def _run(F, name: str, X, params: list, target):
+    """The case's op, written once for both peers (F: tinygrad_cnn's or torch's functional)."""
+    op, _, ws, kw, _ = CASES[name]
+    if op == "conv":
+        return F.conv2d(X, params[0], params[1], **kw)
+    if op == "convT":
+        return F.conv_transpose2d(X, params[0], params[1], **kw)
+    if op == "maxpool":
+        return F.max_pool2d(X, ws)
+    if op == "avgpool":
+        return F.avg_pool2d(X, ws)
+    return F.cross_entropy(X, target)
+
+
+def _measure(lib, name: str, repeat: int) -> dict:
+    """Time one case with `lib` (tinygrad_cnn or torch: the same calls for both)."""
+    F = lib.nn.functional
     op, x, w, b, t, kw, x_grad = _arrays(name)
-    X = tc.tensor(x, requires_grad=x_grad)
-    params = [tc.tensor(w, requires_grad=True), tc.tensor(b, requires_grad=True)] if w is not None else []
-    target = tc.tensor(t) if t is not None else None
+    X = lib.tensor(x, requires_grad=x_grad)
+    params = [lib.tensor(w, requires_grad=True), lib.tensor(b, requires_grad=True)] if w is not None else []
+    target = lib.tensor(t) if t is not None else None
 
     def run():
-        if op == "conv":
-            return F.conv2d(X, params[0], params[1], **kw)
-        if op == "convT":
-            return F.conv_transpose2d(X, params[0], params[1], **kw)
-        if op == "maxpool":
-            return F.max_pool2d(X, CASES[name][2])
-        if op == "avgpool":
-            return F.avg_pool2d(X, CASES[name][2])
-        return F.cross_entropy(X, target)
+        return _run(F, name, X, params, target)
 
-    with tc.no_grad():
-        g = np.ones(run().shape, np.float32)
+    with lib.no_grad():
+        g = lib.ones_like(run())
 
     def reset():
         for p in [X] + params:
@@ -82,45 +87,21 @@ def ours(name: str, repeat: int) -> dict:
         run().backward(g)
 
     def fwd():
-        with tc.no_grad():
+        with lib.no_grad():
             run()
     return {"fwd": measure(fwd, repeat=repeat), "fwd+bwd": measure(step, repeat=repeat, setup=reset)}
+
+
+def ours(name: str, repeat: int) -> dict:
+    import tinygrad_cnn as tc
+    import tinygrad_cnn.nn.functional  # noqa: F401 - tc.nn.functional
+    return _measure(tc, name, repeat)
 
 
 def torch_peer(name: str, repeat: int) -> dict:
     import torch
     torch.set_num_threads(THREADS)
-    F = torch.nn.functional
-    op, x, w, b, t, kw, x_grad = _arrays(name)
-    X = torch.tensor(x, requires_grad=x_grad)
-    params = [torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)] if w is not None else []
-    target = torch.tensor(t) if t is not None else None
-
-    def run():
-        if op == "conv":
-            return F.conv2d(X, params[0], params[1], **kw)
-        if op == "convT":
-            return F.conv_transpose2d(X, params[0], params[1], **kw)
-        if op == "maxpool":
-            return F.max_pool2d(X, CASES[name][2])
-        if op == "avgpool":
-            return F.avg_pool2d(X, CASES[name][2])
-        return F.cross_entropy(X, target)
-
-    with torch.no_grad():
-        g = torch.ones_like(run())
-
-    def reset():
-        for p in [X] + params:
-            p.grad = None
-
-    def step():
-        run().backward(g)
-
-    def fwd():
-        with torch.no_grad():
-            run()
-    return {"fwd": measure(fwd, repeat=repeat), "fwd+bwd": measure(step, repeat=repeat, setup=reset)}
+    return _measure(torch, name, repeat)
 
 
 def main() -> None:

@@ -95,6 +95,16 @@ def _batch():
     return x, y
 
 
+def _sgd_step(F, net, opt, x, y) -> None:
+    """One training step (any optimizer), written once for both peers: tinygrad_cnn and torch
+    share this API."""
+    loss = F.cross_entropy(net(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    loss.item()
+
+
 def ours_step(name: str, repeat: int, model: str, config: str) -> dict:
     _configure_ours(config)
     import tinygrad_cnn as tc
@@ -108,11 +118,7 @@ def ours_step(name: str, repeat: int, model: str, config: str) -> dict:
     X, Y = tc.tensor(x), tc.tensor(y)
 
     def step():
-        loss = F.cross_entropy(net(X), Y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        loss.item()
+        _sgd_step(F, net, opt, X, Y)
     return {"step": measure(step, repeat=repeat, warmup=10)}
 
 
@@ -136,11 +142,7 @@ def torch_step(name: str, repeat: int, model: str, config: str) -> dict:
     F = torch.nn.functional
 
     def step():
-        loss = F.cross_entropy(net(X), Y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        loss.item()
+        _sgd_step(F, net, opt, X, Y)
     return {"step": measure(step, repeat=repeat, warmup=10)}
 
 
@@ -159,11 +161,7 @@ def ours_epoch(name: str, repeat: int, model: str, config: str) -> dict:
 
     def epoch():
         for x, y in loader:
-            loss = F.cross_entropy(net(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            loss.item()
+            _sgd_step(F, net, opt, x, y)
     return {"epoch": measure(epoch, repeat=repeat, warmup=0)}
 
 
@@ -182,11 +180,7 @@ def torch_epoch(name: str, repeat: int, model: str, config: str) -> dict:
         for i in range(0, images.shape[0], BATCH):
             idx = perm[i:i + BATCH]
             x = ((images[idx].float() / 255.0 - 0.1307) / 0.3081).unsqueeze(1)
-            loss = F.cross_entropy(net(x), labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            loss.item()
+            _sgd_step(F, net, opt, x, labels[idx])
     return {"epoch": measure(epoch, repeat=repeat, warmup=0)}
 
 
@@ -207,11 +201,7 @@ def _torch_rss_main(steps: int) -> None:
     perm = torch.randperm(55000)
     for s in range(steps):
         idx = perm[(s * BATCH) % 55000:][:BATCH]
-        loss = F.cross_entropy(net(norm(train_x[idx])), train_y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        loss.item()
+        _sgd_step(F, net, opt, norm(train_x[idx]), train_y[idx])   # Adam here: same calls
     correct = 0
     with torch.no_grad():
         for i in range(0, 10000, 250):

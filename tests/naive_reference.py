@@ -389,6 +389,25 @@ def conv_nd(x, w, b=None, stride=None, padding=None, dilation=None, groups=1):
     return out
 
 
+def _window_entries(n_, c_, size, kernel, dilation, padding, stride):
+    """Every (n, c, column-matrix row, column, input row, input col) that im2col copies,
+    element by element: row (c, kh, kw), column (oh, ow), input (oh*SH - PH + kh*DH, ...)."""
+    h, w = size
+    oh_ = conv_out_size(h, kernel[0], stride[0], padding[0], padding[0], dilation[0])
+    ow_ = conv_out_size(w, kernel[1], stride[1], padding[1], padding[1], dilation[1])
+    for n in range(n_):
+        for c in range(c_):
+            for kh in range(kernel[0]):
+                for kw in range(kernel[1]):
+                    row = (c * kernel[0] + kh) * kernel[1] + kw
+                    for oh in range(oh_):
+                        for ow in range(ow_):
+                            r = oh * stride[0] - padding[0] + kh * dilation[0]
+                            q = ow * stride[1] - padding[1] + kw * dilation[1]
+                            if 0 <= r < h and 0 <= q < w:
+                                yield n, c, row, oh * ow_ + ow, r, q
+
+
 def unfold(x, kernel, dilation=(1, 1), padding=(0, 0), stride=(1, 1)):
     """col[n, (c, kh, kw), (oh, ow)] = x[n, c, oh*SH - PH + kh*DH, ow*SW - PW + kw*DW] (0 outside)."""
     x = np.asarray(x, np.float64)
@@ -396,40 +415,19 @@ def unfold(x, kernel, dilation=(1, 1), padding=(0, 0), stride=(1, 1)):
     oh_ = conv_out_size(h, kernel[0], stride[0], padding[0], padding[0], dilation[0])
     ow_ = conv_out_size(w, kernel[1], stride[1], padding[1], padding[1], dilation[1])
     out = np.zeros((n_, c_ * kernel[0] * kernel[1], oh_ * ow_))
-    for n in range(n_):
-        for c in range(c_):
-            for kh in range(kernel[0]):
-                for kw in range(kernel[1]):
-                    row = (c * kernel[0] + kh) * kernel[1] + kw
-                    for oh in range(oh_):
-                        for ow in range(ow_):
-                            r = oh * stride[0] - padding[0] + kh * dilation[0]
-                            q = ow * stride[1] - padding[1] + kw * dilation[1]
-                            if 0 <= r < h and 0 <= q < w:
-                                out[n, row, oh * ow_ + ow] = x[n, c, r, q]
+    for n, c, row, col, r, q in _window_entries(n_, c_, (h, w), kernel, dilation, padding, stride):
+        out[n, row, col] = x[n, c, r, q]
     return out
 
 
 def fold(cols, output_size, kernel, dilation=(1, 1), padding=(0, 0), stride=(1, 1)):
     """The adjoint of unfold: every column entry is added back where unfold took it."""
     cols = np.asarray(cols, np.float64)
-    h, w = output_size
     n_, k_, _ = cols.shape
     c_ = k_ // (kernel[0] * kernel[1])
-    oh_ = conv_out_size(h, kernel[0], stride[0], padding[0], padding[0], dilation[0])
-    ow_ = conv_out_size(w, kernel[1], stride[1], padding[1], padding[1], dilation[1])
-    out = np.zeros((n_, c_, h, w))
-    for n in range(n_):
-        for c in range(c_):
-            for kh in range(kernel[0]):
-                for kw in range(kernel[1]):
-                    row = (c * kernel[0] + kh) * kernel[1] + kw
-                    for oh in range(oh_):
-                        for ow in range(ow_):
-                            r = oh * stride[0] - padding[0] + kh * dilation[0]
-                            q = ow * stride[1] - padding[1] + kw * dilation[1]
-                            if 0 <= r < h and 0 <= q < w:
-                                out[n, c, r, q] += cols[n, row, oh * ow_ + ow]
+    out = np.zeros((n_, c_) + tuple(output_size))
+    for n, c, row, col, r, q in _window_entries(n_, c_, output_size, kernel, dilation, padding, stride):
+        out[n, c, r, q] += cols[n, row, col]
     return out
 
 

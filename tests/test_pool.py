@@ -6,6 +6,7 @@ from hypothesis import given, strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
+from torch_compare import assert_like_torch
 
 RNG = np.random.default_rng(99)
 
@@ -133,15 +134,9 @@ AVG_GRID = [
 @pytest.mark.parametrize("shape", [(2, 3, 8, 8), (1, 2, 9, 7)])
 def test_avg_pool2d_matches_torch(torch, threads, shape, kw):
     x = RNG.standard_normal(shape)
-    X = tc.tensor(x, requires_grad=True)
-    tx = torch.tensor(x, requires_grad=True)
-    y, ty = F.avg_pool2d(X, **kw), torch.nn.functional.avg_pool2d(tx, **kw)
-    assert y.shape == tuple(ty.shape)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
-    g = RNG.standard_normal(y.shape)
-    y.backward(g)
-    ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(X.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert_like_torch(torch, lambda t: F.avg_pool2d(t, **kw),
+                      lambda t: torch.nn.functional.avg_pool2d(t, **kw), x, RNG,
+                      tol=dict(rtol=1e-12, atol=1e-12))
 
 
 @given(h=st.integers(1, 10), w=st.integers(1, 10), k=st.integers(1, 4), s=st.integers(1, 3),

@@ -607,24 +607,24 @@ def _dim(input: Tensor, dim: Any, op: str) -> int:
 
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """exp(x - max) / Σ exp(x - max) along dim (stable for any finite logits)."""
-    input = _tensor(input, "softmax", "input")
-    x = input.to(dtype) if dtype is not None else input._to_float()
-    _float(x, "softmax", f"input (as dtype={dtype})")
-    axis = _dim(x, dim, "softmax")
-    if x.ndim == 0:
-        return A.Softmax.apply(x.reshape(1), dim=0).reshape(())
-    return A.Softmax.apply(x, dim=axis)
+    return _along_dim("softmax", A.Softmax, input, dim, dtype)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """x - max - log Σ exp(x - max) along dim (stable: no inf/nan for logits of ±1000)."""
-    input = _tensor(input, "log_softmax", "input")
+    return _along_dim("log_softmax", A.LogSoftmax, input, dim, dtype)
+
+
+def _along_dim(op: str, function: Any, input: Tensor, dim: Any, dtype: Any) -> Tensor:
+    """softmax/log_softmax: the input cast to `dtype` (else made float), dim checked; a 0-d
+    input is a 1-element vector."""
+    input = _tensor(input, op, "input")
     x = input.to(dtype) if dtype is not None else input._to_float()
-    _float(x, "log_softmax", f"input (as dtype={dtype})")
-    axis = _dim(x, dim, "log_softmax")
+    _float(x, op, f"input (as dtype={dtype})")
+    axis = _dim(x, dim, op)
     if x.ndim == 0:
-        return A.LogSoftmax.apply(x.reshape(1), dim=0).reshape(())
-    return A.LogSoftmax.apply(x, dim=axis)
+        return function.apply(x.reshape(1), dim=0).reshape(())
+    return function.apply(x, dim=axis)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

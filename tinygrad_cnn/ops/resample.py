@@ -17,7 +17,7 @@ class Separable2d(Function):
 
     @staticmethod
     def matrices(x: np.ndarray, **kwargs) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        raise NotImplementedError("a Separable2d subclass must define matrices(x, **kwargs) -> (A_H, A_W)")
 
     @classmethod
     def forward(cls, ctx, x, **kwargs):

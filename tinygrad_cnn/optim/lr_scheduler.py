@@ -49,7 +49,7 @@ class LRScheduler:
             self._is_initial = False
 
     def get_lr(self) -> list[float]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define get_lr() (a subclass of LRScheduler)")
 
     def get_last_lr(self) -> list[float]:
         """The learning rates the last step() set."""

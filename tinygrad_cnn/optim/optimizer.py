@@ -107,7 +107,7 @@ class Optimizer:
             return closure()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define step() (a subclass of Optimizer)")
 
     def _buffers(self, p: Tensor, n: int) -> list[np.ndarray]:
         """n scratch arrays shaped like p, allocated once per parameter (not part of the state)."""

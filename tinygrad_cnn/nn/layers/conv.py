@@ -78,7 +78,8 @@ class _ConvNd(Module):
         return f"{type(self).__name__}({self.in_channels}→{self.out_channels}, kernel {k})"
 
     def _conv(self, x: Tensor, padding: Any) -> Tensor:
-        raise NotImplementedError
+        """The functional conv of this dimensionality (Conv1d/2d/3d, ConvTranspose1d/2d/3d)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _conv (subclass Conv2d etc.)")
 
     def forward(self, input: Tensor) -> Tensor:
         _check_tensor(self, input)
