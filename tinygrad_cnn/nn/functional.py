@@ -492,8 +492,9 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         scales = tuple(1.0 / f for f in factors)
     nbytes = math.prod(input.shape[:2]) * math.prod(out) * input.dtype.itemsize
     if nbytes > 1 << 40:                                   # a typo'd scale, not an image
-        raise ShapeError(f"{op}: the output would have shape {tuple(input.shape[:2]) + tuple(out)} "
-                         f"(more than 1 TiB); check size/scale_factor")
+        what = f"size={size!r}" if size is not None else f"scale_factor={scale_factor!r}"
+        raise ShapeError(f"{op}: {what} on input shape {tuple(input.shape)} gives an output of "
+                         f"more than 1 TiB; check size/scale_factor")
     return RS.Interpolate2d.apply(input, out=out, mode=mode, align_corners=bool(align_corners),
                                   scales=scales)
 
