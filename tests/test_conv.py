@@ -19,10 +19,11 @@ def _rand(*shape, dtype=np.float64):
     return RNG.standard_normal(shape).astype(dtype)
 
 
-@pytest.fixture(params=["auto", "batch_major", "batch_last", "chunked", "threads", "serial"])
+@pytest.fixture(params=["auto", "batch_major", "batch_last", "rows", "threads", "serial"])
 def layout(request, monkeypatch):
     """Run a test under each code path of ConvNd: the automatic choice, each layout forced,
-    batch chunking (a tiny workspace limit), many one-image steps over 3 threads, and serial."""
+    one image and one output row at a time (a workspace limit below one image's columns),
+    many one-image steps over 3 threads, and serial."""
     from tinygrad_cnn.ops import parallel
     if request.param == "batch_major":
         monkeypatch.setattr(CV, "BATCH_LAST_MAX_POSITIONS", -1)
@@ -35,7 +36,8 @@ def layout(request, monkeypatch):
         monkeypatch.setitem(parallel._state, "threads", 3)
     elif request.param == "serial":
         monkeypatch.setitem(parallel._state, "threads", 1)
-    elif request.param == "chunked":
+    elif request.param == "rows":
+        monkeypatch.setattr(CV, "_rows_per_band", lambda *args: 1)
         old = workspace.set_workspace_limit(1)
         yield request.param
         workspace.set_workspace_limit(old)

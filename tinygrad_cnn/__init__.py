@@ -7,7 +7,7 @@
 """
 from . import autograd
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .errors import ArgumentError, BackwardError, DTypeError, ShapeError
+from .errors import ArgumentError, BackwardError, DTypeError, ShapeError, WorkspaceError
 from .gradcheck import GradcheckError, gradcheck
 from .rng import manual_seed
 from .tensor import *  # noqa: F401,F403  (Tensor, factories, dtypes, tc.exp & co.)
@@ -41,6 +41,6 @@ globals().update({_n: _function_form(_n) for _n in _FUNCTION_FORMS})
 __all__ = ["autograd", "data", "nn", "optim", "models", "save", "load", "CheckpointError",
            "Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "gradcheck", "GradcheckError", "GradcheckWarning", "viz", "gradcheck_suite", "manual_seed", "ShapeError",
-           "ArgumentError", "DTypeError", "BackwardError", "Tensor", "set_workspace_limit",
+           "ArgumentError", "DTypeError", "BackwardError", "WorkspaceError", "Tensor", "set_workspace_limit",
            "set_num_threads", "get_num_threads", "set_blas_threads", "get_blas_threads",
            "get_workspace_limit", *_tensor_all, *_FUNCTION_FORMS]

@@ -48,3 +48,8 @@ class DownloadError(OSError):
 
 class GraphvizNotFoundError(RuntimeError):
     """The Graphviz `dot` executable is not installed (or not on PATH); DOT text still works."""
+
+
+class WorkspaceError(RuntimeError):
+    """An op's workspace (a conv's im2col columns) cannot be cut to fit tc.set_workspace_limit:
+    even its smallest piece is bigger (the message names the sizes and the limit)."""

@@ -52,7 +52,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
-from ..errors import ArgumentError, ShapeError
+from ..errors import ArgumentError, ShapeError, WorkspaceError
 from .parallel import Scratch, get_num_threads, partition, run_parallel
 from .workspace import get_workspace_limit, strided_ufuncs
 
@@ -298,6 +298,8 @@ class _Plan:
         self.steps = [(n0, min(n, n0 + step)) for n0 in range(0, n, step)]
         self.keep_columns = weight_needs_grad and fits and n * col_bytes <= KEEP_COLUMNS_MAX_BYTES
         self.threads = get_num_threads() if parallel else 1
+        if not fits:                                       # no more threads than steps' columns fit
+            self.threads = max(1, min(self.threads, limit // max(1, step * col_bytes)))
 
     def columns(self, x: np.ndarray, scratch: Scratch, buffer: np.ndarray | None) -> np.ndarray:
         """The columns (K, m) of the images x (n, C, H, W): column index (n, oh, ow), or (oh, ow, n)
@@ -369,7 +371,118 @@ class _Plan:
 def conv_forward(ctx: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                  stride: tuple, padding: tuple, dilation: tuple, groups: int) -> np.ndarray:
     """The conv forward on arrays (ConvNd.forward; also its backward's grad_input when that is a
-    conv with the rotated kernel, and grad_input_by_rotated_kernel)."""
+    conv with the rotated kernel, and grad_input_by_rotated_kernel). A conv whose one image's
+    columns exceed the workspace limit runs in bands of output rows (_banded_forward)."""
+    bands = _row_bands(x.shape, weight.shape, stride, padding, dilation, x.itemsize)
+    if bands is not None:
+        return _banded_forward(ctx, x, weight, bias, stride, padding, dilation, groups, bands)
+    return _im2col_forward(ctx, x, weight, bias, stride, padding, dilation, groups)
+
+
+# --------------------------------------------------------------- bands of output rows
+def _rows_per_band(row_bytes: int, limit: int, x_shape: tuple, w_shape: tuple, out: tuple,
+                   itemsize: int) -> int:
+    """How many output rows' columns fit the limit; WorkspaceError when not even one does."""
+    if row_bytes > limit:
+        raise WorkspaceError(
+            f"conv: one output row's im2col columns need {row_bytes:,} bytes (C*KH*KW = "
+            f"{x_shape[1] * math.prod(w_shape[2:]):,} values for each of the {math.prod(out[1:]):,} "
+            f"positions of a row, {itemsize} bytes each; input {tuple(x_shape)}, weight "
+            f"{tuple(w_shape)}, output rows of {tuple(out[1:])}), more than the workspace limit of "
+            f"{limit:,} bytes; raise it with tc.set_workspace_limit(nbytes) (or None for no limit)")
+    return limit // row_bytes
+
+
+def _row_bands(x_shape: tuple, w_shape: tuple, stride: tuple, padding: tuple, dilation: tuple,
+               itemsize: int) -> list[tuple[int, int]] | None:
+    """None when one image's columns fit the workspace limit (the batch is then chunked by
+    images, _Plan); else the (o0, o1) ranges of output rows (first spatial dim) whose columns
+    fit it."""
+    limit = get_workspace_limit()
+    if limit is None or x_shape[0] == 0:
+        return None
+    kernel = tuple(w_shape[2:])
+    out = conv_output_size("conv", x_shape[2:], kernel, stride, padding, dilation)
+    row_bytes = x_shape[1] * math.prod(kernel) * math.prod(out[1:]) * itemsize
+    if row_bytes * out[0] <= limit:
+        return None
+    rows = _rows_per_band(row_bytes, limit, tuple(x_shape), tuple(w_shape), out, itemsize)
+    return [(o0, min(out[0], o0 + rows)) for o0 in range(0, out[0], rows)]
+
+
+def _band_input(h: int, band: tuple[int, int], kernel: int, stride: int,
+                pad: tuple[int, int], dilation: int) -> tuple[slice, tuple[int, int]]:
+    """The input rows (first spatial dim) that output rows o0..o1-1 read, and the padding that
+    makes a conv of just those rows produce exactly those output rows.
+
+    Output row o reads padded rows o*S .. o*S + D*(K-1), i.e. input rows r = o*S - P_lo + j.
+    The band reads r0 = o0*S - P_lo up to r1 = (o1-1)*S - P_lo + D*(K-1) + 1 (exclusive); the
+    part outside [0, H) becomes the band's own zero padding."""
+    r0 = band[0] * stride - pad[0]
+    r1 = (band[1] - 1) * stride - pad[0] + dilation * (kernel - 1) + 1
+    a, b = min(max(0, r0), h), max(0, min(h, r1))
+    if b <= a:                                       # the band sees only padding
+        return slice(0, 0), (0, r1 - r0)
+    return slice(a, b), (a - r0, r1 - b)
+
+
+def _banded_forward(ctx: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
+                    stride: tuple, padding: tuple, dilation: tuple, groups: int,
+                    bands: list) -> np.ndarray:
+    """The conv one image and one band of output rows at a time, each band a conv of the input
+    rows it reads (_band_input): never more than a band's columns at once. Serial: the limit
+    is what is scarce here, not cores."""
+    kernel = tuple(weight.shape[2:])
+    out = conv_output_size("conv", x.shape[2:], kernel, stride, padding, dilation)
+    y = np.empty((x.shape[0], weight.shape[0]) + out, x.dtype)
+    for n in range(x.shape[0]):
+        for band in bands:
+            rows, pad0 = _band_input(x.shape[2], band, kernel[0], stride[0], padding[0], dilation[0])
+            y[n:n + 1, :, band[0]:band[1]] = _im2col_forward(
+                None, x[n:n + 1, :, rows], weight, bias, stride, (pad0,) + tuple(padding[1:]),
+                dilation, groups)
+    if ctx is not None:
+        needs = tuple(getattr(ctx, "needs_input_grad", ())) + (False,) * 3
+        ctx.bands, ctx.x_shape = bands, x.shape
+        ctx.save_for_backward(x if needs[1] else None, weight, None)   # weight: also its shape
+    return y
+
+
+def _banded_backward(ctx: Any, grad_output: np.ndarray) -> tuple:
+    """ConvNd.backward band by band: each band's gradients from the backward of its own conv
+    (columns rebuilt from its input rows), grad_input rows added where the bands overlap."""
+    x, weight, _ = ctx.saved_tensors
+    need_x, need_w, need_b = (ctx.needs_input_grad + (False, False))[:3]
+    kw, x_shape = ctx.kwargs, ctx.x_shape
+    stride, padding, dilation, groups = kw["stride"], kw["padding"], kw["dilation"], kw["groups"]
+    kernel = tuple(weight.shape[2:])
+    grad_x = np.zeros(x_shape, grad_output.dtype) if need_x else None
+    grad_w = np.zeros(weight.shape, grad_output.dtype) if need_w else None
+    grad_b = grad_output.sum(axis=(0,) + tuple(range(2, grad_output.ndim))) if need_b else None
+    if not (need_x or need_w):
+        return None, None, grad_b
+    for n in range(x_shape[0]):
+        for band in ctx.bands:
+            rows, pad0 = _band_input(x_shape[2], band, kernel[0], stride[0], padding[0], dilation[0])
+            sub_shape = (1, x_shape[1], rows.stop - rows.start) + tuple(x_shape[3:])
+            pads = (pad0,) + tuple(padding[1:])
+            out = conv_output_size("conv", sub_shape[2:], kernel, stride, pads, dilation)
+            sub = _ConvContext((need_x, need_w, False), groups)
+            sub.plan = _Plan(sub_shape, grad_output.itemsize, weight.shape[0], kernel, tuple(stride),
+                             pads, tuple(dilation), out, False)
+            sub.x_shape = sub_shape
+            sub.save_for_backward(x[n:n + 1, :, rows] if need_w else None, weight, None)
+            gx, gw, _ = ConvNd.backward(sub, np.ascontiguousarray(grad_output[n:n + 1, :, band[0]:band[1]]))
+            if need_x:
+                grad_x[n:n + 1, :, rows] += gx
+            if need_w:
+                grad_w += gw
+    return grad_x, grad_w, grad_b
+
+
+def _im2col_forward(ctx: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
+                    stride: tuple, padding: tuple, dilation: tuple, groups: int) -> np.ndarray:
+    """The im2col conv (the module docstring): chunks of whole images, threads, kept columns."""
     n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
     co, kernel = weight.shape[0], tuple(weight.shape[2:])
     out = conv_output_size("conv", spatial, kernel, stride, padding, dilation)
@@ -447,6 +560,8 @@ class ConvNd(Function):
             (x_shape, w_shape), need = ctx.empty_shapes, ctx.needs_input_grad + (False, False)
             return tuple(np.zeros(shape, grad_output.dtype) if need[i] else None
                          for i, shape in enumerate((x_shape, w_shape, w_shape[:1])))
+        if "bands" in ctx.__dict__:       # one image's columns exceed the workspace limit
+            return _banded_backward(ctx, grad_output)
         x, weight, kept = ctx.saved_tensors
         need_x, need_w, need_b = (ctx.needs_input_grad + (False, False))[:3]
         plan, g_, x_shape = ctx.plan, ctx.kwargs["groups"], ctx.x_shape
@@ -460,7 +575,10 @@ class ConvNd(Function):
             grad_b = grad_output.reshape(n, co, positions).sum(axis=0).sum(axis=1)
         pads = plan.rotated_padding(x_shape) if need_x else None
         if pads is not None:
-            grad_x = _grad_input_by_conv(grad_output, weight, pads, plan.dilation, g_)
+            try:
+                grad_x = _grad_input_by_conv(grad_output, weight, pads, plan.dilation, g_)
+            except WorkspaceError:        # its rows (CO*KH*KW per position) do not fit: col2im's do
+                pads = None
         col2im = need_x and pads is None
         if not (need_w or col2im):
             return grad_x, None, grad_b

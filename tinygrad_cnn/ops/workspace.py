@@ -5,7 +5,10 @@ C*KH*KW values per output position, KH*KW times the input. A conv whose column m
 exceed the limit is processed in batch chunks (each chunk's columns fit the limit) and does not
 keep its columns for backward (they are rebuilt chunk by chunk there). Results are the same as
 unchunked: the output and grad_input bit for bit, grad_weight up to the order in which the
-per-chunk partial sums are added.
+per-chunk partial sums are added. When one image's columns alone exceed the limit, the conv
+runs one image and one band of output rows at a time (forward and backward, ops/conv.py
+_row_bands); when not even one output row's columns fit, it raises WorkspaceError naming the
+sizes.
 
 Malloc tuning. Each training step allocates and frees the same large temporaries (columns,
 gradients). glibc serves blocks above its mmap threshold with fresh mmap()s and returns them on
@@ -34,7 +37,8 @@ def set_workspace_limit(nbytes: int | None) -> int | None:
     """Cap the im2col column matrix of one conv call at `nbytes` (None: no cap).
 
     Returns the previous limit, so `old = tc.set_workspace_limit(n) ... tc.set_workspace_limit(old)`
-    restores it. Convs whose columns would exceed the cap run in batch chunks (see module doc).
+    restores it. Convs whose columns would exceed the cap run in batch chunks, or in bands of
+    output rows within an image (see module doc); WorkspaceError if one row does not fit.
     """
     if nbytes is not None:
         if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)):
