@@ -747,6 +747,62 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
         p = cfg["p"]
         return (lambda x: _F().dropout(x, p, True)), [randn(rng, cfg["shape"])]
 
+    _register_porting_ops(R)
+
+
+def _register_porting_ops(R: Callable) -> None:
+    """The ops real PyTorch scripts needed when ported (issue 12): losses, layers, small ops."""
+    reductions = [{}, {"reduction": "sum"}, {"reduction": "none"}]
+
+    @R("l1_loss", defaults={"shape": (3, 4), "reduction": "mean"}, grid=reductions, requires=("l1_loss",))
+    def _l1(cfg, rng):
+        """F.l1_loss(a, b): both inputs get gradients (differences kept away from 0)"""
+        a = leaf(_off_kinks(rng, cfg["shape"], (0.0,)))
+        return (lambda x, y: _F().l1_loss(x, y, reduction=cfg["reduction"])), \
+            [a, leaf(np.zeros(cfg["shape"]))]
+
+    for name, key in (("smooth_l1_loss", "beta"), ("huber_loss", "delta")):
+        @R(name, defaults={"shape": (3, 4), "reduction": "mean", key: 1.0},
+           grid=[{}, {"reduction": "none", key: 0.5}, {key: 3.0}], requires=(name,))
+        def _huber(cfg, rng, name=name, key=key):
+            """F.smooth_l1_loss(a, b, beta) / F.huber_loss(a, b, delta) (|a - b| off the threshold)"""
+            t = cfg[key]
+            a = leaf(_off_kinks(rng, cfg["shape"], (-t, t)))
+            fn = getattr(_F(), name)
+            return (lambda x, y: fn(x, y, reduction=cfg["reduction"], **{key: t})), \
+                [a, leaf(np.zeros(cfg["shape"]))]
+
+    @R("binary_cross_entropy", defaults={"shape": (3, 4), "reduction": "mean", "weight": False},
+       grid=reductions + [{"weight": True}], requires=("binary_cross_entropy",))
+    def _bce(cfg, rng):
+        """F.binary_cross_entropy(p, y, weight): p in (0.05, 0.95); y gets a gradient too"""
+        w = Tensor._wrap(rng.uniform(0.5, 2, cfg["shape"][-1:])) if cfg["weight"] else None
+        return (lambda p, y: _F().binary_cross_entropy(p, y, weight=w, reduction=cfg["reduction"])), \
+            [leaf(rng.uniform(0.05, 0.95, cfg["shape"])), leaf(rng.uniform(0, 1, cfg["shape"]))]
+
+    @R("binary_cross_entropy_with_logits",
+       defaults={"shape": (3, 4), "reduction": "mean", "weight": False, "pos_weight": False},
+       grid=reductions + [{"weight": True, "pos_weight": True}],
+       requires=("binary_cross_entropy_with_logits",))
+    def _bce_logits(cfg, rng):
+        """F.binary_cross_entropy_with_logits(x, y, weight, pos_weight)"""
+        c = cfg["shape"][-1:]
+        w = Tensor._wrap(rng.uniform(0.5, 2, c)) if cfg["weight"] else None
+        pw = Tensor._wrap(rng.uniform(0.5, 3, c)) if cfg["pos_weight"] else None
+        return (lambda x, y: _F().binary_cross_entropy_with_logits(
+            x, y, weight=w, reduction=cfg["reduction"], pos_weight=pw)), \
+            [randn(rng, cfg["shape"]), leaf(rng.uniform(0, 1, cfg["shape"]))]
+
+    @R("kl_div", defaults={"shape": (3, 4), "reduction": "batchmean", "log_target": False},
+       grid=[{}, {"reduction": "none"}, {"log_target": True}, {"reduction": "mean", "log_target": True}],
+       requires=("kl_div",))
+    def _kl(cfg, rng):
+        """F.kl_div(log_p, q, reduction, log_target); q > 0 gets a gradient too"""
+        q = rng.uniform(0.1, 1, cfg["shape"])
+        q = leaf(np.log(q) if cfg["log_target"] else q)
+        return (lambda x, y: _F().kl_div(x, y, reduction=cfg["reduction"], log_target=cfg["log_target"])), \
+            [randn(rng, cfg["shape"]), q]
+
 
 def _off_kinks(rng: np.random.Generator, shape: Any, kinks: tuple, margin: float = 0.01) -> np.ndarray:
     """Values in [-7, 7] at least `margin` away from every kink, so finite differences with a

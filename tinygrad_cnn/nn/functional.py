@@ -30,7 +30,9 @@ __all__ = ["pad", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transp
            "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "interpolate", "linear", "relu", "leaky_relu", "sigmoid", "tanh", "silu", "gelu",
            "elu", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softmax",
-           "log_softmax", "dropout", "dropout2d", "batch_norm", "layer_norm", "group_norm", "cross_entropy", "nll_loss", "mse_loss"]
+           "log_softmax", "dropout", "dropout2d", "batch_norm", "layer_norm", "group_norm", "cross_entropy", "nll_loss", "mse_loss",
+           "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "kl_div"]
 
 
 def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
@@ -830,10 +832,9 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
     return loss.squeeze(0) if unbatched and reduction == "none" else loss
 
 
-def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Mean (or sum, or none) of (input - target)²; both arguments get gradients."""
-    op = "mse_loss"
-    _reduction(reduction, op)
+def _regression_target(op: str, input: Tensor, target: Any) -> tuple[Tensor, Tensor]:
+    """(input, target) for an elementwise loss: a float input and a target of its shape and
+    dtype (arrays and lists are converted)."""
     input = _tensor(input, op, "input")
     _float(input, op, "input")
     if not isinstance(target, Tensor):
@@ -848,4 +849,139 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
                          f"warning, which usually hides a bug)")
     if target.dtype != input.dtype:
         target = target.to(input.dtype)
+    return input, target
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or sum, or none) of (input - target)²; both arguments get gradients."""
+    op = "mse_loss"
+    _reduction(reduction, op)
+    input, target = _regression_target(op, input, target)
     return LS.MSELoss.apply(input, target, reduction=reduction)
+
+
+def _reduce_loss(loss: Tensor, reduction: str) -> Tensor:
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+
+def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or sum, or none) of |input - target|; both arguments get gradients (sign(d), 0 at 0)."""
+    op = "l1_loss"
+    _reduction(reduction, op)
+    input, target = _regression_target(op, input, target)
+    return _reduce_loss((input - target).abs(), reduction)
+
+
+def _positive_number(value: Any, name: str, op: str, allow_zero: bool) -> float:
+    value = float(_number(value, name, op))
+    if not (value >= 0 if allow_zero else value > 0) or not math.isfinite(value):
+        raise ArgumentError(f"{op}: {name} must be {'non-negative' if allow_zero else 'positive'} "
+                            f"and finite, got {value!r}")
+    return value
+
+
+def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """½d² for |d| < delta, delta·(|d| - ½delta) beyond (d = input - target): quadratic near
+    zero, linear for outliers."""
+    op = "huber_loss"
+    _reduction(reduction, op)
+    delta = _positive_number(delta, "delta", op, allow_zero=False)
+    input, target = _regression_target(op, input, target)
+    return LS.HuberLoss.apply(input, target, delta=delta, reduction=reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Any, size_average: Any = None, reduce: Any = None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """½d²/beta for |d| < beta, |d| - ½beta beyond: huber_loss(delta=beta) / beta, and
+    l1_loss when beta = 0 (as PyTorch). size_average/reduce are PyTorch's deprecated
+    arguments and must stay None."""
+    op = "smooth_l1_loss"
+    _no_legacy_reduction(op, size_average, reduce)
+    _reduction(reduction, op)
+    beta = _positive_number(beta, "beta", op, allow_zero=True)
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    input, target = _regression_target(op, input, target)
+    return LS.HuberLoss.apply(input, target, delta=beta, scale=1.0 / beta, reduction=reduction)
+
+
+def _no_legacy_reduction(op: str, size_average: Any, reduce: Any) -> None:
+    if size_average is not None or reduce is not None:
+        raise ArgumentError(f"{op}: size_average and reduce are deprecated in PyTorch and not "
+                            f"supported; use reduction='mean'|'sum'|'none'")
+
+
+def _loss_weight(op: str, name: str, weight: Any, input: Tensor, shape: tuple) -> Tensor | None:
+    """A constant weight tensor broadcastable to `shape`, in the input's dtype (no gradient)."""
+    if weight is None:
+        return None
+    if not isinstance(weight, Tensor):
+        try:
+            weight = Tensor._wrap(np.asarray(weight, input.dtype))
+        except (TypeError, ValueError):
+            raise DTypeError(f"{op}: {name} must be a tensor of numbers, got "
+                             f"{type(weight).__name__}") from None
+    if weight.requires_grad:
+        raise ArgumentError(f"{op}: {name} requires grad, but loss weights are constants here "
+                            f"(no gradient flows into them); pass {name}.detach()")
+    try:
+        full = np.broadcast_to(weight.numpy(), shape)
+    except ValueError:
+        raise ShapeError(f"{op}: {name} of shape {tuple(weight.shape)} does not broadcast to the "
+                         f"input shape {tuple(input.shape)}") from None
+    return Tensor._wrap(full.astype(input.dtype, copy=False))
+
+
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: Any = None,
+                         reduce: Any = None, reduction: str = "mean") -> Tensor:
+    """-w (y log x + (1-y) log(1-x)) on probabilities x in [0, 1] (each log clamped at -100,
+    as PyTorch); weight broadcasts to the input's shape. Both x and y get gradients."""
+    op = "binary_cross_entropy"
+    _no_legacy_reduction(op, size_average, reduce)
+    _reduction(reduction, op)
+    input, target = _regression_target(op, input, target)
+    x = input.numpy()
+    if x.size and not ((x >= 0) & (x <= 1)).all():
+        bad = x[~((x >= 0) & (x <= 1))].flat[0]
+        raise ArgumentError(f"{op}: input values must be probabilities in [0, 1] (apply sigmoid "
+                            f"first, or use binary_cross_entropy_with_logits), found {bad!r} in "
+                            f"input of shape {tuple(input.shape)}")
+    weight = _loss_weight(op, "weight", weight, input, input.shape)
+    return LS.BinaryCrossEntropy.apply(input, target, weight, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,
+                                     size_average: Any = None, reduce: Any = None,
+                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+    """Sigmoid + binary cross-entropy on logits, fused and stable for any logit. weight
+    broadcasts to the input's shape; pos_weight (one per class, broadcast along the last
+    dim) scales the positive term y·log σ(x)."""
+    op = "binary_cross_entropy_with_logits"
+    _no_legacy_reduction(op, size_average, reduce)
+    _reduction(reduction, op)
+    input, target = _regression_target(op, input, target)
+    weight = _loss_weight(op, "weight", weight, input, input.shape)
+    pos_weight = _loss_weight(op, "pos_weight", pos_weight, input, input.shape)
+    return LS.BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction=reduction)
+
+
+def kl_div(input: Tensor, target: Any, size_average: Any = None, reduce: Any = None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """KL(target ‖ exp(input)) pointwise: target·(log target - input), input being
+    log-probabilities (target too when log_target=True). reduction='batchmean' divides the
+    sum by the batch size — the mathematically correct KL per sample; 'mean' (the default,
+    as in PyTorch) divides by the element count."""
+    op = "kl_div"
+    _no_legacy_reduction(op, size_average, reduce)
+    if not isinstance(reduction, str) or reduction not in ("mean", "batchmean", "sum", "none"):
+        raise ArgumentError(f"{op}: reduction must be 'mean', 'batchmean', 'sum' or 'none', got "
+                            f"{reduction!r}")
+    input, target = _regression_target(op, input, target)
+    return LS.KLDivergence.apply(input, target, reduction=reduction,
+                                 log_target=_flag_arg(log_target, "log_target", op))
+
+
+def _flag_arg(value: Any, name: str, op: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentError(f"{op}: {name} must be a bool, got {value!r}")
+    return bool(value)

@@ -168,3 +168,140 @@ class MSELoss(Function):
         need_x, need_y = ctx.needs_input_grad
         g = (2 * ctx.scale) * grad_output * diff
         return (g if need_x else None), (-g if need_y else None)
+
+
+# ------------------------------------------------------------ elementwise (regression, binary) losses
+def _scaled(grad_output: np.ndarray, scale: float, dtype: np.dtype) -> np.ndarray:
+    """r_i = d(reduced)/d(loss_i): the upstream gradient times the reduction's scale."""
+    return (grad_output * scale).astype(dtype, copy=False)
+
+
+class HuberLoss(Function):
+    """Huber loss of d = x - y with threshold δ (SmoothL1Loss(β) is HuberLoss(δ=β) / β):
+        loss_i = ½ d_i²             if |d_i| < δ
+               = δ (|d_i| - ½ δ)    otherwise
+    dL/dx_i = r_i · clip(d_i, -δ, δ) (= d_i inside, δ sign(d_i) outside);  dL/dy_i = -dL/dx_i.
+    `scale` multiplies the whole loss (1/β for SmoothL1); 'mean' divides by the element count."""
+
+    @staticmethod
+    def forward(ctx, x, y, *, delta=1.0, scale=1.0, reduction="mean"):
+        diff = x - y
+        size = np.abs(diff)
+        loss = np.where(size < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta)) * scale
+        out, ctx.scale = _reduce(loss.astype(x.dtype, copy=False), reduction, loss.size)
+        ctx.save_for_backward(diff)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (diff,) = ctx.saved_tensors
+        delta, scale = ctx.kwargs.get("delta", 1.0), ctx.kwargs.get("scale", 1.0)
+        need_x, need_y = ctx.needs_input_grad
+        g = _scaled(grad_output, ctx.scale * scale, diff.dtype) * np.clip(diff, -delta, delta)
+        return (g if need_x else None), (-g if need_y else None)
+
+
+class BinaryCrossEntropy(Function):
+    """On probabilities x ∈ [0, 1] with targets y and element weights w (PyTorch clamps each
+    log at -100 so x = 0 or 1 gives a finite loss):
+        loss_i = -w_i (y_i log x_i + (1 - y_i) log(1 - x_i))
+    dL/dx_i = r_i w_i (x_i - y_i) / max(x_i (1 - x_i), 1e-12)   (PyTorch's guarded form)
+    dL/dy_i = r_i w_i (log(1 - x_i) - log x_i)                   (both logs clamped)."""
+
+    @staticmethod
+    def forward(ctx, x, y, weight=None, *, reduction="mean"):
+        with np.errstate(divide="ignore"):
+            log_x, log_1mx = np.maximum(np.log(x), -100), np.maximum(np.log1p(-x), -100)
+        loss = -(y * log_x + (1 - y) * log_1mx)
+        if weight is not None:
+            loss = loss * weight
+        out, ctx.scale = _reduce(loss.astype(x.dtype, copy=False), reduction, loss.size)
+        ctx.save_for_backward(x, y, weight, log_x, log_1mx)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, y, weight, log_x, log_1mx = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad[:2]
+        r = _scaled(grad_output, ctx.scale, x.dtype)
+        if weight is not None:
+            r = r * weight
+        grad_x = r * (x - y) / np.maximum(x * (1 - x), 1e-12) if need_x else None
+        grad_y = r * (log_1mx - log_x) if need_y else None
+        return grad_x, grad_y, None
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """Sigmoid + binary cross-entropy on logits x, fused and stable. With the positive-class
+    weight p (broadcast along the last dim) and l_i = 1 + (p - 1) y_i:
+        loss_i = w_i ((1 - y_i) x_i + l_i softplus(-x_i)),
+        softplus(-x) = log(1 + e^{-|x|}) + max(-x, 0)        (no overflow for any x)
+    dL/dx_i = r_i w_i (l_i σ(x_i) - p y_i)                   (σ(x) - y without p)
+    dL/dy_i = r_i w_i ((p - 1) softplus(-x_i) - x_i)."""
+
+    @staticmethod
+    def forward(ctx, x, y, weight=None, pos_weight=None, *, reduction="mean"):
+        softplus_neg = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)
+        log_weight = 1 + (pos_weight - 1) * y if pos_weight is not None else None
+        loss = (1 - y) * x + (softplus_neg * log_weight if log_weight is not None else softplus_neg)
+        if weight is not None:
+            loss = loss * weight
+        out, ctx.scale = _reduce(loss.astype(x.dtype, copy=False), reduction, loss.size)
+        ctx.save_for_backward(x, y, weight, pos_weight, softplus_neg)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, y, weight, pos_weight, softplus_neg = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad[:2]
+        r = _scaled(grad_output, ctx.scale, x.dtype)
+        if weight is not None:
+            r = r * weight
+        grad_x = grad_y = None
+        if need_x:
+            sig = np.exp(-softplus_neg)                       # σ(x) = e^{-softplus(-x)}
+            grad_x = r * (sig - y) if pos_weight is None else \
+                r * ((1 + (pos_weight - 1) * y) * sig - pos_weight * y)
+        if need_y:
+            grad_y = r * (-x if pos_weight is None else (pos_weight - 1) * softplus_neg - x)
+        return grad_x, grad_y, None, None
+
+
+class KLDivergence(Function):
+    """Kullback-Leibler divergence with log-probability inputs x and targets y:
+        log_target=False:  loss_i = y_i (log y_i - x_i)   (0 where y_i = 0, PyTorch's xlogy)
+            dL/dx_i = -r_i y_i,          dL/dy_i = r_i (log y_i + 1 - x_i)
+        log_target=True:   loss_i = e^{y_i} (y_i - x_i)
+            dL/dx_i = -r_i e^{y_i},      dL/dy_i = r_i e^{y_i} (y_i - x_i + 1)
+    'batchmean' divides the sum by the batch size x.shape[0] (the true KL divergence per sample);
+    'mean' divides by the element count."""
+
+    @staticmethod
+    def forward(ctx, x, y, *, reduction="mean", log_target=False):
+        if log_target:
+            prob = np.exp(y)
+            loss = prob * (y - x)
+        else:
+            prob = y
+            with np.errstate(divide="ignore", invalid="ignore"):
+                loss = np.where(y == 0, 0, y * np.log(np.where(y == 0, 1, y))) - y * x
+        denominator = (x.shape[0] if x.ndim else 1) if reduction == "batchmean" else loss.size
+        out, ctx.scale = _reduce(loss.astype(x.dtype, copy=False),
+                                 "mean" if reduction == "batchmean" else reduction, denominator)
+        ctx.save_for_backward(x, y, prob)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, y, prob = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        r = _scaled(grad_output, ctx.scale, x.dtype)
+        grad_x = -r * prob if need_x else None
+        grad_y = None
+        if need_y:
+            if ctx.kwargs.get("log_target", False):
+                grad_y = r * prob * (y - x + 1)
+            else:
+                with np.errstate(divide="ignore"):
+                    grad_y = r * (np.log(y) + 1 - x)
+        return grad_x, grad_y

@@ -27,4 +27,5 @@ __all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d"
            "CircularPad1d", "CircularPad2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "SiLU", "GELU",
            "ELU", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "Softmax",
            "LogSoftmax", "Flatten", "Dropout", "Dropout2d", "BatchNorm1d", "BatchNorm2d",
-           "LayerNorm", "GroupNorm", "CrossEntropyLoss", "NLLLoss", "MSELoss"]
+           "LayerNorm", "GroupNorm", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
+           "BCELoss", "BCEWithLogitsLoss", "KLDivLoss"]
