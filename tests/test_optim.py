@@ -59,6 +59,13 @@ ADAM_CASES = [dict(lr=0.01), dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6), dict(lr
               dict(lr=0.01, amsgrad=True), dict(lr=0.01, betas=(0.3, 0.9)), dict(lr=0.005, maximize=True),
               dict(lr=0.01, weight_decay=0.05, amsgrad=True, maximize=True)]
 ADAMW_CASES = [dict(lr=0.01), dict(lr=0.01, weight_decay=0.1, amsgrad=True), dict(lr=0.02, betas=(0.5, 0.9))]
+RMSPROP_CASES = [dict(), dict(lr=0.005, alpha=0.9, eps=1e-6), dict(lr=0.01, momentum=0.9),
+                 dict(lr=0.01, centered=True), dict(lr=0.005, momentum=0.5, centered=True, weight_decay=0.1),
+                 dict(lr=0.01, alpha=0.3, maximize=True), dict(lr=0.01, momentum=0.8, centered=True, maximize=True)]
+ADAGRAD_CASES = [dict(), dict(lr=0.1), dict(lr=0.1, lr_decay=0.05), dict(lr=0.05, initial_accumulator_value=0.3),
+                 dict(lr=0.1, weight_decay=0.1, eps=1e-6), dict(lr=0.05, maximize=True, lr_decay=0.01, weight_decay=0.02)]
+ADADELTA_CASES = [dict(), dict(lr=0.5, rho=0.5), dict(rho=0.95, eps=1e-4), dict(lr=2.0, weight_decay=0.1),
+                  dict(lr=1.0, maximize=True), dict(lr=0.5, rho=0.8, weight_decay=0.05, maximize=True)]
 
 
 def _cases():
@@ -68,6 +75,9 @@ def _cases():
         yield pytest.param("Adam", kw, id=f"Adam-{kw}")
     for kw in ADAMW_CASES:
         yield pytest.param("AdamW", kw, id=f"AdamW-{kw}")
+    for name, cases in (("RMSprop", RMSPROP_CASES), ("Adagrad", ADAGRAD_CASES), ("Adadelta", ADADELTA_CASES)):
+        for kw in cases:
+            yield pytest.param(name, kw, id=f"{name}-{kw}")
 
 
 @pytest.mark.parametrize("name,kwargs", list(_cases()))
@@ -81,7 +91,9 @@ def test_trajectory_matches_torch_float64(torch, name, kwargs):
 
 
 @pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.01)),
-                                         ("Adam", dict(lr=0.01)), ("AdamW", dict(lr=0.01, amsgrad=True))])
+                                         ("Adam", dict(lr=0.01)), ("AdamW", dict(lr=0.01, amsgrad=True)),
+                                         ("RMSprop", dict(momentum=0.9, centered=True)),
+                                         ("Adagrad", dict(lr=0.1)), ("Adadelta", dict())])
 def test_trajectory_matches_torch_float32(torch, name, kwargs):
     traj, _, _ = _run(torch, getattr(optim, name), getattr(torch.optim, name), kwargs, np.float32)
     for lo, lt, po, pt in traj:
@@ -120,7 +132,10 @@ def _train(opt, params, x, y, steps):
 
 @pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
                                   lambda ps: optim.Adam(ps, lr=0.01, amsgrad=True),
-                                  lambda ps: optim.AdamW(ps, lr=0.01)])
+                                  lambda ps: optim.AdamW(ps, lr=0.01),
+                                  lambda ps: optim.RMSprop(ps, momentum=0.9, centered=True),
+                                  lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.01),
+                                  lambda ps: optim.Adadelta(ps)])
 def test_state_dict_resume_through_checkpoint_is_exact(tmp_path, make):
     arrays, x, y = _arrays(np.float64)
     x, y = tc.tensor(x), tc.tensor(y)
@@ -142,8 +157,11 @@ def test_state_dict_resume_through_checkpoint_is_exact(tmp_path, make):
         np.testing.assert_array_equal(p.data, q.data)
 
 
-def test_state_dict_layout_matches_torch(torch):
-    _, opt_o, opt_t = _run(torch, optim.Adam, torch.optim.Adam, dict(lr=0.01, amsgrad=True), np.float64, steps=2)
+@pytest.mark.parametrize("name,kwargs", [("Adam", dict(lr=0.01, amsgrad=True)),
+                                         ("RMSprop", dict(momentum=0.9, centered=True)),
+                                         ("Adagrad", dict()), ("Adadelta", dict())])
+def test_state_dict_layout_matches_torch(torch, name, kwargs):
+    _, opt_o, opt_t = _run(torch, getattr(optim, name), getattr(torch.optim, name), kwargs, np.float64, steps=2)
     so, st = opt_o.state_dict(), opt_t.state_dict()
     assert set(so["state"]) == set(st["state"]) == {0, 1, 2, 3}
     assert set(so["state"][0]) == set(st["state"][0])
@@ -152,7 +170,9 @@ def test_state_dict_layout_matches_torch(torch):
 
 
 @pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.05, momentum=0.9)),
-                                         ("Adam", dict(lr=0.01, amsgrad=True))])
+                                         ("Adam", dict(lr=0.01, amsgrad=True)),
+                                         ("RMSprop", dict(momentum=0.9, centered=True)),
+                                         ("Adagrad", dict(lr=0.1, lr_decay=0.01)), ("Adadelta", dict())])
 def test_loads_torch_optimizer_state(torch, name, kwargs):
     """Torch trains 5 steps; its params and optimizer state move into ours; both continue."""
     arrays, x, y = _arrays(np.float64)
@@ -243,3 +263,13 @@ def test_closure_is_called_with_grad_enabled():
         return loss
     assert opt.step(closure).item() == 2.0
     np.testing.assert_allclose(p.data, 0.8)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda ps: optim.RMSprop(ps, lr=-1), "lr"), (lambda ps: optim.RMSprop(ps, momentum=-0.1), "momentum"),
+    (lambda ps: optim.Adagrad(ps, lr_decay=-1), "lr_decay"),
+    (lambda ps: optim.Adagrad(ps, initial_accumulator_value=-1), "initial_accumulator_value"),
+    (lambda ps: optim.Adadelta(ps, rho=1.5), "rho"), (lambda ps: optim.Adadelta(ps, eps="x"), "eps")])
+def test_new_optimizers_reject_bad_hyperparameters(make, match):
+    with pytest.raises(ValueError, match=match):
+        make([nn.Parameter(tc.zeros(2))])

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..autograd import no_grad
-from .optimizer import Optimizer
+from .optimizer import Optimizer, lerp_
 from ..errors import ArgumentError
 
 __all__ = ["Adam", "AdamW"]
@@ -78,14 +78,7 @@ class Adam(Optimizer):
                         p.data *= 1 - lr * wd
                     else:
                         d = np.add(d, np.multiply(p.data, wd, out=b), out=a)   # g + λ·p
-                # m.lerp_(g, 1-β₁): m + w·(g - m) for w < 0.5, else g - (g - m)·(1 - w)
-                np.subtract(d, m, out=b)
-                if w1 < 0.5:
-                    b *= w1
-                    m += b
-                else:
-                    b *= 1 - w1
-                    np.subtract(d, b, out=m)
+                lerp_(m, d, w1, b)                                            # m.lerp_(g, 1-β₁)
                 v *= beta2
                 np.multiply(d, 1 - beta2, out=b)
                 b *= d

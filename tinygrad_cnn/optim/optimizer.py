@@ -38,6 +38,38 @@ from ..errors import ArgumentError, ShapeError
 __all__ = ["Optimizer"]
 
 
+def directed_grad(p: Tensor, maximize: bool, weight_decay: float, out: np.ndarray,
+                  scratch: np.ndarray) -> np.ndarray:
+    """The gradient an update follows: -g if maximize, plus λ·p (L2 weight decay) if λ ≠ 0,
+    written into `out` (the gradient itself when neither applies, no copy)."""
+    d = p.grad.numpy()
+    if maximize:
+        d = np.negative(d, out=out)
+    if weight_decay:
+        d = np.add(d, np.multiply(p.numpy(), weight_decay, out=scratch), out=out)
+    return d
+
+
+def lerp_(start: np.ndarray, end: np.ndarray, weight: float, scratch: np.ndarray) -> None:
+    """start ← start + weight·(end - start) in place, with torch.lerp's two formulas (the one
+    for weight ≥ 0.5 is exact at weight = 1), so trajectories agree with PyTorch bit for bit."""
+    np.subtract(end, start, out=scratch)
+    if weight < 0.5:
+        scratch *= weight
+        start += scratch
+    else:
+        scratch *= 1 - weight
+        np.subtract(end, scratch, out=start)
+
+
+def check_hyperparameters(op: str, **values: float) -> None:
+    """Each value must be a non-negative finite number (lr, eps, weight_decay, momentum, ...)."""
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not 0.0 <= v < float("inf"):
+            raise ArgumentError(f"{op}: invalid {name} value {v!r} (expected a non-negative number)")
+
+
 class _RequiredParameter:
     def __repr__(self) -> str:
         return "<required parameter>"
