@@ -9,6 +9,7 @@ import pytest
 from tinygrad_cnn import train as train_module
 from tinygrad_cnn.cli import main
 from tinygrad_cnn.data import FashionMNIST
+from tinygrad_cnn.data import mnist as data_mnist
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = ["train", "--limit-train", "512", "--valid-size", "256", "--limit-test", "256",
@@ -62,15 +63,22 @@ def test_resume_needs_a_checkpoint_dir(capsys):
 
 
 def test_wrong_dataset_path_says_where_it_looked(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(FashionMNIST, "_default_paths",
-                        classmethod(lambda cls: [tmp_path / "shared" / "fashion-mnist",
-                                                 Path("/usr/share/datasets/fashion-mnist")]))
+    # every default place points into tmp_path, so what the machine has installed (Debian's
+    # /usr/share/datasets/fashion-mnist, a user cache, ./data) cannot change the outcome
+    system = tmp_path / "usr" / "share" / "datasets" / "fashion-mnist"
+    monkeypatch.setattr(FashionMNIST, "system_paths", classmethod(lambda cls: [system]))
+    monkeypatch.setattr(data_mnist, "_REPO", tmp_path / "not-a-checkout")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("TINYGRAD_CNN_DATA", str(tmp_path / "env"))
+    monkeypatch.chdir(tmp_path)
     assert main(QUICK + ["--dataset", "fashion-mnist", "--data-root", str(tmp_path / "mine")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: FashionMNIST: could not find")
-    for place in (tmp_path / "mine", tmp_path / "mine" / "fashion-mnist", tmp_path / "shared" / "fashion-mnist",
-                  "/usr/share/datasets/fashion-mnist"):
-        assert str(place) in err
+    for place in (tmp_path / "mine", tmp_path / "mine" / "fashion-mnist", tmp_path / "data" / "fashion-mnist",
+                  tmp_path / "env", tmp_path / "cache" / "tinygrad_cnn" / "fashion-mnist", system):
+        assert f"  {place}  (" in err
+    assert "--data-root" in err and "TINYGRAD_CNN_DATA" in err and "--download" in err
+    assert "apt install dataset-fashion-mnist" in err
     assert "Traceback" not in err
 
 

@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinygrad-cnn",
         description="tinygrad_cnn: NumPy deep learning with reverse-mode autodiff.")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"tinygrad-cnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

@@ -476,9 +476,11 @@ def add_command(sub: Any) -> None:
     p.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size,
                    help="batch size for validation and test (default %(default)s)")
     p.add_argument("--data-root", default=None, metavar="DIR",
-                   help="folder with the IDX files (default: the repo's data/, then ../shared/datasets, "
-                        "then /usr/share/datasets for fashion-mnist)")
-    p.add_argument("--download", action="store_true", help="download missing dataset files")
+                   help="folder with the IDX files (default: searched in ./data/DATASET, "
+                        "$TINYGRAD_CNN_DATA, the user cache ~/.cache/tinygrad_cnn/DATASET, a source "
+                        "checkout's data/, and /usr/share/datasets for fashion-mnist)")
+    p.add_argument("--download", action="store_true",
+                   help="download missing dataset files (into --data-root, else the user cache)")
     p.add_argument("--checkpoint", default=None, metavar="DIR",
                    help=f"save DIR/{CHECKPOINT_NAME} after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from DIR/" + CHECKPOINT_NAME)

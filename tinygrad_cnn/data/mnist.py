@@ -30,8 +30,17 @@ from ..errors import ArgumentError, CorruptDatasetError, DatasetNotFoundError, D
 __all__ = ["MNIST", "FashionMNIST", "read_idx", "DatasetNotFoundError", "CorruptDatasetError",
            "DownloadError"]
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[2]     # the source checkout (if this is not an install)
 _CHUNK = 1 << 18
+DATA_ENV = "TINYGRAD_CNN_DATA"
+
+
+def user_cache_dir() -> Path:
+    """tinygrad_cnn's user cache folder, by the XDG rules: $XDG_CACHE_HOME/tinygrad_cnn when
+    that variable holds an absolute path, else ~/.cache/tinygrad_cnn."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "tinygrad_cnn"
 
 # decompressed size and md5 of each IDX file, per dataset
 CHECKSUMS: dict[str, dict[str, tuple[int, str]]] = {
@@ -272,11 +281,13 @@ class MNIST(Dataset):
 
     `root`: a folder holding the four IDX files (.gz or raw), directly or in `root/mnist` or
     torchvision's `root/MNIST/raw`; when they are not there the default places are searched
-    too (the repo's data/mnist, then ../shared/datasets/mnist beside the repo). A missing file
-    raises `DatasetNotFoundError` listing every folder searched; a truncated or corrupt one
+    too: ./data/mnist, $TINYGRAD_CNN_DATA (and its mnist/), the user cache
+    ($XDG_CACHE_HOME or ~/.cache, then tinygrad_cnn/mnist), and in a source checkout the repo's
+    data/mnist and ../shared/datasets/mnist. A missing file raises `DatasetNotFoundError`
+    listing every folder searched and the ways to fix it; a truncated or corrupt one
     `CorruptDatasetError` naming the file and the expected vs actual size or md5.
-    `download=True` fetches missing files from `mirrors` into `root` (default the repo's
-    data/mnist), verified and renamed into place atomically.
+    `download=True` fetches missing files from `mirrors` into `root` (default the user cache,
+    never the installed package), verified and renamed into place atomically.
     `normalize`: True maps pixels to (x/255 - mean)/std with the dataset's mean and std, False
     to x/255, a (mean, std) pair to those. Conversion happens per item / per batch.
     """
@@ -348,7 +359,7 @@ class MNIST(Dataset):
         searched = cls.search_paths(root)
         folder = cls._locate(names, searched)
         if folder is None and download:
-            target = Path(root).expanduser() if root is not None else _REPO / "data" / cls.folder
+            target = Path(root).expanduser() if root is not None else cls.cache_folder()
             cls.download(target, names)
             folder = cls._locate(names, [target])
         if folder is None:
@@ -357,11 +368,11 @@ class MNIST(Dataset):
 
     @classmethod
     def search_paths(cls, root: str | os.PathLike | None = None) -> list[Path]:
-        """The folders searched, in order."""
+        """The folders searched, in order: `root` (and root/mnist, torchvision's
+        root/MNIST/raw), then `_default_paths()`."""
         paths = []
         if root is not None:
-            r = Path(root).expanduser()
-            paths += [r, r / cls.folder, r / cls.torchvision_folder / "raw"]
+            paths += cls._layouts(Path(root).expanduser())
         paths += cls._default_paths()
         out = []
         for p in paths:
@@ -370,8 +381,33 @@ class MNIST(Dataset):
         return out
 
     @classmethod
+    def _layouts(cls, folder: Path) -> list[Path]:
+        return [folder, folder / cls.folder, folder / cls.torchvision_folder / "raw"]
+
+    @classmethod
     def _default_paths(cls) -> list[Path]:
-        return [_REPO / "data" / cls.folder, (_REPO.parent / "shared" / "datasets" / cls.folder)]
+        """Where the files are looked for when `root` does not have them: ./data/mnist (the
+        current folder), every folder of $TINYGRAD_CNN_DATA, the user cache (where --download
+        puts them), the source checkout's data/ and ../shared/datasets (when running from a
+        checkout, not an installed package), then system folders (Debian's for Fashion-MNIST)."""
+        paths = [Path.cwd() / "data" / cls.folder]
+        for entry in os.environ.get(DATA_ENV, "").split(os.pathsep):
+            if entry.strip():
+                paths += cls._layouts(Path(entry.strip()).expanduser())
+        paths.append(cls.cache_folder())
+        if (_REPO / "pyproject.toml").is_file() and (_REPO / "tinygrad_cnn").is_dir():
+            paths += [_REPO / "data" / cls.folder, _REPO.parent / "shared" / "datasets" / cls.folder]
+        return paths + cls.system_paths()
+
+    @classmethod
+    def system_paths(cls) -> list[Path]:
+        """Folders a system package installs the files into (none for MNIST)."""
+        return []
+
+    @classmethod
+    def cache_folder(cls) -> Path:
+        """Where download=True (--download) puts the files when no root is given."""
+        return user_cache_dir() / cls.folder
 
     @staticmethod
     def _file(folder: Path, name: str) -> Path | None:
@@ -397,11 +433,18 @@ class MNIST(Dataset):
             else:
                 missing = [n for n in names if not cls._file(folder, n)]
                 lines.append(f"  {folder}  (missing {', '.join(n + '[.gz]' for n in missing)})")
-        hint = ("" if download else
-                f"\nPass the folder that holds them (root=... / --data-root), or download=True "
-                f"(--download) to fetch them from {cls.mirrors[0]}.")
+        hint = "" if download else "\n" + cls._how_to_fix()
         return (f"{cls.__name__}: could not find {' and '.join(n + '[.gz]' for n in names)}. "
                 f"Looked in:\n" + "\n".join(lines) + hint)
+
+    @classmethod
+    def _how_to_fix(cls) -> str:
+        return (f"To fix it, do one of:\n"
+                f"  1. pass the folder that holds them: --data-root DIR (root=DIR in Python);\n"
+                f"  2. put them in ./data/{cls.folder}, or set {DATA_ENV}=DIR (DIR or "
+                f"DIR/{cls.folder} holding them);\n"
+                f"  3. --download (download=True) fetches them from {cls.mirrors[0]} into "
+                f"{cls.cache_folder()}.")
 
     @classmethod
     def download(cls, root: str | os.PathLike, names: Sequence[str] | None = None,
@@ -418,8 +461,7 @@ class MNIST(Dataset):
 class FashionMNIST(MNIST):
     """Zalando's Fashion-MNIST: the same layout as MNIST, 10 kinds of clothing.
 
-    Searched in `root` (and `root/fashion-mnist`, `root/FashionMNIST/raw`), then the repo's
-    data/fashion-mnist, ../shared/datasets/fashion-mnist beside the repo, and Debian's
+    Searched as MNIST is (with `fashion-mnist` for `mnist`), then in Debian's
     /usr/share/datasets/fashion-mnist (package dataset-fashion-mnist).
     """
 
@@ -432,5 +474,10 @@ class FashionMNIST(MNIST):
     mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
 
     @classmethod
-    def _default_paths(cls) -> list[Path]:
-        return super()._default_paths() + [Path("/usr/share/datasets/fashion-mnist")]
+    def system_paths(cls) -> list[Path]:
+        return [Path("/usr/share/datasets/fashion-mnist")]
+
+    @classmethod
+    def _how_to_fix(cls) -> str:
+        return (super()._how_to_fix() + "\n  On Debian/Ubuntu, `apt install dataset-fashion-mnist` "
+                f"installs them into {cls.system_paths()[0]}, where they are found.")

@@ -54,6 +54,7 @@ import numpy as np
 from ..autograd import Context, topological_order
 from ..tensor import Tensor
 from ..errors import GraphvizNotFoundError
+from ..nn.graph_stats import saved_arrays, saved_nbytes
 
 __all__ = ["to_dot", "draw_graph", "capture_grads", "Graph", "GraphvizNotFoundError",
            "INSTALL_HINT"]
@@ -131,16 +132,29 @@ class _Value:
     this value (None when it was overwritten in place: then only shape and dtype are known).
     """
 
-    __slots__ = ("tensor", "grad_fn", "nr", "shape", "dtype", "requires_grad")
+    __slots__ = ("tensor", "grad_fn", "nr", "shape", "dtype", "requires_grad", "overwritten")
 
     def __init__(self, tensor: Any, grad_fn: Any, nr: int, shape: tuple, dtype: Any,
                  requires_grad: bool) -> None:
         self.tensor, self.grad_fn, self.nr = tensor, grad_fn, nr
         self.shape, self.dtype, self.requires_grad = tuple(shape), np.dtype(dtype), requires_grad
+        # the Tensor's version when a consumer still holds it but an in-place op has since
+        # given it a new producer; None when nothing says so (after backward() the consumers'
+        # references are freed, and then the value is simply gone, not overwritten)
+        self.overwritten: int | None = None
+
+    @property
+    def fate(self) -> str | None:
+        """What became of the value: "overwritten in place (now version N)" (the data shown,
+        if any, is the copy the in-place op kept of the old value), "freed by backward" (no
+        data any more), or None (the data is there, unchanged)."""
+        if self.overwritten is not None:
+            return f"overwritten in place (now version {self.overwritten})"
+        return "freed by backward" if self.tensor is None else None
 
     @property
     def data(self) -> np.ndarray | None:
-        return None if self.tensor is None else self.tensor.data
+        return None if self.tensor is None else self.tensor.numpy()
 
     @property
     def grad(self) -> Any:
@@ -185,6 +199,8 @@ def _walk(roots: tuple) -> tuple[list, list, dict, dict]:
             outputs.setdefault(id(c), {})[nr] = v
         if v.tensor is None and _holds(t, c, nr):
             v.tensor = t
+        elif isinstance(t, Tensor) and not _holds(t, c, nr):  # held, but re-produced in place since
+            v.overwritten = t._version
         return v
 
     inputs_of: dict[int, list[_Value]] = {}
@@ -488,7 +504,7 @@ def _build(root: Any, params: dict | None, show_saved: bool, show_values: bool,
     if show_grads:
         for t in tensors:
             if t.grad is not None:
-                s = _stats(np.asarray(t.grad.data))
+                s = _stats(t.grad.numpy())
                 if s is not None:
                     grad_stats[id(t)] = s
             elif t.requires_grad:
@@ -595,7 +611,7 @@ def _build(root: Any, params: dict | None, show_saved: bool, show_values: bool,
             edges.append(_edge(tid[id(t)], o, t, grad_level(t) if show_grads else None))
         put(o, _op_node(o, c, show_saved))
         if show_saved and not c.freed:
-            for name, arr in _saved_items(c):
+            for name, arr in saved_arrays(c):
                 sid = f"s{saved_count}"
                 saved_count += 1
                 put(o, f"{sid} " + _attrs(shape="note", style="filled", fillcolor=SAVED_FILL,
@@ -671,35 +687,17 @@ def _build(root: Any, params: dict | None, show_saved: bool, show_values: bool,
     return lines
 
 
-def _saved_items(ctx: Context) -> list[tuple[str, np.ndarray]]:
-    items = [(f"saved[{i}]", a) for i, a in enumerate(ctx.saved) if isinstance(a, np.ndarray)]
-    for k, v in sorted(ctx.__dict__.items()):
-        if not k.startswith("_") and isinstance(v, np.ndarray):
-            items.append((f"ctx.{k}", v))
-    return items
-
-
 def _saved_bytes(ops: list) -> tuple[int, int]:
-    seen: set[int] = set()
-    total = 0
-    freed = 0
-    for c in ops:
-        if c.freed:
-            freed += 1
-            continue
-        for _, a in _saved_items(c):
-            base = a if a.base is None else a.base
-            if id(base) not in seen:
-                seen.add(id(base))
-                total += int(base.nbytes)
-    return total, freed
+    """(bytes the ops hold for backward, each memory block once; ops already freed)."""
+    return saved_nbytes(ops), sum(1 for c in ops if c.freed)
 
 
 def _saved_label(name: str, arr: np.ndarray, ctx: Context, outputs: dict) -> str:
     alias = ""
     for i, t in enumerate(ctx.inputs):
-        if isinstance(t, Tensor) and (t.data is arr or np.may_share_memory(t.data, arr)):
-            alias = f"= input {i}" if t.data is arr else f"view of input {i}"
+        a = t.numpy() if isinstance(t, Tensor) else None
+        if a is not None and (a is arr or np.may_share_memory(a, arr)):
+            alias = f"= input {i}" if a is arr else f"view of input {i}"
             break
     if not alias:
         for nr, t in outputs.get(id(ctx), {}).items():
@@ -722,8 +720,9 @@ def _tensor_node(node_id: str, t: _Value, pname: str | None, is_root: bool, show
         lines.append(f"<B>{_esc(name)}</B>")
     lines.append(_esc(f"{_fmt_shape(t.shape)} {t.dtype}"))
     data = t.data
-    if data is None:                      # the tensor was overwritten by an in-place op since
-        lines.append('<FONT POINT-SIZE="8" COLOR="#707070"><I>overwritten in place</I></FONT>')
+    if t.fate is not None:                # freed by backward, or overwritten by an in-place op
+        lines.append(f'<FONT POINT-SIZE="8" COLOR="#707070"><I>{_esc(t.fate)}</I></FONT>')
+    if data is None:
         data = np.zeros(0)
     bad = data.dtype.kind == "f" and not np.isfinite(data).all()
     if data.size == 1 and data.dtype.kind in "fiub" and (is_root or show_values):
@@ -784,9 +783,9 @@ def _op_node(node_id: str, ctx: Context, show_saved: bool) -> str:
         if ctx.freed:
             lines.append('<FONT POINT-SIZE="8" COLOR="#707070"><I>saved: freed by backward()</I></FONT>')
         else:
-            items = _saved_items(ctx)
+            items = saved_arrays(ctx)
             if items:
-                total = sum(a.nbytes for _, a in items)
+                total = saved_nbytes([ctx])
                 lines.append(f'<FONT POINT-SIZE="8">saved {len(items)} · {_esc(_fmt_bytes(total))}</FONT>')
     return f"{node_id} " + _attrs(shape="box", style="rounded,filled",
                                   fillcolor=OP_FREED_FILL if ctx.freed and show_saved else OP_FILL,
