@@ -803,6 +803,57 @@ def _register_porting_ops(R: Callable) -> None:
         return (lambda x, y: _F().kl_div(x, y, reduction=cfg["reduction"], log_target=cfg["log_target"])), \
             [randn(rng, cfg["shape"]), q]
 
+    @R("instance_norm", defaults={"shape": (2, 3, 4, 4), "affine": True},
+       grid=[{}, {"affine": False}, {"shape": (2, 3, 5)}, {"shape": (1, 2, 2, 3, 2)}], requires=("instance_norm",))
+    def _instance_norm(cfg, rng):
+        """F.instance_norm(x, weight, bias): each (sample, channel) standardised over its positions"""
+        c = cfg["shape"][1]
+        ins = [randn(rng, cfg["shape"])] + ([randn(rng, (c,)), randn(rng, (c,))] if cfg["affine"] else [])
+        return (lambda x, w=None, b=None: _F().instance_norm(x, weight=w, bias=b)), ins
+
+    @R("max_pool3d", defaults={"shape": (1, 2, 4, 5, 4), "kernel_size": 2, "stride": 2, "padding": 0,
+                               "ceil_mode": False},
+       grid=[{}, {"kernel_size": 3, "stride": 1, "padding": 1}, {"stride": (1, 2, 1), "ceil_mode": True}],
+       requires=("max_pool3d",))
+    def _max_pool3d(cfg, rng):
+        """F.max_pool3d (two max_pool2d passes); distinct values, so every window has one maximum"""
+        x = leaf(rng.permutation(int(np.prod(cfg["shape"]))).reshape(cfg["shape"]) * 0.1)
+        return (lambda t: _F().max_pool3d(t, cfg["kernel_size"], cfg["stride"], cfg["padding"],
+                                          ceil_mode=cfg["ceil_mode"])), [x]
+
+    @R("avg_pool3d", defaults={"shape": (1, 2, 4, 5, 4), "kernel_size": 2, "stride": 2, "padding": 0,
+                               "count_include_pad": True, "divisor_override": 0},
+       grid=[{}, {"kernel_size": 3, "stride": 1, "padding": 1, "count_include_pad": False},
+             {"divisor_override": 5}], requires=("avg_pool3d",))
+    def _avg_pool3d(cfg, rng):
+        """F.avg_pool3d (two avg_pool2d passes); divisor_override 0 means none"""
+        div = cfg["divisor_override"] or None
+        return (lambda t: _F().avg_pool3d(t, cfg["kernel_size"], cfg["stride"], cfg["padding"],
+                                          count_include_pad=cfg["count_include_pad"],
+                                          divisor_override=div)), [randn(rng, cfg["shape"])]
+
+    @R("max_unpool2d", defaults={"shape": (2, 3, 6, 6), "kernel_size": 2}, grid=[{}, {"kernel_size": 3}],
+       requires=("max_unpool2d",))
+    def _max_unpool2d(cfg, rng):
+        """F.max_unpool2d(values, indices of max_pool2d): the gradient is a gather at the indices"""
+        k = cfg["kernel_size"]
+        _, idx = _F().max_pool2d(Tensor._wrap(rng.standard_normal(cfg["shape"])), k, return_indices=True)
+        return (lambda v: _F().max_unpool2d(v, idx, k)), [randn(rng, tuple(idx.shape))]
+
+    @R("pixel_shuffle", defaults={"shape": (2, 8, 3, 3), "factor": 2},
+       grid=[{}, {"shape": (1, 9, 2, 2), "factor": 3}], requires=("pixel_shuffle", "pixel_unshuffle"))
+    def _pixel_shuffle(cfg, rng):
+        """F.pixel_shuffle then (on the result times 2) F.pixel_unshuffle: reshape/permute compositions"""
+        r = cfg["factor"]
+        return (lambda x: _F().pixel_unshuffle(_F().pixel_shuffle(x, r) * 2, r)), [randn(rng, cfg["shape"])]
+
+    @R("embedding", defaults={"rows": 6, "dim": 3}, grid=[{}, {"dim": 1}], requires=("embedding",))
+    def _embedding(cfg, rng):
+        """F.embedding(indices, weight) with repeated indices (padding_idx and scale_grad_by_freq
+        change the gradient on purpose, so they are compared with torch in the tests instead)"""
+        idx = Tensor._wrap(np.array([[0, 2, 2], [5, 1, 2]]))
+        return (lambda w: _F().embedding(idx, w)), [randn(rng, (cfg["rows"], cfg["dim"]))]
+
 
 def _off_kinks(rng: np.random.Generator, shape: Any, kinks: tuple, margin: float = 0.01) -> np.ndarray:
     """Values in [-7, 7] at least `margin` away from every kink, so finite differences with a

@@ -16,6 +16,7 @@ from ..errors import ArgumentError, DTypeError, ShapeError
 from ..ops import activation as A
 from ..ops import conv as CV
 from ..ops import elementwise as E
+from ..ops import indexing as IX
 from ..ops import linalg as L
 from ..ops import loss as LS
 from ..ops import movement as M
@@ -32,7 +33,8 @@ __all__ = ["pad", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transp
            "elu", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softmax",
            "log_softmax", "dropout", "dropout2d", "batch_norm", "layer_norm", "group_norm", "cross_entropy", "nll_loss", "mse_loss",
            "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "kl_div"]
+           "binary_cross_entropy_with_logits", "kl_div", "instance_norm", "max_pool3d",
+           "avg_pool3d", "max_unpool2d", "pixel_shuffle", "pixel_unshuffle", "embedding"]
 
 
 def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
@@ -985,3 +987,240 @@ def _flag_arg(value: Any, name: str, op: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ArgumentError(f"{op}: {name} must be a bool, got {value!r}")
     return bool(value)
+
+
+# ----------------------------------------------------------- layers real PyTorch scripts use
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Standardise each channel of each sample over its positions (N, C, *) (the
+    Standardize op of layer/group norm over axes 2...), then scale and shift per channel.
+    With running stats and use_input_stats, they are updated in place with the batch average
+    of the per-instance means and unbiased variances (PyTorch's rule); use_input_stats=False
+    normalises with the running stats instead (eval of track_running_stats=True)."""
+    op = "instance_norm"
+    input = _float_input(input, op)
+    if input.ndim < 3:
+        raise ShapeError(f"{op}: expected an input (N, C, L...) with at least 3 dims, got shape "
+                         f"{tuple(input.shape)}")
+    c = input.shape[1]
+    eps = float(_number(eps, "eps", op))
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ArgumentError(f"{op}: use_input_stats=False needs running_mean and running_var")
+        return batch_norm(input, running_mean, running_var, weight, bias, False, 0.0, eps)
+    axes = tuple(range(2, input.ndim))
+    positions = int(np.prod(input.shape[2:]))
+    if positions <= 1:
+        raise ShapeError(f"{op}: expected more than 1 spatial element per channel, got input "
+                         f"shape {tuple(input.shape)}")
+    m = float(_number(momentum, "momentum", op))
+    x = input.numpy()
+    for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+        if stat is None:
+            continue
+        _tensor(stat, op, name)
+        if tuple(stat.shape) != (c,):
+            raise ShapeError(f"{op}: {name} must have shape ({c},), got {tuple(stat.shape)}")
+        batch = x.mean(axis=axes) if name == "running_mean" else x.var(axis=axes, ddof=1)
+        arr = stat.numpy()
+        arr *= 1 - m
+        arr += (m * batch.mean(axis=0)).astype(arr.dtype, copy=False)
+        stat._version += 1
+    y = NM.Standardize.apply(input, axes=axes, eps=eps)
+    return _affine(op, y, weight, bias, (c,), (c,) + (1,) * (input.ndim - 2))
+
+
+def _pool3d_input(op: str, input: Tensor) -> tuple[Tensor, bool]:
+    input = _tensor(input, op, "input")
+    if input.ndim not in (4, 5):
+        raise ShapeError(f"{op}: expected a 5-D input (N, C, D, H, W) or a 4-D unbatched one, got "
+                         f"shape {tuple(input.shape)}")
+    return (input.unsqueeze(0), True) if input.ndim == 4 else (input, False)
+
+
+def _pool3d_split(op: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any) -> tuple:
+    kernel = CV.normalize_tuple(kernel_size, 3, "kernel_size", op)
+    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
+        else CV.normalize_tuple(stride, 3, "stride", op)
+    pads = CV.normalize_tuple(padding, 3, "padding", op, minimum=0)
+    dil = CV.normalize_tuple(dilation, 3, "dilation", op)
+    return kernel, stride, pads, dil
+
+
+def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Max over KD×KH×KW windows of (N, C, D, H, W), composed of two max_pool2d passes (a
+    box's max is the max over depth of the max over each plane's window): first over (H, W)
+    of every depth slice, then over depth. Ties go to the first maximum in (d, h, w) order,
+    as in one pass; indices (return_indices) are flat in each D·H·W volume."""
+    op = "max_pool3d"
+    x, unbatched = _pool3d_input(op, input)
+    kernel, stride, pads, dil = _pool3d_split(op, kernel_size, stride, padding, dilation)
+    n, c, d, h, w = x.shape
+    planes = x.reshape(n, c * d, h, w)                                   # (N, C, D, H, W) -> (N, C·D, H, W)
+    first = _max_pool(op, planes, kernel[1:], stride[1:], pads[1:], dil[1:], ceil_mode, return_indices)
+    first, plane_idx = first if return_indices else (first, None)
+    oh, ow = first.shape[2:]
+    depth = first.reshape(n, c, d, oh * ow)                              # (N, C·D, OH, OW) -> (N, C, D, OH·OW)
+    second = _max_pool(op, depth, (kernel[0], 1), (stride[0], 1), (pads[0], 0), (dil[0], 1),
+                       ceil_mode, return_indices)
+    if not return_indices:
+        out = second.reshape(n, c, -1, oh, ow)                           # (N, C, OD, OH·OW) -> (N, C, OD, OH, OW)
+        return out.squeeze(0) if unbatched else out
+    values, depth_idx = second
+    od = values.shape[2]
+    dsel = depth_idx.numpy() // (oh * ow)                                # the winning depth slice
+    hw = np.take_along_axis(plane_idx.numpy().reshape(n, c, d, oh * ow), np.maximum(dsel, 0), axis=2)
+    flat = np.where((dsel < 0) | (hw < 0), -1, dsel * (h * w) + hw).reshape(n, c, od, oh, ow)
+    values = values.reshape(n, c, od, oh, ow)
+    indices = Tensor._wrap(flat.astype(np.int64))
+    return (values.squeeze(0), indices.squeeze(0)) if unbatched else (values, indices)
+
+
+def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """Mean over KD×KH×KW windows of (N, C, D, H, W), composed of two avg_pool2d passes: a
+    box's sum is the depth-sum of plane-window sums, and PyTorch's divisor (window size,
+    clipped per dim) is the product of the per-dim counts, so the two means multiply out to
+    the 3-D one exactly. divisor_override: both passes sum, then one division."""
+    op = "avg_pool3d"
+    x, unbatched = _pool3d_input(op, input)
+    kernel, stride, pads, _ = _pool3d_split(op, kernel_size, stride, padding, 1)
+    if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(
+            divisor_override, (int, np.integer)) or divisor_override <= 0):
+        raise ArgumentError(f"{op}: divisor_override must be a positive int, got {divisor_override!r}")
+    n, c, d, h, w = x.shape
+    sums = None if divisor_override is None else 1
+    first = _avg_pool(op, x.reshape(n, c * d, h, w), kernel[1:], stride[1:], pads[1:], ceil_mode,
+                      count_include_pad, sums)                          # (N, C, D, H, W) -> (N, C·D, H, W)
+    oh, ow = first.shape[2:]
+    second = _avg_pool(op, first.reshape(n, c, d, oh * ow), (kernel[0], 1), (stride[0], 1),
+                       (pads[0], 0), ceil_mode, count_include_pad, sums)  # -> (N, C, D, OH·OW)
+    out = second.reshape(n, c, -1, oh, ow)                               # (N, C, OD, OH·OW) -> (N, C, OD, OH, OW)
+    if divisor_override is not None:
+        out = out / float(divisor_override)
+    return out.squeeze(0) if unbatched else out
+
+
+def max_unpool2d(input: Tensor, indices: Any, kernel_size: Any, stride: Any = None,
+                 padding: Any = 0, output_size: Any = None) -> Tensor:
+    """Put each value back at the flat position max_pool2d(return_indices=True) took it from,
+    zeros elsewhere. Output size (H-1)·SH - 2PH + KH per dim, or output_size ((OH, OW), or
+    with the leading dims)."""
+    op = "max_unpool2d"
+    input = _float_input(input, op)
+    if input.ndim not in (3, 4):
+        raise ShapeError(f"{op}: expected a 4-D input (N, C, H, W) or a 3-D unbatched one, got "
+                         f"shape {tuple(input.shape)}")
+    indices = _as_target(indices, op)
+    if indices.dtype.kind not in "iu" or tuple(indices.shape) != tuple(input.shape):
+        raise ShapeError(f"{op}: indices must be an integer tensor of the input's shape "
+                         f"{tuple(input.shape)} (max_pool2d's return_indices), got dtype "
+                         f"{indices.dtype} and shape {tuple(indices.shape)}")
+    kernel = CV.normalize_tuple(kernel_size, 2, "kernel_size", op)
+    stride = kernel if stride is None else CV.normalize_tuple(stride, 2, "stride", op)
+    pads = CV.normalize_tuple(padding, 2, "padding", op, minimum=0)
+    unbatched = input.ndim == 3
+    x = input.unsqueeze(0) if unbatched else input
+    idx = indices.unsqueeze(0) if unbatched else indices
+    default = tuple((i - 1) * s - 2 * p + k for i, s, p, k in zip(x.shape[2:], stride, pads, kernel))
+    if output_size is None:
+        out = default
+    else:
+        size = tuple(output_size)[-2:] if isinstance(output_size, (tuple, list)) else ()
+        if len(size) != 2 or not all(isinstance(v, (int, np.integer)) for v in size) or \
+                any(not dflt - s <= v <= dflt + s for v, dflt, s in zip(size, default, stride)):
+            raise ArgumentError(f"{op}: output_size must be (OH, OW) within one stride of the "
+                                f"default {default} (stride {stride}), got {output_size!r}")
+        out = tuple(int(v) for v in size)
+    plane = out[0] * out[1]
+    i = idx.numpy()
+    if i.size and (i.min() < 0 or i.max() >= plane):
+        raise ArgumentError(f"{op}: an index is out of range for output planes of {out[0]}×{out[1]} "
+                            f"= {plane} elements (found {int(i.min())}..{int(i.max())})")
+    y = IX.MaxUnpool2d.apply(x, idx, out=out)
+    return y.squeeze(0) if unbatched else y
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C·r², H, W) -> (*, C, H·r, W·r): depth to space, a reshape and a permute (their
+    backward rules move the gradient back)."""
+    op = "pixel_shuffle"
+    r = _factor(op, "upscale_factor", upscale_factor)
+    input = _tensor(input, op, "input")
+    if input.ndim < 3 or input.shape[-3] % (r * r):
+        raise ShapeError(f"{op}: expected an input (*, C·r², H, W) with the channels divisible by "
+                         f"upscale_factor² = {r * r}, got shape {tuple(input.shape)}")
+    *lead, c, h, w = input.shape
+    k = len(lead)
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)           # (*, C·r², H, W) -> (*, C, r, r, H, W)
+    x = x.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)      # -> (*, C, H, r, W, r)
+    return x.reshape(*lead, c // (r * r), h * r, w * r)          # -> (*, C, H·r, W·r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """(*, C, H·r, W·r) -> (*, C·r², H, W): space to depth, pixel_shuffle's inverse."""
+    op = "pixel_unshuffle"
+    r = _factor(op, "downscale_factor", downscale_factor)
+    input = _tensor(input, op, "input")
+    if input.ndim < 3 or input.shape[-2] % r or input.shape[-1] % r:
+        raise ShapeError(f"{op}: expected an input (*, C, H, W) with H and W divisible by "
+                         f"downscale_factor = {r}, got shape {tuple(input.shape)}")
+    *lead, c, h, w = input.shape
+    k = len(lead)
+    x = input.reshape(*lead, c, h // r, r, w // r, r)            # (*, C, H·r, W·r) -> (*, C, H, r, W, r)
+    x = x.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)      # -> (*, C, r, r, H, W)
+    return x.reshape(*lead, c * r * r, h // r, w // r)           # -> (*, C·r², H, W)
+
+
+def _factor(op: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ArgumentError(f"{op}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of weight (num_embeddings, D) picked by the integer indices in input (any shape):
+    output input.shape + (D,). padding_idx's row gets no gradient; max_norm renormalises (in
+    place, without gradient, as PyTorch) each looked-up row whose norm exceeds it."""
+    op = "embedding"
+    weight = _tensor(weight, op, "weight")
+    if weight.ndim != 2:
+        raise ShapeError(f"{op}: weight must be 2-D (num_embeddings, embedding_dim), got shape "
+                         f"{tuple(weight.shape)}")
+    indices = _as_target(input, op)
+    if indices.dtype.kind not in "iu":
+        raise DTypeError(f"{op}: input must hold integer indices (a long tensor), got dtype "
+                         f"{indices.dtype}")
+    rows = weight.shape[0]
+    idx = indices.numpy().astype(np.int64, copy=False)
+    if idx.size and (idx.min() < 0 or idx.max() >= rows):
+        bad = idx[(idx < 0) | (idx >= rows)].flat[0]
+        raise ArgumentError(f"{op}: index {int(bad)} is out of range for {rows} embeddings "
+                            f"(weight shape {tuple(weight.shape)})")
+    if sparse:
+        raise ArgumentError(f"{op}: sparse=True (sparse gradients) is not supported; the "
+                            f"gradient is dense")
+    if padding_idx is not None:
+        if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)) \
+                or not -rows <= padding_idx < rows:
+            raise ArgumentError(f"{op}: padding_idx must be an int in [-{rows}, {rows}), got {padding_idx!r}")
+        padding_idx = int(padding_idx) % rows
+    if max_norm is not None:
+        _renorm_rows(weight, np.unique(idx), float(max_norm), float(norm_type))
+    return IX.Embedding.apply(weight, idx, padding_idx=padding_idx,
+                              scale_grad_by_freq=bool(scale_grad_by_freq))
+
+
+def _renorm_rows(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """PyTorch's embedding_renorm_: rows whose p-norm exceeds max_norm are scaled to
+    max_norm / (norm + 1e-7), in place and outside autograd."""
+    w = weight.numpy()
+    norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
+    big = norms > max_norm
+    if big.any():
+        w[rows[big]] *= (max_norm / (norms[big] + 1e-7)).astype(w.dtype).reshape(-1, 1)
+        weight._version += 1

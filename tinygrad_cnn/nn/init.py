@@ -11,6 +11,7 @@ fan_out = out·prod(kernel) (a Linear weight (out, in) has kernel size 1).
     kaiming_normal_:   N(0, σ²),  σ = gain / √fan
     xavier_uniform_:   U(-b, b),  b = gain·√(6 / (fan_in + fan_out))   (Glorot & Bengio, 2010)
     xavier_normal_:    N(0, σ²),  σ = gain·√(2 / (fan_in + fan_out))
+    orthogonal_:       gain·Q, Q with orthonormal rows or columns   (Saxe et al., 2014)
 
 PyTorch's default for Linear and Conv weights is kaiming_uniform_(w, a=√5), which works out to
 U(-1/√fan_in, 1/√fan_in); their biases are U(-1/√fan_in, 1/√fan_in).
@@ -27,7 +28,7 @@ from ..rng import generator as _global_generator
 from ..tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_",
-           "eye_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
+           "eye_", "orthogonal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
 
 
 def _rng(generator: Any) -> np.random.Generator:
@@ -121,6 +122,28 @@ def eye_(tensor: Tensor) -> Tensor:
     if tensor.ndim != 2:
         raise ShapeError(f"eye_: only 2-D tensors are supported, got shape {tensor.shape}")
     return _fill(tensor, np.eye(*tensor.shape))
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix times gain, PyTorch's recipe: view the tensor as
+    (rows = shape[0], cols = the rest), QR-factor a normal (max, min) matrix, fix the signs
+    with diag(R) so the distribution is uniform (Haar), transpose when rows < cols. Rows are
+    then orthonormal (rows ≤ cols) or columns are (rows ≥ cols)."""
+    if tensor.ndim < 2:
+        raise ShapeError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got "
+                         f"shape {tuple(tensor.shape)}")
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows if rows else 0
+    if tensor.numel() == 0:
+        return tensor
+    flat = _rng(generator).standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T                                   # (rows, cols) -> (cols, rows)
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))                            # column j times sign(r_jj)
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, (gain * q).reshape(tensor.shape))
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:

@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from ..autograd import grad_mode
+from .hooks import wrap_inputs, wrap_outputs
 from ..tensor import Tensor, _check_grad_dtype, _to_array
 from ..errors import ArgumentError, StateDictError
 
@@ -134,6 +135,8 @@ class Module:
         d["_modules"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
+        d["_full_backward_hooks"] = OrderedDict()
+        d["_full_backward_pre_hooks"] = OrderedDict()
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
@@ -148,7 +151,13 @@ class Module:
                     new = hook(self, args)
                     if new is not None:
                         args = new if isinstance(new, tuple) else (new,)
+            backward_hooks = (self.__dict__.get("_full_backward_hooks") or
+                              self.__dict__.get("_full_backward_pre_hooks")) and grad_mode.enabled
+            if backward_hooks:
+                args, hook_state = wrap_inputs(self, args)
             out = self.forward(*args, **kwargs)
+            if backward_hooks:
+                out = wrap_outputs(out, hook_state)
             if self._forward_hooks:
                 for hook in list(self._forward_hooks.values()):
                     new = hook(self, args, out)
@@ -163,6 +172,26 @@ class Module:
         the output. Returns a handle whose `.remove()` unregisters it."""
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
+        return handle
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """`hook(module, grad_input, grad_output)` runs when the gradients with respect to the
+        module's tensor inputs are computed (tuples of Tensors, None for inputs that need no
+        gradient); a non-None result (a tuple like grad_input) replaces grad_input. See nn/hooks.py."""
+        return self._add_hook("_full_backward_hooks", hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """`hook(module, grad_output)` runs when the gradients with respect to the module's
+        outputs are ready, before any of its internals' backward; a non-None result replaces
+        grad_output."""
+        return self._add_hook("_full_backward_pre_hooks", hook, prepend)
+
+    def _add_hook(self, registry: str, hook: Callable, prepend: bool) -> RemovableHandle:
+        hooks = self.__dict__.setdefault(registry, OrderedDict())   # modules unpickled from old state
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
         return handle
 
     def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:

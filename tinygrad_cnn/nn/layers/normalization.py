@@ -1,4 +1,4 @@
-"""Normalisation: BatchNorm1d/2d, LayerNorm, GroupNorm."""
+"""Normalisation: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,7 +12,8 @@ from .. import init
 from ..module import Module, Parameter
 from ._common import _check_tensor, _float_dtype, _named_call
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
+           "InstanceNorm3d", "LayerNorm", "GroupNorm"]
 
 
 def _affine_parameters(module: Module, affine: bool, bias: bool, shape: tuple, dtype: Any) -> None:
@@ -104,6 +105,62 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """_BatchNorm over (N, H, W) for each of C channels: input (N, C, H, W)."""
     _layouts = {4: "(N, C, H, W)"}
+
+
+class BatchNorm3d(_BatchNorm):
+    """_BatchNorm over (N, D, H, W) for each of C channels: input (N, C, D, H, W)."""
+    _layouts = {5: "(N, C, D, H, W)"}
+
+
+class _InstanceNorm(_BatchNorm):
+    """Instance normalisation (Ulyanov et al., 2016): each channel of each sample standardised
+    over its own positions, PyTorch's defaults (affine=False, track_running_stats=False).
+    With track_running_stats, training updates running_mean/var (batch averages of the
+    per-instance statistics) and eval normalises with them. Inputs with or without the batch
+    dim; a channel count differing from num_features is an error only when affine (as PyTorch,
+    which warns otherwise)."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    _dims = 2
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_tensor(self, input)
+        n = self._dims
+        if input.ndim not in (n + 1, n + 2):
+            layout = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[n]
+            raise ShapeError(f"{self._label()} expects a {n + 2}-D input {layout} or a {n + 1}-D "
+                             f"unbatched one, got shape {tuple(input.shape)}{self._where()}")
+        unbatched = input.ndim == n + 1
+        x = input.unsqueeze(0) if unbatched else input
+        if x.shape[1] != self.num_features and self.affine:
+            raise ShapeError(f"{self._label()} got input with {x.shape[1]} channels (input shape "
+                             f"{tuple(input.shape)}), expected {self.num_features}{self._where()}")
+        use_input_stats = self.training or not self.track_running_stats
+        track = self.track_running_stats and self.running_mean is not None
+        momentum = self.momentum if self.momentum is not None else 0.0   # as PyTorch's _InstanceNorm
+        y = _named_call(self, self._label(), F.instance_norm, x,
+                        self.running_mean if track else None, self.running_var if track else None,
+                        self.weight, self.bias, use_input_stats, momentum, self.eps)
+        return y.squeeze(0) if unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """_InstanceNorm over L: input (N, C, L) or (C, L)."""
+    _dims = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """_InstanceNorm over (H, W): input (N, C, H, W) or (C, H, W)."""
+    _dims = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """_InstanceNorm over (D, H, W): input (N, C, D, H, W) or (C, D, H, W)."""
+    _dims = 3
 
 
 class _AffineNorm(Module):

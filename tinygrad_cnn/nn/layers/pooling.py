@@ -9,13 +9,14 @@ from .. import functional as F
 from ..module import Module
 from ._common import _check_tensor, _named_call
 
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
+__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "MaxUnpool2d",
+           "AdaptiveAvgPool1d",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample"]
 
 
 class _Pool2d(Module):
     # the functional op by dimensionality, and the accepted input layouts
-    _ops = {2: ("max_pool2d", "avg_pool2d"), 1: ("max_pool1d", "avg_pool1d")}
+    _ops = {2: ("max_pool2d", "avg_pool2d"), 1: ("max_pool1d", "avg_pool1d"), 3: ("max_pool3d", "avg_pool3d")}
     _dims = 2
 
     def _label(self) -> str:
@@ -23,7 +24,8 @@ class _Pool2d(Module):
 
     def _check(self, input: Any) -> None:
         _check_tensor(self, input)
-        layouts = {2: ("4-D input (N, C, H, W) or 3-D (C, H, W)", (3, 4)),
+        layouts = {3: ("5-D input (N, C, D, H, W) or 4-D (C, D, H, W)", (4, 5)),
+                   2: ("4-D input (N, C, H, W) or 3-D (C, H, W)", (3, 4)),
                    1: ("3-D input (N, C, L) or 2-D (C, L)", (2, 3))}[self._dims]
         if input.ndim not in layouts[1]:
             raise ShapeError(f"{self._label()} expects a {layouts[0]}, got shape "
@@ -157,3 +159,35 @@ class Upsample(Module):
     def extra_repr(self) -> str:
         what = f"size={self.size!r}" if self.size is not None else f"scale_factor={self.scale_factor!r}"
         return f"{what}, mode={self.mode!r}"
+
+
+class MaxPool3d(MaxPool2d):
+    """Max over KD×KH×KW windows of (N, C, D, H, W), as F.max_pool3d."""
+    _dims = 3
+
+
+class AvgPool3d(AvgPool2d):
+    """Mean over KD×KH×KW windows of (N, C, D, H, W), as F.avg_pool3d."""
+    _dims = 3
+
+
+class MaxUnpool2d(Module):
+    """Undo MaxPool2d(return_indices=True): `unpool(values, indices, output_size=None)` puts each
+    value back where it came from, zeros elsewhere (F.max_unpool2d)."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+
+    def _label(self) -> str:
+        return f"MaxUnpool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+
+    def forward(self, input: Tensor, indices: Any, output_size: Any = None) -> Tensor:
+        _check_tensor(self, input)
+        return _named_call(self, self._label(), F.max_unpool2d, input, indices, self.kernel_size,
+                           self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
