@@ -20,9 +20,9 @@ import numpy as np
 from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
-from tinygrad_cnn.errors import ArgumentError, BackwardError, DTypeError, ShapeError
+from tinygrad_cnn.errors import ArgumentError, BackwardError, DeviceError, DTypeError, ShapeError
 
-DOCUMENTED = (ShapeError, ArgumentError, DTypeError, BackwardError)
+DOCUMENTED = (ShapeError, ArgumentError, DTypeError, BackwardError, DeviceError)
 PACKAGE_DIR = os.path.dirname(os.path.abspath(tc.__file__))
 
 # A single call of an op on fuzz-sized inputs takes milliseconds; anything near this limit is

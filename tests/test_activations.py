@@ -21,13 +21,13 @@ def _check(torch, ours, theirs, arrays, grad=True, tol=1e-12, **kw):
     ins = [tc.tensor(a, requires_grad=grad) for a in arrays]
     tins = [torch.tensor(a, requires_grad=grad) for a in arrays]
     y, ty = ours(*ins, **kw), theirs(*tins, **kw)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=tol, atol=tol)
     if grad:
         g = RNG.standard_normal(y.shape)
         y.backward(g)
         ty.backward(torch.tensor(g))
         for a, b in zip(ins, tins):
-            np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=tol, atol=tol)
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=tol, atol=tol)
 
 
 ELEMENTWISE = [("relu", {}), ("leaky_relu", {}), ("leaky_relu", dict(negative_slope=0.2)),
@@ -49,7 +49,7 @@ def test_elementwise_activations_gradcheck(name, kw):
 def test_sigmoid_and_tanh_are_stable_at_extremes():
     x = tc.tensor([-1000.0, -50.0, 0.0, 50.0, 1000.0], requires_grad=True)
     (F.sigmoid(x).sum() + F.tanh(x).sum()).backward()
-    assert np.isfinite(F.sigmoid(x).data).all() and np.isfinite(x.grad.data).all()
+    assert np.isfinite(F.sigmoid(x).data).all() and np.isfinite(x.grad.numpy()).all()
 
 
 @pytest.mark.parametrize("shape, w_shape, bias", [((4, 5), (3, 5), True), ((2, 3, 5), (6, 5), True),
@@ -95,18 +95,18 @@ def test_softmax_family_stable_at_1000(torch, name):
     x = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -999.0], [1000.0, 1000.0, 1000.0]])
     X = tc.tensor(x, requires_grad=True)
     y = getattr(F, name)(X, dim=1)
-    assert np.isfinite(y.data).all()
+    assert np.isfinite(y.numpy()).all()
     ty = getattr(torch.nn.functional, name)(torch.tensor(x), dim=1)
-    np.testing.assert_allclose(y.data, ty.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-12, atol=1e-12)
     y.backward(np.ones(y.shape))
-    assert np.isfinite(X.grad.data).all()
+    assert np.isfinite(X.grad.numpy()).all()
 
 
 def test_softmax_float32_stays_float32_and_tensor_methods_agree():
     x = tc.randn(3, 5, requires_grad=True)
     y = F.softmax(x, dim=1)
     assert y.dtype == tc.float32
-    np.testing.assert_allclose(x.softmax(1).data, y.data)
+    np.testing.assert_allclose(x.softmax(1).data, y.numpy())
     np.testing.assert_allclose(x.log_softmax(1).data, F.log_softmax(x, 1).data)
     y.sum().backward()
     assert x.grad.dtype == tc.float32
@@ -124,12 +124,12 @@ def test_dropout_scales_kept_units_and_backward_uses_the_same_mask():
     tc.manual_seed(3)
     x = tc.ones(200, 100, requires_grad=True)
     y = F.dropout(x, p=0.3)
-    kept = y.data != 0
+    kept = y.numpy() != 0
     assert abs(kept.mean() - 0.7) < 0.02
-    np.testing.assert_allclose(y.data[kept], 1 / 0.7, rtol=1e-6)
+    np.testing.assert_allclose(y.numpy()[kept], 1 / 0.7, rtol=1e-6)
     assert y.dtype == tc.float32
     y.backward(np.full(y.shape, 2.0, np.float32))
-    np.testing.assert_allclose(x.grad.data, 2 * y.data, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * y.numpy(), rtol=1e-6)
 
 
 def test_dropout_is_reproducible_with_manual_seed():
@@ -146,9 +146,9 @@ def test_dropout_eval_zero_and_one():
     assert F.dropout(x, 0.5, training=False) is x
     assert F.dropout(x, 0.0) is x
     y = F.dropout(x, 1.0)
-    assert np.all(y.data == 0)
+    assert np.all(y.numpy() == 0)
     y.sum().backward()
-    assert np.all(x.grad.data == 0)
+    assert np.all(x.grad.numpy() == 0)
     with pytest.raises(tc.ArgumentError, match="probability"):
         F.dropout(x, 1.5)
 
@@ -167,11 +167,11 @@ def test_dropout2d_zeroes_whole_channels(shape):
     tc.manual_seed(7)
     x = tc.ones(*shape, requires_grad=True)
     y = F.dropout2d(x, p=0.25)
-    maps = y.data.reshape(-1, shape[-2] * shape[-1])
+    maps = y.numpy().reshape(-1, shape[-2] * shape[-1])
     assert np.all((maps == 0).all(axis=1) | np.isclose(maps, 1 / 0.75).all(axis=1))   # all or nothing
     assert abs((maps[:, 0] == 0).mean() - 0.25) < 0.06
     y.backward(np.full(shape, 3.0, np.float32))
-    np.testing.assert_allclose(x.grad.data, 3 * y.data, rtol=1e-6)   # the same mask
+    np.testing.assert_allclose(x.grad.numpy(), 3 * y.numpy(), rtol=1e-6)   # the same mask
     assert F.dropout2d(x, 0.25, training=False) is x
     m = nn.Dropout2d(0.25)
     assert repr(m) == "Dropout2d(p=0.25, inplace=False)"
@@ -207,16 +207,16 @@ def test_batch_norm_matches_torch_including_running_stats(torch, training, affin
     y = F.batch_norm(X, RM, RV, W if affine else None, B if affine else None, training, 0.2, 1e-4)
     ty = torch.nn.functional.batch_norm(tx, trm, trv, tw if affine else None, tb if affine else None,
                                         training, 0.2, 1e-4)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(RM.data, trm.numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(RV.data, trv.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(RM.numpy(), trm.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(RV.numpy(), trv.numpy(), rtol=1e-12, atol=1e-12)
     g = RNG.standard_normal(y.shape)
     y.backward(g)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(X.grad.data, tx.grad.numpy(), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-10)
     if affine:
-        np.testing.assert_allclose(W.grad.data, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
-        np.testing.assert_allclose(B.grad.data, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(W.grad.numpy(), tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(B.grad.numpy(), tb.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -229,7 +229,7 @@ def test_batch_norm_gradcheck(training):
 def test_batch_norm_training_without_running_stats_and_errors():
     x = tc.randn(4, 3, 2, 2)
     y = F.batch_norm(x, None, None, training=True)
-    np.testing.assert_allclose(y.data.mean(axis=(0, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(y.numpy().mean(axis=(0, 2, 3)), 0, atol=1e-5)
     with pytest.raises(tc.ArgumentError, match="running_mean"):
         F.batch_norm(x, None, None, training=False)
     with pytest.raises(tc.ShapeError, match=r"running_mean must have shape \(3,\)"):

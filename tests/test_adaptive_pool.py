@@ -41,7 +41,7 @@ def test_forward_and_backward_match_loop_references(n, c, h, w, oh, ow):
     for fn, reduce in ((F.adaptive_avg_pool2d, np.mean), (F.adaptive_max_pool2d, np.max)):
         X = tc.tensor(x, requires_grad=True)
         y = fn(X, (oh, ow))
-        np.testing.assert_allclose(y.data, _loop_reference(x, (oh, ow), reduce), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(y.numpy(), _loop_reference(x, (oh, ow), reduce), rtol=1e-12, atol=1e-14)
         y.backward(g)
         # the gradient is the transposed Jacobian applied to g: check it against finite
         # differences of the loop reference in one random direction
@@ -49,7 +49,7 @@ def test_forward_and_backward_match_loop_references(n, c, h, w, oh, ow):
         eps = 1e-6
         directional = ((_loop_reference(x + eps * v, (oh, ow), reduce)
                         - _loop_reference(x - eps * v, (oh, ow), reduce)) / (2 * eps) * g).sum()
-        assert np.isclose((X.grad.data * v).sum(), directional, rtol=1e-5, atol=1e-6)
+        assert np.isclose((X.grad.numpy() * v).sum(), directional, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -68,22 +68,22 @@ def test_max_indices_ties_and_nan_like_torch(torch):
     X, T = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     (y, i), (ty, ti) = F.adaptive_max_pool2d(X, (2, 3), True), \
         torch.nn.functional.adaptive_max_pool2d(T, (2, 3), True)
-    np.testing.assert_array_equal(y.data, ty.detach().numpy())
-    np.testing.assert_array_equal(i.data, ti.numpy())
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
     assert i.dtype == tc.int64 and not i.requires_grad
     y.backward(np.ones(y.shape))
     ty.backward(torch.ones_like(ty))
-    np.testing.assert_array_equal(X.grad.data, T.grad.numpy())
+    np.testing.assert_array_equal(X.grad.numpy(), T.grad.numpy())
 
 
 def test_editing_the_returned_indices_does_not_change_backward():
     x = tc.tensor(RNG.standard_normal((1, 1, 4, 4)), requires_grad=True)
     y, idx = F.adaptive_max_pool2d(x, 2, return_indices=True)
     expected = np.zeros(16)
-    expected[idx.data.ravel()] = 1.0
-    idx.data[...] = 0
+    expected[idx.numpy().ravel()] = 1.0
+    idx.numpy()[...] = 0
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data.ravel(), expected)
+    np.testing.assert_array_equal(x.grad.numpy().ravel(), expected)
 
 
 @pytest.mark.parametrize("name", ["adaptive_avg_pool2d", "adaptive_max_pool2d"])
@@ -97,10 +97,10 @@ def test_unbatched_input_and_global_average():
     x = RNG.standard_normal((3, 6, 5))
     y = F.adaptive_avg_pool2d(tc.tensor(x), 1)
     assert y.shape == (3, 1, 1)
-    np.testing.assert_allclose(y.data[:, 0, 0], x.mean(axis=(1, 2)), rtol=1e-12)
+    np.testing.assert_allclose(y.numpy()[:, 0, 0], x.mean(axis=(1, 2)), rtol=1e-12)
     values, idx = F.adaptive_max_pool2d(tc.tensor(x), (1, 1), return_indices=True)
     assert values.shape == idx.shape == (3, 1, 1)
-    np.testing.assert_array_equal(idx.data.ravel(), x.reshape(3, -1).argmax(axis=1))
+    np.testing.assert_array_equal(idx.numpy().ravel(), x.reshape(3, -1).argmax(axis=1))
 
 
 def test_modules_in_a_model():

@@ -69,15 +69,15 @@ def _compare_with_torch(torch, x_shape, w_shape, bias=True, x_grad=True, **kw):
         warnings.simplefilter("ignore", UserWarning)
         ty = _torch_conv(torch, d)(tx, tw, tb, **kw)
     assert y.shape == tuple(ty.shape)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
     g = _rand(*y.shape)
     y.backward(g)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(Wt.grad.data, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(Wt.grad.numpy(), tw.grad.numpy(), rtol=1e-10, atol=1e-10)
     if bias:
-        np.testing.assert_allclose(B.grad.data, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(B.grad.numpy(), tb.grad.numpy(), rtol=1e-10, atol=1e-10)
     if x_grad:
-        np.testing.assert_allclose(X.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-10)
     else:
         assert X.grad is None
 
@@ -133,7 +133,7 @@ def test_unbatched_input_matches_torch(torch):
     y = F.conv2d(tc.tensor(x), tc.tensor(w), tc.tensor(b), padding=1)
     ty = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), padding=1)
     assert y.shape == (2, 6, 6)
-    np.testing.assert_allclose(y.data, ty.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-12, atol=1e-12)
 
 
 @given(n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(1, 9), w=st.integers(1, 9),
@@ -194,8 +194,8 @@ def test_col2im_equals_full_correlation_with_rotated_kernel(x_shape, w_shape, st
     y = CV.ConvNd.apply(x, w, None, stride=stride, padding=padding, dilation=dilation, groups=groups)
     g = _rand(*y.shape)
     y.backward(g)
-    by_rotation = CV.grad_input_by_rotated_kernel(g, w.data, x_shape, stride, padding, dilation, groups)
-    np.testing.assert_allclose(x.grad.data, by_rotation, rtol=1e-12, atol=1e-12)
+    by_rotation = CV.grad_input_by_rotated_kernel(g, w.numpy(), x_shape, stride, padding, dilation, groups)
+    np.testing.assert_allclose(x.grad.numpy(), by_rotation, rtol=1e-12, atol=1e-12)
 
 
 
@@ -215,12 +215,12 @@ def test_grad_input_by_rotated_kernel_equals_col2im_path(monkeypatch, x_shape, w
     real = CV._grad_input_by_conv
     monkeypatch.setattr(CV, "_grad_input_by_conv", lambda *a: (calls.append(1), real(*a))[1])
     F.conv2d(x, w, **kw).backward(g)
-    by_rotation, x.grad = x.grad.data, None
+    by_rotation, x.grad = x.grad.numpy(), None
     assert calls == [1]                                   # the rotated-kernel path was taken
     monkeypatch.setattr(CV._Plan, "rotated_padding", lambda self, x_shape: None)
     F.conv2d(x, w, **kw).backward(g)
     assert calls == [1]                                   # now col2im
-    np.testing.assert_allclose(x.grad.data, by_rotation, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), by_rotation, rtol=1e-12, atol=1e-12)
 
 # --------------------------------------------------------------------- first layer, dtypes
 def test_grad_input_skipped_for_first_layer(monkeypatch):
@@ -263,7 +263,7 @@ def test_workspace_limit_chunks_with_identical_results():
     g = tc.randn(7, 5, 9, 9)
     y_full = F.conv2d(x, w, b, padding=1)
     y_full.backward(g)
-    grads = [t.grad.data.copy() for t in (x, w, b)]
+    grads = [t.grad.numpy().copy() for t in (x, w, b)]
     for t in (x, w, b):
         t.grad = None
     per_image = 3 * 9 * 81 * 4                               # one image's columns, bytes
@@ -274,11 +274,11 @@ def test_workspace_limit_chunks_with_identical_results():
         y.backward(g)
     finally:
         tc.set_workspace_limit(old)
-    assert np.array_equal(y.data, y_full.data)               # forward: bit for bit
+    assert np.array_equal(y.numpy(), y_full.numpy())               # forward: bit for bit
     # grad_input and grad_weight: GEMMs over other column counts may round differently
-    np.testing.assert_allclose(x.grad.data, grads[0], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(w.grad.data, grads[1], rtol=1e-5, atol=1e-5)   # sum order differs
-    assert np.array_equal(b.grad.data, grads[2])
+    np.testing.assert_allclose(x.grad.numpy(), grads[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(w.grad.numpy(), grads[1], rtol=1e-5, atol=1e-5)   # sum order differs
+    assert np.array_equal(b.grad.numpy(), grads[2])
 
 
 def test_workspace_limit_bounds_peak_memory():
@@ -327,21 +327,21 @@ def test_unfold_fold_match_torch(torch, kw):
     tx = torch.tensor(x, requires_grad=True)
     cols = F.unfold(X, **kw)
     tcols = torch.nn.functional.unfold(tx, **kw)
-    np.testing.assert_array_equal(cols.data, tcols.detach().numpy())
+    np.testing.assert_array_equal(cols.numpy(), tcols.detach().numpy())
     g = _rand(*cols.shape)
     cols.backward(g)
     tcols.backward(torch.tensor(g))
-    np.testing.assert_allclose(X.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
     # fold: col2im of arbitrary columns
     c = tc.tensor(g, requires_grad=True)
     tcg = torch.tensor(g, requires_grad=True)
     y = F.fold(c, (6, 7), **kw)
     ty = torch.nn.functional.fold(tcg, (6, 7), **kw)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
     gy = _rand(*y.shape)
     y.backward(gy)
     ty.backward(torch.tensor(gy))
-    np.testing.assert_allclose(c.grad.data, tcg.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(c.grad.numpy(), tcg.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_unfold_fold_gradcheck_and_fold_of_unfold_counts_windows():
@@ -353,8 +353,8 @@ def test_unfold_fold_gradcheck_and_fold_of_unfold_counts_windows():
     ones = tc.ones(1, 1, 4, 4, dtype=tc.float64)
     count = F.fold(F.unfold(ones, 2), (4, 4), 2)
     x2 = tc.tensor(_rand(1, 1, 4, 4))
-    np.testing.assert_allclose(F.fold(F.unfold(x2, 2), (4, 4), 2).data, x2.data * count.data)
-    assert count.data[0, 0].tolist() == [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]]
+    np.testing.assert_allclose(F.fold(F.unfold(x2, 2), (4, 4), 2).data, x2.numpy() * count.numpy())
+    assert count.numpy()[0, 0].tolist() == [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]]
 
 
 def test_unfold_times_weight_is_conv2d():
@@ -362,7 +362,7 @@ def test_unfold_times_weight_is_conv2d():
     x, w = tc.randn(2, 3, 8, 8, dtype=tc.float64), tc.randn(5, 3, 3, 3, dtype=tc.float64)
     cols = F.unfold(x, 3, padding=1, stride=2)                      # (2, 27, 16)
     y = (w.reshape(5, 27) @ cols).reshape(2, 5, 4, 4)
-    np.testing.assert_allclose(y.data, F.conv2d(x, w, padding=1, stride=2).data, rtol=1e-12)
+    np.testing.assert_allclose(y.numpy(), F.conv2d(x, w, padding=1, stride=2).data, rtol=1e-12)
 
 
 # ------------------------------------------------------------------------------ errors
@@ -504,7 +504,7 @@ def test_threaded_conv_equals_serial_conv(monkeypatch, size):
         x.grad = w.grad = None
         y = F.conv2d(x, w, padding=1)
         y.backward(g)
-        results.append((y.data, x.grad.data, w.grad.data))
+        results.append((y.numpy(), x.grad.numpy(), w.grad.numpy()))
     (y1, gx1, gw1), (y3, gx3, gw3) = results
     # the same numbers whatever the thread count: grad_weight is summed in fixed step groups
     assert np.array_equal(y1, y3) and np.array_equal(gx1, gx3) and np.array_equal(gw1, gw3)
@@ -522,7 +522,7 @@ def test_conv_works_in_a_forked_child_after_the_parent_used_threads(monkeypatch)
     expected = F.conv2d(x, w).data                       # the parent's pool now exists
     ctx = mp.get_context("fork")
     with ctx.Pool(1) as pool:
-        got = pool.apply_async(_conv_in_child, (x.data, w.data)).get(timeout=60)
+        got = pool.apply_async(_conv_in_child, (x.numpy(), w.numpy())).get(timeout=60)
     assert np.array_equal(got, expected)
 
 

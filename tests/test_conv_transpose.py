@@ -58,7 +58,7 @@ def test_forward_matches_the_scatter_loop(g):
     w = RNG.standard_normal((g["cig"] * g["groups"], g["cog"]) + g["k"])
     y = F.conv_transpose2d(tc.tensor(x), tc.tensor(w), None, g["s"], g["p"], op, g["groups"], g["d"])
     expected = _scatter_reference(x, w, g["s"], g["p"], op, g["d"], g["groups"])
-    np.testing.assert_allclose(y.data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-12, atol=1e-12)
 
 
 @given(geometry)
@@ -75,7 +75,7 @@ def test_conv_transpose_is_the_adjoint_of_conv(g):
     a = RNG.standard_normal(up.shape)                                     # conv's input side
     down = F.conv2d(tc.tensor(a), tc.tensor(w), None, g["s"], g["p"], g["d"], groups)
     assert down.shape == b.shape
-    assert np.isclose((down.data * b).sum(), (a * up.data).sum(), rtol=1e-10, atol=1e-10)
+    assert np.isclose((down.numpy() * b).sum(), (a * up.numpy()).sum(), rtol=1e-10, atol=1e-10)
 
 
 @given(geometry)
@@ -114,12 +114,12 @@ def test_conv_transpose2d_like_torch(torch, x_shape, w_shape, kw, dtype, bias):
     ty = torch.nn.functional.conv_transpose2d(*theirs, **kw)
     tol = dict(rtol=1e-4, atol=1e-4) if dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
     assert y.shape == tuple(ty.shape) and y.dtype == ours[0].dtype
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **tol)
     g = RNG.standard_normal(y.shape).astype(dtype)
     y.backward(g)
     ty.backward(torch.tensor(g))
     for a, t in zip(ours, theirs):
-        np.testing.assert_allclose(a.grad.data, t.grad.numpy(), **tol)
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), **tol)
 
 
 @pytest.mark.parametrize("d, x_shape, w_shape, kw", [
@@ -132,12 +132,12 @@ def test_conv_transpose_1d_3d_like_torch(torch, d, x_shape, w_shape, kw):
     T, TW = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     name = f"conv_transpose{d}d"
     y, ty = getattr(F, name)(X, W, **kw), getattr(torch.nn.functional, name)(T, TW, **kw)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
     g = RNG.standard_normal(y.shape)
     y.backward(g)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(X.grad.data, T.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(W.grad.data, TW.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(X.grad.numpy(), T.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(W.grad.numpy(), TW.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1, output_padding=1),
@@ -156,7 +156,7 @@ def test_workspace_limit_chunks_with_the_same_results():
     g = RNG.standard_normal((5, 4, 13, 13)).astype(np.float32)
     y = F.conv_transpose2d(x, w, stride=2)
     y.backward(g)
-    full = (y.data.copy(), x.grad.data.copy(), w.grad.data.copy())
+    full = (y.numpy().copy(), x.grad.numpy().copy(), w.grad.numpy().copy())
     x.grad = w.grad = None
     old = tc.get_workspace_limit()
     tc.set_workspace_limit(4 * 36 * 9 * 4 * 2)              # two images' columns per chunk
@@ -165,9 +165,9 @@ def test_workspace_limit_chunks_with_the_same_results():
         y.backward(g)
     finally:
         tc.set_workspace_limit(old)
-    np.testing.assert_array_equal(y.data, full[0])           # forward: the same sums per image
-    np.testing.assert_allclose(x.grad.data, full[1], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(w.grad.data, full[2], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(y.numpy(), full[0])           # forward: the same sums per image
+    np.testing.assert_allclose(x.grad.numpy(), full[1], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(w.grad.numpy(), full[2], rtol=1e-5, atol=1e-5)
 
 
 def test_empty_batch(torch):
@@ -178,7 +178,7 @@ def test_empty_batch(torch):
     assert y.shape == tuple(torch.nn.functional.conv_transpose2d(
         torch.zeros(0, 3, 4, 4), torch.zeros(3, 2, 3, 3), stride=2).shape)
     y.sum().backward()
-    assert x.grad.shape == (0, 3, 4, 4) and not w.grad.data.any() and not b.grad.data.any()
+    assert x.grad.shape == (0, 3, 4, 4) and not w.grad.numpy().any() and not b.grad.numpy().any()
 
 
 def test_modules_like_torch(torch):
@@ -204,8 +204,8 @@ def test_default_init_bound_is_pytorchs():
     m = nn.ConvTranspose2d(64, 32, 3)
     bound = 1 / np.sqrt(32 * 9)
     assert m.weight.shape == (64, 32, 3, 3)
-    assert np.abs(m.weight.data).max() <= bound and np.abs(m.weight.data).max() > 0.95 * bound
-    assert np.abs(m.bias.data).max() <= bound
+    assert np.abs(m.weight.numpy()).max() <= bound and np.abs(m.weight.numpy()).max() > 0.95 * bound
+    assert np.abs(m.bias.numpy()).max() <= bound
 
 
 def test_an_autoencoder_trains_and_summary_counts_its_macs():

@@ -389,7 +389,7 @@ def test_matches_torch(op: Op, data, torch):
     for o, t in zip(ours, theirs):                 # forward: shape, dtype and values
         assert o.shape == tuple(t.shape)
         assert str(o.dtype) == str(t.dtype).replace("torch.", "")
-        np.testing.assert_allclose(o.data, t.detach().numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(o.numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-12)
     # backward: the same random upstream gradient into every float output
     rng = np.random.default_rng(seed + 1)
     ups = [rng.standard_normal(o.shape) for o in ours]
@@ -399,7 +399,7 @@ def test_matches_torch(op: Op, data, torch):
     sum((t * torch.tensor(g)).sum() for _, t, g in pairs).backward()
     for x, t in zip(xs, ts):
         expected = t.grad.numpy() if t.grad is not None else np.zeros(x.shape)
-        got = x.grad.data if x.grad is not None else np.zeros(x.shape)
+        got = x.grad.numpy() if x.grad is not None else np.zeros(x.shape)
         assert got.shape == x.shape
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 

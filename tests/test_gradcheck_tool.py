@@ -75,7 +75,7 @@ class TwoBlocks(nn.Module):
 def test_module_checks_every_parameter_and_restores_the_module():
     tc.manual_seed(1)
     model = TwoBlocks()
-    before = {k: (p, p.data, p.data.copy()) for k, p in model.named_parameters()}
+    before = {k: (p, p.numpy(), p.numpy().copy()) for k, p in model.named_parameters()}
     x = tc.randn(5, 3)
     with pytest.warns(GradcheckWarning, match="float64 copies"):
         res = check_gradients(model, (x,))
@@ -85,8 +85,8 @@ def test_module_checks_every_parameter_and_restores_the_module():
     assert all(c.checked == int(np.prod(c.shape)) for c in res.inputs)
     for k, p in model.named_parameters():           # same objects, same arrays, same values
         obj, arr, values = before[k]
-        assert p is obj and p.data is arr and p.dtype == np.float32
-        np.testing.assert_array_equal(p.data, values)
+        assert p is obj and p.numpy() is arr and p.dtype == np.float32
+        np.testing.assert_array_equal(p.numpy(), values)
         assert p.grad is None
 
 
@@ -163,10 +163,10 @@ def test_upcast_input_meeting_float32_state_explains_itself():
 def test_float32_inputs_are_upcast_with_a_warning_and_left_untouched():
     x = tc.randn(3, 4, requires_grad=True)           # float32
     x.grad = tc.ones(3, 4)
-    data = x.data.copy()
+    data = x.numpy().copy()
     with pytest.warns(GradcheckWarning, match="input 0 is float32.*float64 copies"):
         assert tc.gradcheck(lambda t: (t * t).tanh().sum(1), (x,))
-    assert x.dtype == np.float32 and np.array_equal(x.data, data)
+    assert x.dtype == np.float32 and np.array_equal(x.numpy(), data)
     np.testing.assert_array_equal(x.grad.numpy(), np.ones((3, 4)))
 
 

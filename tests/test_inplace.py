@@ -25,17 +25,17 @@ def leaf(*shape):
 ])
 def test_inplace_ops_write_into_the_same_array_and_bump_the_version(name, call, reference):
     t = tc.randn(3, dtype=tc.float64)
-    before = t.data.copy()
-    array = t.data
+    before = t.numpy().copy()
+    array = t.numpy()
     out = call(t)
-    assert out is t and t.data is array                  # same tensor, same memory
-    np.testing.assert_allclose(t.data, reference(before))
+    assert out is t and t.numpy() is array                  # same tensor, same memory
+    np.testing.assert_allclose(t.numpy(), reference(before))
     assert t._version == 1
 
 
 def test_inplace_on_a_view_shares_memory_like_numpy():
     base = tc.zeros(4)
-    view = tc.from_numpy(base.data[1:3])
+    view = tc.from_numpy(base.numpy()[1:3])
     view.fill_(5.0)
     assert base.tolist() == [0, 5, 5, 0]
 
@@ -46,8 +46,8 @@ def test_inplace_on_a_non_leaf_is_recorded_and_gradients_stay_exact():
     y.add_(1)
     y.mul_(w)                                 # y = (2 e^w + 1) w
     y.sum().backward()
-    a = w.data
-    np.testing.assert_allclose(w.grad.data, 2 * np.exp(a) * a + 2 * np.exp(a) + 1)
+    a = w.numpy()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * np.exp(a) * a + 2 * np.exp(a) + 1)
 
 
 def test_earlier_consumers_keep_their_edges_after_an_inplace_rebind():
@@ -56,7 +56,7 @@ def test_earlier_consumers_keep_their_edges_after_an_inplace_rebind():
     z = y * 2                                  # consumes the OLD y
     y.add_(w)                                  # y now means 3w + w, with a new grad_fn
     (z.sum() + y.sum()).backward()
-    np.testing.assert_allclose(w.grad.data, np.full(3, 6 + 4.0))
+    np.testing.assert_allclose(w.grad.numpy(), np.full(3, 6 + 4.0))
 
 
 def test_modifying_a_saved_tensor_then_backward_names_the_op_and_versions():
@@ -78,7 +78,7 @@ def test_ops_save_only_what_their_backward_reads():
     with tc.no_grad():
         w.sub_(1.0)
     loss.backward()
-    np.testing.assert_allclose(w.grad.data, x.data.T @ np.ones((2, 3)))
+    np.testing.assert_allclose(w.grad.numpy(), x.numpy().T @ np.ones((2, 3)))
 
 
 def test_optimizer_style_update_before_backward_is_caught():
@@ -117,10 +117,10 @@ def test_setitem_basic_advanced_and_broadcast_values():
     expected[0] = 1
     expected[1, 1:3] = [2, 3]
     expected[2, [0, 3]] = 9
-    np.testing.assert_array_equal(t.data, expected)
+    np.testing.assert_array_equal(t.numpy(), expected)
     t[t > 2] = 0.0                             # boolean mask
     expected[expected > 2] = 0
-    np.testing.assert_array_equal(t.data, expected)
+    np.testing.assert_array_equal(t.numpy(), expected)
 
 
 def test_setitem_gradients_flow_to_the_value_and_around_the_hole():
@@ -130,8 +130,8 @@ def test_setitem_gradients_flow_to_the_value_and_around_the_hole():
     b[1] = v * 2
     weights = tc.tensor(np.arange(6.0).reshape(2, 3))
     (b * weights).sum().backward()
-    np.testing.assert_allclose(a.grad.data, [[0, 1, 2], [0, 0, 0]])
-    np.testing.assert_allclose(v.grad.data, 2 * np.array([3.0, 4, 5]))
+    np.testing.assert_allclose(a.grad.numpy(), [[0, 1, 2], [0, 0, 0]])
+    np.testing.assert_allclose(v.grad.numpy(), 2 * np.array([3.0, 4, 5]))
 
 
 def test_setitem_matches_torch(torch):
@@ -147,9 +147,9 @@ def test_setitem_matches_torch(torch):
     cb[1] = cv.exp()
     cb[:, 0] = 0.0
     (cb ** 2).sum().backward()
-    np.testing.assert_allclose(cb.data, tb.detach().numpy())
-    np.testing.assert_allclose(ca.grad.data, ta.grad.numpy())
-    np.testing.assert_allclose(cv.grad.data, tv.grad.numpy())
+    np.testing.assert_allclose(cb.numpy(), tb.detach().numpy())
+    np.testing.assert_allclose(ca.grad.numpy(), ta.grad.numpy())
+    np.testing.assert_allclose(cv.grad.numpy(), tv.grad.numpy())
 
 
 def test_setitem_shape_mismatch_is_a_clear_error():
@@ -169,10 +169,10 @@ def test_uniform_and_normal_fill_in_place_from_the_seeded_generator():
     a = tc.zeros(1000).uniform_(-2, 2)
     tc.manual_seed(5)
     b = tc.zeros(1000).uniform_(-2, 2)
-    np.testing.assert_array_equal(a.data, b.data)
-    assert -2 <= a.data.min() and a.data.max() < 2 and abs(a.data.mean()) < 0.2
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert -2 <= a.numpy().min() and a.numpy().max() < 2 and abs(a.numpy().mean()) < 0.2
     n = tc.zeros(20000, dtype=tc.float64).normal_(3.0, 0.5)
-    assert abs(n.data.mean() - 3.0) < 0.02 and abs(n.data.std() - 0.5) < 0.02
+    assert abs(n.numpy().mean() - 3.0) < 0.02 and abs(n.numpy().std() - 0.5) < 0.02
 
 
 def test_setitem_with_a_repeated_index_gives_gradient_only_to_the_surviving_write():

@@ -32,12 +32,12 @@ def test_like_torch(torch, name, arg, x_shape, affine, dtype):
     ty = getattr(torch.nn.functional, name)(theirs[0], arg, *theirs[1:])
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == "float32" else dict(rtol=1e-10, atol=1e-12)
     assert y.dtype == ours[0].dtype
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **tol)
     g = RNG.standard_normal(x_shape).astype(dtype)
     y.backward(g)
     ty.backward(torch.tensor(g))
     for a, t in zip(ours, theirs):
-        np.testing.assert_allclose(a.grad.data, t.grad.numpy(), **tol)
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), **tol)
 
 
 @given(n=st.integers(1, 3), groups=st.integers(1, 3), per_group=st.integers(1, 3), length=st.integers(1, 4))

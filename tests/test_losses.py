@@ -30,13 +30,13 @@ def _compare(torch, fn, tfn, x, target, weight=None, prob_grad=False, **kw):
     tw = None if weight is None else torch.tensor(weight)
     y, ty = fn(X, T, weight=W, **kw), tfn(tx, tt, weight=tw, **kw)
     assert y.shape == tuple(ty.shape)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
     g = RNG.standard_normal(y.shape)
     y.backward(g)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(X.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
     if prob_grad:
-        np.testing.assert_allclose(T.grad.data, tt.grad.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(T.grad.numpy(), tt.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 CE_GRID = list(itertools.product(REDUCTIONS, [0.0, 0.25], [False, True], [(6, 5), (3, 4, 2, 3)]))
@@ -78,7 +78,7 @@ def test_cross_entropy_everything_ignored_is_nan_like_torch(torch):
     assert np.isnan(y.item()) and np.isnan(ty.item())
     y.backward()
     ty.backward()
-    assert np.array_equal(X.grad.data, tx.grad.numpy()) and not X.grad.data.any()   # no NaN gradient
+    assert np.array_equal(X.grad.numpy(), tx.grad.numpy()) and not X.grad.numpy().any()   # no NaN gradient
     assert F.cross_entropy(tc.tensor(x), tc.tensor(t), reduction="sum").item() == 0.0
 
 
@@ -89,7 +89,7 @@ def test_cross_entropy_stable_at_plus_minus_1000(torch):
             X = tc.tensor(x.astype(dtype), requires_grad=True)
             y = F.cross_entropy(X, tc.tensor(t), label_smoothing=0.1)
             y.backward()
-            assert np.isfinite(y.item()) and np.isfinite(X.grad.data).all()
+            assert np.isfinite(y.item()) and np.isfinite(X.grad.numpy()).all()
             ty = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(t), label_smoothing=0.1)
             np.testing.assert_allclose(y.item(), ty.item(), rtol=1e-6)
 
@@ -102,7 +102,7 @@ def test_cross_entropy_backward_is_softmax_minus_one_hot_over_n():
     F.cross_entropy(X, tc.tensor(t)).backward()
     softmax = np.exp(x - x.max(1, keepdims=True))
     softmax /= softmax.sum(1, keepdims=True)
-    np.testing.assert_allclose(X.grad.data, (softmax - np.eye(10)[t]) / 8, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(X.grad.numpy(), (softmax - np.eye(10)[t]) / 8, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(reduction="sum", label_smoothing=0.3),
@@ -140,12 +140,12 @@ def test_mse_loss_matches_torch_and_gradcheck(torch, reduction):
     ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
     y = F.mse_loss(A, B, reduction=reduction)
     ty = torch.nn.functional.mse_loss(ta, tb, reduction=reduction)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12)
     g = RNG.standard_normal(y.shape)
     y.backward(g)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(A.grad.data, ta.grad.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(B.grad.data, tb.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(A.grad.numpy(), ta.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(B.grad.numpy(), tb.grad.numpy(), rtol=1e-12)
     A2, B2 = tc.tensor(a, requires_grad=True), tc.tensor(b, requires_grad=True)
     assert tc.gradcheck(lambda u, v: F.mse_loss(u, v, reduction=reduction), (A2, B2))
 

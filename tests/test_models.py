@@ -93,16 +93,16 @@ def test_pytorch_state_dict_loads_and_matches(torch, make, make_torch):
     x = np.random.default_rng(0).standard_normal((4, 1, 28, 28)).astype(np.float32)
     y = np.array([3, 1, 4, 1])
     out_o, out_t = ours(tc.tensor(x)), theirs(torch.tensor(x))
-    np.testing.assert_allclose(out_o.data, out_t.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out_o.numpy(), out_t.detach().numpy(), rtol=1e-4, atol=1e-5)
     tc.nn.functional.cross_entropy(out_o, tc.tensor(y)).backward()
     torch.nn.functional.cross_entropy(out_t, torch.tensor(y)).backward()
     tp = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.data, tp[name].grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(p.grad.numpy(), tp[name].grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
     # and back: our state dict loads strictly into the torch model
     fresh = make_torch(torch)
     fresh.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
-    np.testing.assert_allclose(fresh(torch.tensor(x)).detach().numpy(), out_o.data, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fresh(torch.tensor(x)).detach().numpy(), out_o.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_lenet5_fully_convolutional_slides_the_classifier():
@@ -116,7 +116,7 @@ def test_lenet5_fully_convolutional_slides_the_classifier():
     assert scores.shape == (1, 10, 3, 4)
     for i in range(3):
         for j in range(4):
-            crop = tc.tensor(big.data[:, :, 4 * i:4 * i + 28, 4 * j:4 * j + 28])
+            crop = tc.tensor(big.numpy()[:, :, 4 * i:4 * i + 28, 4 * j:4 * j + 28])
             np.testing.assert_allclose(scores[0, :, i, j], m(crop).data[0], rtol=1e-4, atol=1e-5)
 
 

@@ -37,45 +37,45 @@ def test_kaiming_uniform(mode):
     w = tc.empty(200, 100, 3)
     init.kaiming_uniform_(w, a=0, mode=mode, nonlinearity="relu")
     fan = 300 if mode == "fan_in" else 600
-    _uniform_ok(w.data, math.sqrt(2) * math.sqrt(3 / fan))
+    _uniform_ok(w.numpy(), math.sqrt(2) * math.sqrt(3 / fan))
 
 
 def test_kaiming_normal_and_xavier():
     w = tc.empty(300, 200)
     init.kaiming_normal_(w, nonlinearity="relu")
-    assert w.data.std() == pytest.approx(math.sqrt(2 / 200), rel=0.03)
+    assert w.numpy().std() == pytest.approx(math.sqrt(2 / 200), rel=0.03)
     init.xavier_normal_(w, gain=2.0)
-    assert w.data.std() == pytest.approx(2.0 * math.sqrt(2 / 500), rel=0.03)
+    assert w.numpy().std() == pytest.approx(2.0 * math.sqrt(2 / 500), rel=0.03)
     init.xavier_uniform_(w)
-    _uniform_ok(w.data, math.sqrt(6 / 500))
+    _uniform_ok(w.numpy(), math.sqrt(6 / 500))
 
 
 def test_trunc_normal_within_bounds():
     w = init.trunc_normal_(tc.empty(100, 100), std=1.0, a=-0.5, b=0.5)
-    assert w.data.min() >= -0.5 and w.data.max() <= 0.5
+    assert w.numpy().min() >= -0.5 and w.numpy().max() <= 0.5
 
 
 def test_fills_in_place_keeping_dtype_and_identity():
     w = tc.empty(4, 5, dtype=tc.float64)
-    arr = w.data
-    assert init.uniform_(w, -1, 1) is w and w.data is arr and w.dtype == np.float64
+    arr = w.numpy()
+    assert init.uniform_(w, -1, 1) is w and w.numpy() is arr and w.dtype == np.float64
     init.constant_(w, 0.5)
-    assert np.all(w.data == 0.5)
+    assert np.all(w.numpy() == 0.5)
     init.zeros_(w)
-    assert np.all(w.data == 0)
+    assert np.all(w.numpy() == 0)
     init.ones_(w)
-    assert np.all(w.data == 1)
+    assert np.all(w.numpy() == 1)
     init.eye_(w)
-    np.testing.assert_array_equal(w.data, np.eye(4, 5))
+    np.testing.assert_array_equal(w.numpy(), np.eye(4, 5))
     with pytest.raises(tc.ShapeError):
         init.kaiming_uniform_(tc.empty(5))
 
 
 def test_seeded_and_explicit_generator():
     tc.manual_seed(123)
-    a = nn.Linear(20, 10).weight.data.copy()
+    a = nn.Linear(20, 10).weight.numpy().copy()
     tc.manual_seed(123)
-    b = nn.Linear(20, 10).weight.data.copy()
+    b = nn.Linear(20, 10).weight.numpy().copy()
     np.testing.assert_array_equal(a, b)
     g1, g2 = np.random.default_rng(5), np.random.default_rng(5)
     np.testing.assert_array_equal(init.normal_(tc.empty(3), generator=g1).data,
@@ -97,11 +97,11 @@ def test_default_layer_init_is_pytorchs(torch, make, torch_make, fan_in):
     ours, theirs = make(), torch_make(torch)
     assert ours.weight.shape == tuple(theirs.weight.shape)
     assert float(theirs.weight.detach().abs().max()) <= bound and float(theirs.bias.detach().abs().max()) <= bound
-    w = ours.weight.data
+    w = ours.weight.numpy()
     assert np.abs(w).max() <= bound
     if w.size >= 2000:
         _uniform_ok(w, bound)
-    assert np.abs(ours.bias.data).max() <= bound
+    assert np.abs(ours.bias.numpy()).max() <= bound
     assert ours.weight.dtype == np.float32
 
 

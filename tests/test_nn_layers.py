@@ -22,15 +22,15 @@ def _compare(torch, ours, theirs, x, *, train=True, rtol=1e-5, atol=1e-6, grad=T
     xo = tc.tensor(x, requires_grad=grad)
     xt = torch.tensor(x, requires_grad=grad)
     yo, yt = ours(xo), theirs(xt)
-    _close(yo.data, yt.detach().numpy(), rtol, atol)
+    _close(yo.numpy(), yt.detach().numpy(), rtol, atol)
     if grad:
         g = np.random.default_rng(1).standard_normal(yo.shape).astype(x.dtype)
         yo.backward(tc.tensor(g))
         yt.backward(torch.tensor(g))
-        _close(xo.grad.data, xt.grad.numpy(), rtol, atol)
+        _close(xo.grad.numpy(), xt.grad.numpy(), rtol, atol)
         tp = dict(theirs.named_parameters())
         for name, p in ours.named_parameters():
-            _close(p.grad.data, tp[name].grad.numpy(), rtol, atol, err_msg=name)
+            _close(p.grad.numpy(), tp[name].grad.numpy(), rtol, atol, err_msg=name)
     return yo
 
 
@@ -96,7 +96,7 @@ def test_batchnorm_train_then_eval_matches_torch(torch, momentum, name, spatial)
         ours.zero_grad(), theirs.zero_grad()
     sd = theirs.state_dict()
     for k, v in ours.state_dict().items():
-        np.testing.assert_allclose(v.data, sd[k].numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+        np.testing.assert_allclose(v.numpy(), sd[k].numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
     assert int(ours.num_batches_tracked.item()) == 3
     _compare(torch, ours, theirs, _x(2, 4, *spatial, seed=9), train=False, rtol=1e-4, atol=1e-5)
     assert int(ours.num_batches_tracked.item()) == 3           # eval does not count
@@ -123,13 +123,13 @@ def test_dropout_train_and_eval():
     d = nn.Dropout(0.25)
     assert repr(d) == "Dropout(p=0.25, inplace=False)"
     x = tc.ones(200, 500)
-    y = d(x).data
+    y = d(x).numpy()
     kept = y != 0
     assert abs(kept.mean() - 0.75) < 0.01
     np.testing.assert_allclose(y[kept], 1 / 0.75, rtol=1e-6)
     d.eval()
-    assert np.array_equal(d(x).data, x.data)
-    assert np.all(nn.Dropout(1.0)(x).data == 0)
+    assert np.array_equal(d(x).numpy(), x.numpy())
+    assert np.all(nn.Dropout(1.0)(x).numpy() == 0)
     with pytest.raises(tc.ArgumentError):
         nn.Dropout(1.5)
 
@@ -152,10 +152,10 @@ def test_losses_match_torch(torch, make, targets):
         lo, lt = ours(xo.log_softmax(1), tc.tensor(t)), theirs(xt.log_softmax(1), torch.tensor(t))
     else:
         lo, lt = ours(xo, tc.tensor(t)), theirs(xt, torch.tensor(t))
-    np.testing.assert_allclose(lo.data, lt.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(lo.numpy(), lt.detach().numpy(), rtol=1e-5, atol=1e-6)
     lo.sum().backward()
     lt.sum().backward()
-    np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_weighted_cross_entropy_matches_torch_and_weight_is_a_buffer(torch):

@@ -45,13 +45,13 @@ def test_summary_conv_100_channels_is_seed002s_gigaflop():
 
 def test_summary_leaves_the_model_as_it_was():
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Dropout(0.5))
-    before = {k: v.data.copy() for k, v in model.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     model.train()
     summary(model, (1, 8, 8), print_fn=None)
     assert all(m.training for m in model.modules())
     assert all(not m._forward_hooks for m in model.modules())
     for k, v in model.state_dict().items():
-        np.testing.assert_array_equal(v.data, before[k])    # no running-stat update
+        np.testing.assert_array_equal(v.numpy(), before[k])    # no running-stat update
 
 
 def test_summary_shared_module_counts_params_once():
@@ -68,7 +68,7 @@ def test_linear_to_conv2d_equal_on_trained_size():
     lin = nn.Linear(16 * 4 * 4, 10)
     conv = linear_to_conv2d(lin, (16, 4, 4))
     assert conv.kernel_size == (4, 4) and conv.weight.shape == (10, 16, 4, 4)
-    assert not np.shares_memory(conv.weight.data, lin.weight.data)
+    assert not np.shares_memory(conv.weight.numpy(), lin.weight.numpy())
     x = tc.randn(3, 16, 4, 4)
     np.testing.assert_allclose(conv(x).data.reshape(3, 10), lin(x.flatten(1)).data, rtol=1e-5, atol=1e-6)
     one = linear_to_conv2d(nn.Linear(10, 7, bias=False), 10)
@@ -83,7 +83,7 @@ def test_linear_to_conv2d_slides_over_a_larger_map():
     assert out.shape == (2, 6, 7 - 4 + 1, 9 - 5 + 1)
     for i in range(4):
         for j in range(5):
-            window = tc.tensor(x.data[:, :, i:i + 4, j:j + 5].reshape(2, -1))
+            window = tc.tensor(x.numpy()[:, :, i:i + 4, j:j + 5].reshape(2, -1))
             np.testing.assert_allclose(out[:, :, i, j], lin(window).data, rtol=1e-5, atol=1e-5)
 
 
@@ -101,7 +101,7 @@ def test_224_to_384_gives_6x6_scores_like_seeds_000_001():
     assert scores.shape == (1, 5, 6, 6)
     for i in range(6):
         for j in range(6):
-            crop = tc.tensor(img.data[:, :, 32 * i:32 * i + 224, 32 * j:32 * j + 224])
+            crop = tc.tensor(img.numpy()[:, :, 32 * i:32 * i + 224, 32 * j:32 * j + 224])
             np.testing.assert_allclose(scores[0, :, i, j], net(crop).data[0], rtol=1e-4, atol=1e-5)
 
 
@@ -124,16 +124,16 @@ def test_clip_grad_norm_matches_torch(torch, norm_type):
     n_t = torch.nn.utils.clip_grad_norm_(theirs, 1.5, norm_type)
     assert n_o.item() == pytest.approx(n_t.item(), rel=1e-5)
     for p, q in zip(ours, theirs):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-7)
 
 
 def test_clip_grad_value_and_vectors():
     p = nn.Parameter(tc.zeros(4))
     p.grad = tc.tensor([-3.0, -0.5, 0.5, 3.0])
     clip_grad_value_([p], 1.0)
-    np.testing.assert_array_equal(p.grad.data, [-1, -0.5, 0.5, 1])
+    np.testing.assert_array_equal(p.grad.numpy(), [-1, -0.5, 0.5, 1])
     m = nn.Linear(3, 2)
     v = parameters_to_vector(m.parameters())
     assert v.shape == (8,)
     vector_to_parameters(v * 2, m.parameters())
-    np.testing.assert_allclose(parameters_to_vector(m.parameters()).data, v.data * 2)
+    np.testing.assert_allclose(parameters_to_vector(m.parameters()).data, v.numpy() * 2)

@@ -55,12 +55,12 @@ def test_conv_padding_mode_like_torch(torch, mode, kw):
     x = RNG.standard_normal((2, 3, 7, 8))
     X, T = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, ty = ours(X), theirs(T)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
     g = RNG.standard_normal(y.shape)
     y.backward(g)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(X.grad.data, T.grad.numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(X.grad.numpy(), T.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_padding_modules_like_torch(torch):

@@ -49,13 +49,13 @@ def _compare(torch, ours, theirs, x, **kw):
     if kw.get("return_indices"):
         (y, idx), (ty, tidx) = y, ty
         assert idx.dtype == tc.int64
-        np.testing.assert_array_equal(idx.data, tidx.numpy())
+        np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
     assert y.shape == tuple(ty.shape)
-    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
     g = RNG.standard_normal(y.shape)
     y.backward(g)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(X.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("kw", MAX_GRID)
@@ -89,11 +89,11 @@ def test_max_pool2d_nan_and_minus_inf_like_torch(torch, threads):
         X, tx = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
         (y, i), (ty, ti) = F.max_pool2d(X, return_indices=True, **kw), \
             torch.nn.functional.max_pool2d(tx, return_indices=True, **kw)
-        np.testing.assert_array_equal(y.data, ty.detach().numpy())
-        np.testing.assert_array_equal(i.data, ti.numpy())
+        np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+        np.testing.assert_array_equal(i.numpy(), ti.numpy())
         y.backward(np.ones(y.shape))
         ty.backward(torch.ones_like(ty))
-        np.testing.assert_array_equal(X.grad.data, tx.grad.numpy())
+        np.testing.assert_array_equal(X.grad.numpy(), tx.grad.numpy())
 
 
 
@@ -114,9 +114,9 @@ def test_max_pool2d_routes_inf_and_nan_gradients_only_to_the_switch(kw, threads)
         win = xp[n, c, i * s:i * s + k, j * s:j * s + k]
         r, q = np.unravel_index(np.argmax(win), win.shape)
         expected[n, c, i * s + r - p, j * s + q - p] += g[n, c, i, j]
-    np.testing.assert_allclose(X.grad.data, expected, rtol=1e-12)   # overlapping: sum order may differ
-    assert np.array_equal(X.grad.data == 0, expected == 0)             # exact zeros, no stray NaN
-    assert np.isinf(X.grad.data).sum() == 1 and np.isnan(X.grad.data).sum() == 1
+    np.testing.assert_allclose(X.grad.numpy(), expected, rtol=1e-12)   # overlapping: sum order may differ
+    assert np.array_equal(X.grad.numpy() == 0, expected == 0)             # exact zeros, no stray NaN
+    assert np.isinf(X.grad.numpy()).sum() == 1 and np.isnan(X.grad.numpy()).sum() == 1
 
 AVG_GRID = [
     dict(kernel_size=2),

@@ -32,13 +32,13 @@ def test_like_torch(torch, name, args, kw, shape):
     ours, theirs = getattr(F, name)(X, *args, **kw), getattr(torch.nn.functional, name)(T, *args, **kw)
     if kw.get("return_indices"):
         (ours, idx), (theirs, tidx) = ours, theirs
-        np.testing.assert_array_equal(idx.data, tidx.numpy())
+        np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
     assert ours.shape == tuple(theirs.shape)
-    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-12, atol=1e-14)
     g = RNG.standard_normal(ours.shape)
     ours.backward(g)
     theirs.backward(torch.tensor(g))
-    np.testing.assert_allclose(X.grad.data, T.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(X.grad.numpy(), T.grad.numpy(), rtol=1e-12, atol=1e-14)
 
 
 @given(n=st.integers(1, 2), c=st.integers(1, 3), length=st.integers(1, 12), k=st.integers(1, 4),
@@ -76,7 +76,7 @@ def test_a_1d_cnn_trains():
                           nn.Conv1d(4, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool1d(1),
                           nn.Flatten(), nn.Linear(4, 2))
     x = tc.randn(16, 1, 20)
-    y = tc.tensor((x.data[:, 0, :10].sum(axis=1) > x.data[:, 0, 10:].sum(axis=1)).astype(np.int64))
+    y = tc.tensor((x.numpy()[:, 0, :10].sum(axis=1) > x.numpy()[:, 0, 10:].sum(axis=1)).astype(np.int64))
     losses = adam_losses(model, lambda m: F.cross_entropy(m(x), y), steps=80, lr=0.02)
     assert losses[-1] < 0.5 * losses[0]
 

@@ -114,7 +114,7 @@ def _checkpoint(seed=0):
 
 def _same(a, b) -> bool:
     if isinstance(a, tc.Tensor):
-        return isinstance(b, tc.Tensor) and a.dtype == b.dtype and np.array_equal(a.data, b.data)
+        return isinstance(b, tc.Tensor) and a.dtype == b.dtype and np.array_equal(a.numpy(), b.numpy())
     if isinstance(a, np.ndarray):
         return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
     if isinstance(a, dict):
@@ -230,22 +230,22 @@ def test_a_checkpoint_with_a_wrong_key_shape_or_dtype_changes_nothing(tmp_path, 
     change(source)
     tc.save({"model": source}, tmp_path / "ck.npz")
     model, _ = _model_and_optimizer(seed=0)
-    before = {k: v.data.copy() for k, v in model.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     with pytest.raises(nn.StateDictError, match=message):
         model.load_state_dict(tc.load(tmp_path / "ck.npz")["model"])
     for k, v in model.state_dict().items():
-        np.testing.assert_array_equal(v.data, before[k], err_msg=f"{k} changed by a failed load")
+        np.testing.assert_array_equal(v.numpy(), before[k], err_msg=f"{k} changed by a failed load")
 
 
 def test_a_float64_checkpoint_loads_into_a_float32_model_cast_like_pytorch(tmp_path):
-    source = {k: v.data.astype(np.float64) for k, v in _checkpoint(seed=1)["model"].items()}
+    source = {k: v.numpy().astype(np.float64) for k, v in _checkpoint(seed=1)["model"].items()}
     tc.save(source, tmp_path / "ck.npz")
     model, _ = _model_and_optimizer(seed=0)
     dtypes = {k: v.dtype for k, v in model.state_dict().items()}
     model.load_state_dict(tc.load(tmp_path / "ck.npz"))
     for k, v in model.state_dict().items():
         assert v.dtype == dtypes[k]                            # the model keeps its dtypes
-        np.testing.assert_array_equal(v.data, source[k].astype(v.dtype))
+        np.testing.assert_array_equal(v.numpy(), source[k].astype(v.dtype))
 
 
 def test_an_optimizer_checkpoint_for_other_shapes_is_refused_and_changes_nothing(tmp_path):
@@ -388,7 +388,7 @@ def test_killing_a_save_loop_at_random_moments_never_leaves_a_partial_checkpoint
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)
         ck = tc.load(path)                                    # always a complete checkpoint
-        assert ck["w"].shape == (1024, 1024) and float(ck["w"].data.min()) == 7.0
+        assert ck["w"].shape == (1024, 1024) and float(ck["w"].numpy().min()) == 7.0
         epochs.add(ck["epoch"])
         for p in os.listdir(tmp_path):
             if p != "ck.npz":

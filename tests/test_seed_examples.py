@@ -28,10 +28,10 @@ def test_002_two_input_channels_sum_to_56():
     x = _t([[[0, 1, 2], [3, 4, 5], [6, 7, 8]], [[1, 2, 3], [4, 5, 6], [7, 8, 9]]])[None]
     k = _t([[[0, 1], [2, 3]], [[1, 2], [3, 4]]])[None]
     y = F.conv2d(x, k)
-    assert y.shape == (1, 1, 2, 2) and y.data[0, 0, 0, 0] == 56
+    assert y.shape == (1, 1, 2, 2) and y.numpy()[0, 0, 0, 0] == 56
     # each output channel is the sum over input channels of the per-channel correlations
     per_channel = sum(F.conv2d(x[:, i:i + 1], k[:, i:i + 1]).data for i in range(2))
-    np.testing.assert_array_equal(y.data, per_channel)
+    np.testing.assert_array_equal(y.numpy(), per_channel)
 
 
 def test_002_padding_1_with_stride_3_by_2():
@@ -41,7 +41,7 @@ def test_002_padding_1_with_stride_3_by_2():
     k = _t(np.arange(4).reshape(1, 1, 2, 2))
     y = F.conv2d(x, k, padding=1, stride=(3, 2))
     assert y.shape == (1, 1, (3 - 2 + 2 + 3) // 3, (3 - 2 + 2 + 2) // 2) == (1, 1, 2, 2)
-    assert y.data[0, 0, 0, 1] == 8 and y.data[0, 0, 1, 0] == 6
+    assert y.numpy()[0, 0, 0, 1] == 8 and y.numpy()[0, 0, 1, 0] == 6
 
 
 def test_002_output_shape_formulas():
@@ -102,8 +102,8 @@ def test_003_8_1_5_element_by_element_gradients():
     dX = [[h11 * w11, h11 * w12 + h12 * w11, h12 * w12],
           [h11 * w21 + h21 * w11, h11 * w22 + h12 * w21 + h21 * w12 + h22 * w11, h12 * w22 + h22 * w12],
           [h21 * w21, h21 * w22 + h22 * w21, h22 * w22]]
-    np.testing.assert_allclose(w_t.grad.data[0, 0], dw, rtol=1e-14)
-    np.testing.assert_allclose(x_t.grad.data[0, 0], dX, rtol=1e-14)
+    np.testing.assert_allclose(w_t.grad.numpy()[0, 0], dw, rtol=1e-14)
+    np.testing.assert_allclose(x_t.grad.numpy()[0, 0], dX, rtol=1e-14)
 
 
 # figure 8-17: two 4×4 images (zero-padded to 6×6), figure 8-18/8-19: two 3×3 kernels as a 9×2 matrix
@@ -162,12 +162,12 @@ def test_003_figure_8_17_im2col_of_two_padded_images():
     images, _ = _figure_8_19()
     cols = F.unfold(images, 3, padding=1)                        # (2, 9, 16)
     layer = cols.permute(0, 2, 1).reshape(32, 9)                 # the seed's row-per-window layout
-    np.testing.assert_array_equal(layer.data, LAYER_32x9)
+    np.testing.assert_array_equal(layer.numpy(), LAYER_32x9)
     # and the seed's own loop code gives the same matrix
-    padded = np.pad(images.data[:, 0], ((0, 0), (1, 1), (1, 1)))
+    padded = np.pad(images.numpy()[:, 0], ((0, 0), (1, 1), (1, 1)))
     sections = [padded[:, r:r + 3, c:c + 3].reshape(-1, 1, 3, 3) for r in range(4) for c in range(4)]
     expanded = np.concatenate(sections, axis=1)
-    np.testing.assert_array_equal(layer.data, expanded.reshape(32, -1))
+    np.testing.assert_array_equal(layer.numpy(), expanded.reshape(32, -1))
 
 
 def test_003_figure_8_19_layer_times_kernels_is_32x2():
@@ -193,13 +193,13 @@ def test_003_8_2_1_max_pooling_and_8_2_2_its_gradient():
     images, weight = _figure_8_19()
     fmap = F.conv2d(images, weight, padding=1)[1:2, 0:1].detach().requires_grad_()   # (1, 1, 4, 4)
     pooled = F.max_pool2d(fmap, 2, stride=2)
-    np.testing.assert_allclose(pooled.data[0, 0], [[2.9, 4.4], [3.05, 3.55]])
+    np.testing.assert_allclose(pooled.numpy()[0, 0], [[2.9, 4.4], [3.05, 3.55]])
     dm = _t([[[[0.1, -0.2], [0.3, 0.4]]]])
     pooled.backward(dm)
-    grad = fmap.grad.data[0, 0]
+    grad = fmap.grad.numpy()[0, 0]
     assert np.count_nonzero(grad) == 4 == grad.size // 4
-    for (i, j), g in zip([(0, 0), (0, 1), (1, 0), (1, 1)], dm.data.ravel()):
-        window = fmap.data[0, 0, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
+    for (i, j), g in zip([(0, 0), (0, 1), (1, 0), (1, 1)], dm.numpy().ravel()):
+        window = fmap.numpy()[0, 0, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
         wgrad = grad[2 * i:2 * i + 2, 2 * j:2 * j + 2]
         assert wgrad[np.unravel_index(np.argmax(window), (2, 2))] == g
         assert np.count_nonzero(wgrad) == 1
@@ -215,7 +215,7 @@ def test_000_batched_im2col_matrix_is_12288_by_144():
     in_data = rng.standard_normal((batch, in_height, in_width, in_depth))
     cols = F.unfold(_t(in_data.transpose(0, 3, 1, 2)), filter_size, padding=padding)
     assert cols.shape == (8, 144, 32 * 48)
-    ours = cols.data.reshape(8, 16, 3, 3, -1).transpose(0, 4, 2, 3, 1).reshape(12288, 144)
+    ours = cols.numpy().reshape(8, 16, 3, 3, -1).transpose(0, 4, 2, 3, 1).reshape(12288, 144)
     # the seed's code, verbatim up to names
     out_height = (in_height - filter_size + 2 * padding) // stride + 1
     out_width = (in_width - filter_size + 2 * padding) // stride + 1
@@ -254,13 +254,13 @@ def test_000_001_fully_connected_equals_convolution_with_a_map_sized_kernel():
     fc = F.linear(_t(small.reshape(2, -1)), _t(fc_w), _t(fc_b))
     conv = F.conv2d(_t(small), conv_w, _t(fc_b))
     assert conv.shape == (2, k, 1, 1)
-    np.testing.assert_allclose(conv.data[:, :, 0, 0], fc.data, rtol=1e-12)
+    np.testing.assert_allclose(conv.numpy()[:, :, 0, 0], fc.numpy(), rtol=1e-12)
     big = rng.standard_normal((1, c, 12, 12))
     y = F.conv2d(_t(big), conv_w, _t(fc_b))
     assert y.shape == (1, k, 6, 6)
     for i, j in [(0, 0), (2, 3), (5, 5)]:
         window = big[:, :, i:i + 7, j:j + 7].reshape(1, -1)
-        np.testing.assert_allclose(y.data[0, :, i, j], (window @ fc_w.T + fc_b)[0], rtol=1e-12)
+        np.testing.assert_allclose(y.numpy()[0, :, i, j], (window @ fc_w.T + fc_b)[0], rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------- seed 001
@@ -276,7 +276,7 @@ def test_001_alexnet_conv1_im2col_363_by_3025_and_34944_parameters():
     w_row = w.reshape(96, 363)
     y = F.conv2d(x, w, b, stride=4)
     assert y.shape == (1, 96, 55, 55)
-    np.testing.assert_allclose((w_row @ x_col[0]).data + b.data[:, None], y.data.reshape(96, 3025),
+    np.testing.assert_allclose((w_row @ x_col[0]).data + b.numpy()[:, None], y.numpy().reshape(96, 3025),
                                rtol=1e-4, atol=1e-5)
     assert w.numel() == 34848 and w.numel() + b.numel() == 34944
 
@@ -293,7 +293,7 @@ def test_004_rotated_kernel_backward_single_channel():
     pad_delta = np.pad(dh, 1)
     k_180 = w[::-1, ::-1]
     by_rotation = F.conv2d(_t(pad_delta[None, None]), _t(k_180[None, None].copy())).data[0, 0]
-    np.testing.assert_allclose(x_t.grad.data[0, 0], by_rotation, rtol=1e-14)
+    np.testing.assert_allclose(x_t.grad.numpy()[0, 0], by_rotation, rtol=1e-14)
 
 
 def test_004_rotated_kernel_backward_multichannel_strided():
@@ -305,7 +305,7 @@ def test_004_rotated_kernel_backward_multichannel_strided():
     g = np.random.default_rng(2).standard_normal(y.shape)
     y.backward(g)
     np.testing.assert_allclose(
-        x.grad.data, CV.grad_input_by_rotated_kernel(g, w.data, x.shape, (2, 2), ((1, 1), (1, 1)), (1, 2)),
+        x.grad.numpy(), CV.grad_input_by_rotated_kernel(g, w.numpy(), x.shape, (2, 2), ((1, 1), (1, 1)), (1, 2)),
         rtol=1e-12, atol=1e-12)
 
 
@@ -329,9 +329,9 @@ def test_004_max_pool_switches_like_the_seed_code():
     seed_grad = np.repeat(np.repeat(delta, 2, axis=1), 2, axis=2) * feature_mask
     x_t = _t(x.transpose(0, 3, 1, 2), requires_grad=True)
     y = F.max_pool2d(x_t, 2)
-    np.testing.assert_array_equal(y.data, feature.transpose(0, 3, 1, 2))
+    np.testing.assert_array_equal(y.numpy(), feature.transpose(0, 3, 1, 2))
     y.backward(delta.transpose(0, 3, 1, 2))
-    np.testing.assert_array_equal(x_t.grad.data, seed_grad.transpose(0, 3, 1, 2))
+    np.testing.assert_array_equal(x_t.grad.numpy(), seed_grad.transpose(0, 3, 1, 2))
 
 
 def test_004_linear_backward_like_the_seed_code():
@@ -341,11 +341,11 @@ def test_004_linear_backward_like_the_seed_code():
     x, W, b, delta = (rng.standard_normal(s) for s in ((32, 256), (256, 10), (10,), (32, 10)))
     xt, wt, bt = _t(x, requires_grad=True), _t(W.T, requires_grad=True), _t(b, requires_grad=True)
     y = F.linear(xt, wt, bt)
-    np.testing.assert_allclose(y.data, np.dot(x, W) + b, rtol=1e-12)
+    np.testing.assert_allclose(y.numpy(), np.dot(x, W) + b, rtol=1e-12)
     y.backward(delta)
-    np.testing.assert_allclose(wt.grad.data.T, np.dot(x.transpose(), delta), rtol=1e-12)
-    np.testing.assert_allclose(bt.grad.data, np.sum(delta, axis=0), rtol=1e-12)
-    np.testing.assert_allclose(xt.grad.data, np.dot(delta, W.transpose()), rtol=1e-12)
+    np.testing.assert_allclose(wt.grad.numpy().T, np.dot(x.transpose(), delta), rtol=1e-12)
+    np.testing.assert_allclose(bt.grad.numpy(), np.sum(delta, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(xt.grad.numpy(), np.dot(delta, W.transpose()), rtol=1e-12)
 
 
 def test_004_softmax_minus_one_hot():
@@ -366,7 +366,7 @@ def test_004_softmax_minus_one_hot():
     out = F.cross_entropy(x, tc.tensor(labels))
     out.backward()
     np.testing.assert_allclose(out.item(), loss, rtol=1e-12)
-    np.testing.assert_allclose(x.grad.data * batchsize, delta, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(x.grad.numpy() * batchsize, delta, rtol=1e-12, atol=1e-15)
 
 
 def test_004_lenet_shapes_and_parameter_counts():

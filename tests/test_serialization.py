@@ -32,7 +32,7 @@ def _assert_same(a, b, path="root"):
     if isinstance(a, tc.Tensor):
         assert isinstance(b, tc.Tensor), path
         assert a.dtype == b.dtype and a.shape == b.shape and a.requires_grad == b.requires_grad, path
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
     elif isinstance(a, np.ndarray):
         assert type(b) is np.ndarray and a.dtype == b.dtype and a.shape == b.shape, path
         np.testing.assert_array_equal(a, b)
@@ -92,7 +92,7 @@ def test_model_optimizer_scheduler_checkpoint(tmp_path):
     model2 = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
     model2.load_state_dict(ck["model"])
     for p, q in zip(model.parameters(), model2.parameters()):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
     assert ck["epoch"] == 1 and ck["scheduler"]["last_epoch"] == 1
     np.testing.assert_array_equal(ck["optimizer"]["state"][0]["momentum_buffer"].data,
                                   opt.state[model[0].weight]["momentum_buffer"])

@@ -13,8 +13,8 @@ def assert_like_torch(torch, ours, theirs, x: np.ndarray, rng: np.random.Generat
     X, T = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, ty = ours(X), theirs(T)
     assert y.shape == tuple(ty.shape) and y.dtype == X.dtype
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **tol)
     g = rng.standard_normal(y.shape).astype(x.dtype)
     y.backward(g)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(X.grad.data, T.grad.numpy(), **(grad_tol or tol))
+    np.testing.assert_allclose(X.grad.numpy(), T.grad.numpy(), **(grad_tol or tol))

@@ -7,7 +7,9 @@
 """
 from . import autograd
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .errors import ArgumentError, BackwardError, DTypeError, ShapeError, WorkspaceError
+from .errors import ArgumentError, BackwardError, DeviceError, DTypeError, ShapeError, WorkspaceError
+from .devices import accelerator, cuda, device  # noqa: F401  (tc.device('cpu'), tc.cuda.is_available())
+from . import backends  # noqa: F401  (tc.backends.cudnn.benchmark = True: accepted, no effect)
 from .gradcheck import GradcheckError, gradcheck
 from .rng import manual_seed
 from .tensor import *  # noqa: F401,F403  (Tensor, factories, dtypes, tc.exp & co.)
@@ -38,7 +40,7 @@ _FUNCTION_FORMS = ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clam
                    "log_softmax", "clone"]
 globals().update({_n: _function_form(_n) for _n in _FUNCTION_FORMS})
 
-__all__ = ["autograd", "data", "nn", "optim", "models", "save", "load", "CheckpointError",
+__all__ = ["autograd", "data", "device", "cuda", "accelerator", "backends", "DeviceError", "nn", "optim", "models", "save", "load", "CheckpointError",
            "Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "gradcheck", "GradcheckError", "GradcheckWarning", "viz", "gradcheck_suite", "manual_seed", "ShapeError",
            "ArgumentError", "DTypeError", "BackwardError", "WorkspaceError", "Tensor", "set_workspace_limit",

@@ -20,7 +20,7 @@ backward has run; a second backward through it raises `BackwardError` saying so.
 from __future__ import annotations
 
 import functools
-import weakref
+import threading
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -32,12 +32,19 @@ __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled", 
 
 
 # ----------------------------------------------------------------------------------- grad mode
-class grad_mode:
-    """Global switches read on every op: recording on/off, anomaly detection on/off, and the
-    stack of Modules whose forward is running (so graph drawings can cluster ops by module)."""
-    enabled: bool = True
-    anomaly: bool = False
-    module_stack: list = []
+class _ThreadModes(threading.local):
+    """Switches read on every op, one set per thread as in PyTorch: recording on/off, anomaly
+    detection on/off, and the stack of Modules whose forward is running (so graph drawings can
+    cluster ops by module). A new thread starts with recording on and anomaly mode off, whatever
+    the thread that started it had (`no_grad` in one thread never changes another's mode)."""
+
+    def __init__(self) -> None:
+        self.enabled: bool = True
+        self.anomaly: bool = False
+        self.module_stack: list = []
+
+
+grad_mode = _ThreadModes()
 
 
 def is_grad_enabled() -> bool:
@@ -203,28 +210,46 @@ class Context:
         """The Tensor inputs of this call, in order."""
         return [t for t in self.inputs if _is_tensor(t)]
 
-    # -- in-place safety: a saved array's tensor must not have changed since it was saved
+    # -- in-place safety: the memory of a saved array must not have changed since it was saved.
+    # Each entry is (version counter, its value at save time, what it was) for a saved array
+    # that is (a view of) an input's or an output's memory; views share their base's counter,
+    # so a write through any alias is seen.
     def _version_of(self, array: Any) -> tuple | None:
         if not isinstance(array, np.ndarray):
             return None
-        for t in self.inputs:
-            if _is_tensor(t) and (t.data is array or np.may_share_memory(t.data, array)):
-                return (weakref.ref(t), t._version)
+        for i, t in enumerate(self.inputs):
+            if _is_tensor(t) and (t._data is array or np.may_share_memory(t._data, array)):
+                return (t._vc, t._vc.value, t.shape, f"input {i}")
         return None
+
+    def _track_saved_outputs(self, outputs: list) -> None:
+        """After forward: saved arrays that are (views of) outputs get their version tracked too,
+        so `h = a.tanh(); h.add_(1)` invalidates the tanh output that backward would read."""
+        versions = list(self.saved_versions)
+        for k, (array, entry) in enumerate(zip(self.saved, versions)):
+            if entry is not None or not isinstance(array, np.ndarray):
+                continue
+            for nr, t in enumerate(outputs):
+                if t._data is array or np.may_share_memory(t._data, array):
+                    versions[k] = (t._vc, t._vc.value, t.shape,
+                                   "its output" if len(outputs) == 1 else f"output {nr}")
+                    break
+        self.saved_versions = tuple(versions)
 
     def _check_versions(self) -> None:
         for entry in self.saved_versions:
             if entry is None:
                 continue
-            ref, version = entry
-            t = ref()
-            if t is not None and t._version != version:
+            counter, version, shape, role = entry
+            if counter.value != version:
                 raise BackwardError(
-                    f"one of the arrays {self.name} saved for backward was modified in place: "
-                    f"the tensor of shape {t.shape} is at version {t._version}, but {self.name} "
-                    f"saved it at version {version}. Clone the tensor before modifying it "
+                    f"one of the tensors {self.name} saved for backward ({role}, shape {shape}) "
+                    f"was modified by an in-place operation: it is at version {counter.value}, "
+                    f"but {self.name} saved it at version {version} (a write through any view "
+                    f"of the same memory counts). Clone the tensor before modifying it "
                     f"(x = x.clone()) or move the in-place op after backward()."
-                    + (f" The {self.name} was created at {self.forward_site}." if self.forward_site else ""))
+                    + (f" The {self.name} was created at {self.forward_site}." if self.forward_site
+                       else " Run under tc.autograd.detect_anomaly() to see where it was created."))
 
     def _freed_message(self) -> str:
         return (f"Trying to backward through the graph a second time (through {self.name}): "
@@ -288,7 +313,7 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         Tensor = _TensorType
-        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        raw = [a._data if isinstance(a, Tensor) else a for a in args]
         if kwargs and grad_mode.enabled:
             for k, v in kwargs.items():   # a keyword tensor would silently get no gradient
                 if isinstance(v, Tensor) and v.requires_grad:
@@ -296,7 +321,14 @@ class Function:
                         f"{cls.__name__}.apply: the tensor passed as keyword argument {k!r} "
                         f"requires grad, but only positional arguments receive gradients; pass "
                         f"it positionally ({cls.__name__}.apply(..., {k}))")
-        record = grad_mode.enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = False
+        if grad_mode.enabled:
+            for a in args:
+                if isinstance(a, Tensor):
+                    if a._base is not None and a._view_version != a._vc.value:
+                        a._refresh_view()     # its memory was written in place since it was made
+                    if a.requires_grad:
+                        record = True
         if record:
             needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
             ctx = Context(cls, args, needs, kwargs)
@@ -316,9 +348,11 @@ class Function:
         meta = []
         for i, o in enumerate(outs):
             if isinstance(o, Tensor):       # a user forward that returned a Tensor
-                o = o.data
+                o = o._data
             o = np.asarray(o)
             t = Tensor._wrap(o)
+            if o.base is not None or any(o is r for r in raw):
+                _share_memory_identity(cls, t, o, args, multi)
             meta.append((o.shape, o.dtype))
             if record and id(o) not in non_diff and o.dtype.kind == "f":
                 t.requires_grad = True
@@ -327,7 +361,25 @@ class Function:
             results.append(t)
         if record:
             ctx.outputs_meta = tuple(meta)
+            if ctx.saved:
+                ctx._track_saved_outputs(results)
         return tuple(results) if multi else results[0]
+
+
+def _share_memory_identity(cls: type, t: Any, o: np.ndarray, args: tuple, multi: bool) -> None:
+    """An output that aliases an input's memory is a view: it shares the input's version
+    counter, and when the op is a view op (it has a `view(array, *args)` rule) it remembers how
+    to re-derive itself from the base tensor, so in-place writes through it stay exact."""
+    src = next((a for a in args if isinstance(a, _TensorType)
+                and (a._data is o or o.base is not None and np.may_share_memory(a._data, o))), None)
+    if src is None:
+        return
+    t._vc = src._vc
+    t._view_version = src._vc.value
+    t._base = src if src._base is None else src._base
+    if getattr(cls, "view", None) is not None and not multi and args and args[0] is src \
+            and (src._base is None or src._view_replay is not None):
+        t._view_replay = (src._view_replay or ()) + ((cls, tuple(args[1:])),)
 
 
 # ------------------------------------------------------------------------------------- engine
@@ -362,18 +414,18 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool = False) -> N
             "backward() called on a tensor that does not require grad: it was not computed from "
             "any tensor with requires_grad=True, or it was computed under no_grad().")
     if gradient is None:
-        if tensor.data.size != 1:
+        if tensor._data.size != 1:
             raise BackwardError(
                 f"backward() without a gradient is only defined for a scalar (one-element) "
                 f"output, but the output has shape {tuple(tensor.shape)}; call "
                 f"backward(gradient=...) with a tensor of that shape, or reduce it first (.sum()).")
-        grad = np.ones_like(tensor.data)
+        grad = np.ones_like(tensor._data)
     else:
-        grad = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
-        if grad.shape != tensor.data.shape:
+        grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if grad.shape != tensor._data.shape:
             raise BackwardError(f"backward(gradient=...) got shape {grad.shape}, but the output "
-                                f"has shape {tensor.data.shape}; they must match.")
-        grad = grad.astype(tensor.data.dtype, copy=False)
+                                f"has shape {tensor._data.shape}; they must match.")
+        grad = grad.astype(tensor._data.dtype, copy=False)
 
     # Arrays already stored in some leaf's .grad, or owned by the caller: reaching a leaf again
     # they are copied, so no .grad aliases another's or the caller's `gradient` array.
@@ -406,7 +458,7 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool = False) -> N
             if not need or g is None:
                 continue
             if edge is None:
-                _accumulate_leaf(inp, _conform(node, index, inp.data, g), handed_out)
+                _accumulate_leaf(inp, _conform(node, index, inp._data, g), handed_out)
             else:
                 producer, nr = edge
                 shape, dtype = producer.outputs_meta[nr]
@@ -422,7 +474,7 @@ def _conform(node: Context, index: int, like: Any, g: Any) -> np.ndarray:
     had when recorded): same shape, same dtype (cast if needed)."""
     shape, dtype = (like.shape, like.dtype) if isinstance(like, np.ndarray) else like
     if isinstance(g, _TensorType):
-        g = g.data
+        g = g._data
     g = np.asarray(g)
     if g.shape != shape:
         raise BackwardError(
@@ -454,15 +506,15 @@ def _accumulate_leaf(leaf: Any, g: np.ndarray, handed_out: set[int]) -> None:
         handed_out.add(id(g))
         leaf.grad = _TensorType._wrap(g)
     else:
-        leaf.grad = _TensorType._wrap(leaf.grad.data + g)
+        leaf.grad = _TensorType._wrap(leaf.grad._data + g)
 
 
 def _conform_hook(t: Any, new: Any) -> np.ndarray:
-    arr = new.data if isinstance(new, _TensorType) else np.asarray(new)
-    if arr.shape != t.data.shape:
+    arr = new._data if isinstance(new, _TensorType) else np.asarray(new)
+    if arr.shape != t._data.shape:
         raise BackwardError(f"a hook returned a gradient of shape {arr.shape} for a tensor of "
-                            f"shape {t.data.shape}; hooks must keep the gradient's shape.")
-    return arr.astype(t.data.dtype, copy=False)
+                            f"shape {t._data.shape}; hooks must keep the gradient's shape.")
+    return arr.astype(t._data.dtype, copy=False)
 
 
 def _run_output_hooks(node: Context, grads: list) -> None:
@@ -475,7 +527,7 @@ def _run_output_hooks(node: Context, grads: list) -> None:
                 new = hook(_TensorType._wrap(grads[nr]))
                 if new is not None:
                     shape, dtype = node.outputs_meta[nr]
-                    arr = new.data if isinstance(new, _TensorType) else np.asarray(new)
+                    arr = new._data if isinstance(new, _TensorType) else np.asarray(new)
                     if arr.shape != shape:
                         raise BackwardError(
                             f"a hook on the output of {node.name} returned a gradient of shape "
@@ -486,7 +538,7 @@ def _run_output_hooks(node: Context, grads: list) -> None:
             t = ref()
             if t is not None and grads[nr] is not None:
                 g = grads[nr].copy()
-                t.grad = _TensorType._wrap(g if t.grad is None else t.grad.data + g)
+                t.grad = _TensorType._wrap(g if t.grad is None else t.grad._data + g)
 
 
 # ---------------------------------------------------------------------------- anomaly checks

@@ -53,3 +53,7 @@ class GraphvizNotFoundError(RuntimeError):
 class WorkspaceError(RuntimeError):
     """An op's workspace (a conv's im2col columns) cannot be cut to fit tc.set_workspace_limit:
     even its smallest piece is bigger (the message names the sizes and the limit)."""
+
+
+class DeviceError(RuntimeError):
+    """A device other than the CPU was asked for (tinygrad_cnn computes on the CPU with NumPy)."""

@@ -145,7 +145,7 @@ class _Evaluator:
         outs = self.outputs(record=False)
         if not outs:
             return np.zeros(0)
-        return np.concatenate([o.data.astype(np.float64).ravel() for o in outs])
+        return np.concatenate([o._data.astype(np.float64).ravel() for o in outs])
 
 
 class _Checked:
@@ -155,8 +155,8 @@ class _Checked:
         self.label, self.tensor = label, tensor
 
     @property
-    def data(self) -> np.ndarray:
-        return self.tensor.data
+    def _data(self) -> np.ndarray:
+        return self.tensor._data
 
 
 class _Restorer:
@@ -169,12 +169,12 @@ class _Restorer:
         self.generator = _rng._state["generator"]
 
     def swap(self, t: Tensor, new: np.ndarray) -> None:
-        self.arrays.append((t, t.data, t.grad))
-        t.data = new
+        self.arrays.append((t, t._data, t.grad))
+        t._data = new
 
     def restore(self) -> None:
         for t, data, grad in reversed(self.arrays):
-            t.data, t.grad = data, grad
+            t._data, t.grad = data, grad
         for owner, name, t in self.attrs:
             if getattr(owner, name, t) is not t:
                 setattr(owner, name, t)
@@ -197,7 +197,7 @@ def _prepare(fn: Callable, inputs: Any, upcast: bool, restorer: _Restorer
         if id(x) in copies:                      # the same tensor passed twice stays one tensor
             args.append(copies[id(x)])
             continue
-        data = x.data
+        data = x._data
         if x.dtype.kind == "f" and x.dtype != np.float64:
             if upcast:
                 data = data.astype(np.float64)
@@ -219,7 +219,7 @@ def _prepare(fn: Callable, inputs: Any, upcast: bool, restorer: _Restorer
             for bname, b in _named(m, "named_buffers", recurse=False):
                 if isinstance(b, Tensor):
                     restorer.attrs.append((m, bname, b))
-                    new = b.data.astype(np.float64) if upcast and b.dtype.kind == "f" and b.dtype != np.float64 else b.data.copy()
+                    new = b._data.astype(np.float64) if upcast and b.dtype.kind == "f" and b.dtype != np.float64 else b._data.copy()
                     restorer.swap(b, new)
         for name, p in _named(fn, "named_parameters"):
             if id(p) in seen:
@@ -230,7 +230,7 @@ def _prepare(fn: Callable, inputs: Any, upcast: bool, restorer: _Restorer
                     upcast_names.append(f"parameter '{name}'")
                 elif p.requires_grad:
                     low_precision.append(f"parameter '{name}'")
-            new = p.data.astype(np.float64) if upcast and p.dtype.kind == "f" else p.data.copy()
+            new = p._data.astype(np.float64) if upcast and p.dtype.kind == "f" else p._data.copy()
             restorer.swap(p, new)
             p.grad = None
             if p.requires_grad:
@@ -264,9 +264,9 @@ def _named(module: Any, method: str, **kw: Any) -> list:
 def _analytic(ev: _Evaluator, checked: list[_Checked]) -> tuple[dict, int, list]:
     """J[k, :] = d out_k / d tensor, one backward per output element (retain_graph=True)."""
     outs = ev.outputs(record=True)
-    sizes = [o.data.size for o in outs]
+    sizes = [o._data.size for o in outs]
     total = sum(sizes)
-    jac = {id(c): np.zeros((total, c.data.size)) for c in checked}
+    jac = {id(c): np.zeros((total, c._data.size)) for c in checked}
     backwards = 0
     row = 0
     for o, n in zip(outs, sizes):
@@ -281,7 +281,7 @@ def _analytic(ev: _Evaluator, checked: list[_Checked]) -> tuple[dict, int, list]
                 for c in checked:
                     g = c.tensor.grad
                     if g is not None:
-                        jac[id(c)][row] = np.asarray(g.data, dtype=np.float64).reshape(-1)
+                        jac[id(c)][row] = np.asarray(g._data, dtype=np.float64).reshape(-1)
             row += 1
     for c in checked:
         c.tensor.grad = None
@@ -291,7 +291,7 @@ def _analytic(ev: _Evaluator, checked: list[_Checked]) -> tuple[dict, int, list]
 def _numerical(ev: _Evaluator, c: _Checked, columns: np.ndarray, f0: np.ndarray, eps: float
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Central, forward and backward differences for the given flat input indices."""
-    x = c.data
+    x = c._data
     n_out = f0.size
     central = np.zeros((n_out, len(columns)))
     forward = np.zeros_like(central)
@@ -393,7 +393,7 @@ def _full(ev: _Evaluator, checked: list[_Checked], f0: np.ndarray, eps: float, a
           samples: int | None, pick: np.random.Generator, topk: int) -> GradcheckResult:
     columns = {}
     for c in checked:
-        n = c.data.size
+        n = c._data.size
         columns[id(c)] = (np.sort(pick.choice(n, size=samples, replace=False))
                           if samples is not None and samples < n else np.arange(n))
     resampled: dict[int, list] = {id(c): [] for c in checked}
@@ -419,7 +419,7 @@ def _full(ev: _Evaluator, checked: list[_Checked], f0: np.ndarray, eps: float, a
         if not to_move or attempt == max_resamples:
             break
         for c, flat_idx in to_move:               # re-draw the offending elements slightly
-            x = c.data
+            x = c._data
             for j in flat_idx:
                 idx = np.unravel_index(int(j), x.shape) if x.ndim else ()
                 step = resample_scale * max(1.0, abs(float(x[idx])))
@@ -429,7 +429,7 @@ def _full(ev: _Evaluator, checked: list[_Checked], f0: np.ndarray, eps: float, a
     result = GradcheckResult(passed=True, inputs=[], eps=eps, atol=atol, rtol=rtol,
                              backwards=backwards, output_shapes=out_meta)
     for c, cols, a, num, fwd, bwd, bad, kink in records:
-        ic = InputCheck(label=c.label, shape=tuple(c.data.shape), checked=len(cols), columns=cols)
+        ic = InputCheck(label=c.label, shape=tuple(c._data.shape), checked=len(cols), columns=cols)
         ic.resampled = sorted(set(resampled[id(c)]))
         if kink_aware:
             # still at a kink after resampling: a valid subgradient lies between the one-sided
@@ -450,8 +450,8 @@ def _full(ev: _Evaluator, checked: list[_Checked], f0: np.ndarray, eps: float, a
         ic.failed = int(bad.sum())
         ic.passed = ic.failed == 0
         if not ic.passed:
-            ic.worst = _worst(a, num, bad, cols, c.data.shape, out_meta, atol, rtol, topk)
-            ic.hints = _hints(a, num, bad, c.data.shape, cols)
+            ic.worst = _worst(a, num, bad, cols, c._data.shape, out_meta, atol, rtol, topk)
+            ic.hints = _hints(a, num, bad, c._data.shape, cols)
         if a.size <= 4096:
             ic.analytic, ic.numerical = a, num
         result.inputs.append(ic)
@@ -464,8 +464,8 @@ def _full(ev: _Evaluator, checked: list[_Checked], f0: np.ndarray, eps: float, a
             result.notes.append(f"{c.label}: {len(ic.at_kink)} element(s) still at a kink after "
                                 f"{max_resamples} resamples; their analytic value lies between the "
                                 f"one-sided derivatives (a valid subgradient) and was accepted")
-        if len(cols) < c.data.size:
-            result.notes.append(f"{c.label}: checked {len(cols)} of {c.data.size} elements (samples={len(cols)})")
+        if len(cols) < c._data.size:
+            result.notes.append(f"{c.label}: checked {len(cols)} of {c._data.size} elements (samples={len(cols)})")
     result.passed = all(ic.passed for ic in result.inputs)
     return result
 
@@ -476,7 +476,7 @@ def _fast(ev: _Evaluator, checked: list[_Checked], f0: np.ndarray, eps: float, a
     """vᵀJu for random unit u (per tensor) and v: one backward and two forwards per tensor."""
     result = GradcheckResult(passed=True, inputs=[], eps=eps, atol=atol, rtol=rtol)
     for c in checked:
-        ic = InputCheck(label=c.label, shape=tuple(c.data.shape), checked=c.data.size)
+        ic = InputCheck(label=c.label, shape=tuple(c._data.shape), checked=c._data.size)
         for attempt in range(max_resamples + 1):
             outs = ev.outputs(record=True)
             result.output_shapes = [(o.shape, o.dtype) for o in outs]
@@ -492,10 +492,10 @@ def _fast(ev: _Evaluator, checked: list[_Checked], f0: np.ndarray, eps: float, a
                 result.backwards += 1
             g = c.tensor.grad
             c.tensor.grad = None
-            x = c.data
+            x = c._data
             u = pick.standard_normal(x.shape)
             u /= np.linalg.norm(u) or 1.0
-            analytic = float(np.sum((np.asarray(g.data, np.float64) if g is not None else 0.0) * u))
+            analytic = float(np.sum((np.asarray(g._data, np.float64) if g is not None else 0.0) * u))
             v_flat = np.concatenate([v.ravel() for v in vs]) if vs else np.zeros(0)
             base = ev.flat() if attempt else f0
             orig = x.copy()
@@ -528,7 +528,7 @@ def _fast(ev: _Evaluator, checked: list[_Checked], f0: np.ndarray, eps: float, a
             # locate it: this tensor's full Jacobians, as the slow mode computes them
             jac, nb, out_meta = _analytic(ev, [c])
             result.backwards += nb
-            cols = np.arange(c.data.size)
+            cols = np.arange(c._data.size)
             num, _, _ = _numerical(ev, c, cols, ev.flat(), eps)
             a = jac[id(c)]
             with np.errstate(invalid="ignore"):
@@ -540,8 +540,8 @@ def _fast(ev: _Evaluator, checked: list[_Checked], f0: np.ndarray, eps: float, a
             with np.errstate(invalid="ignore", divide="ignore"):
                 rel = np.where(denom > atol, err / np.where(denom > 0, denom, 1), 0.0)
             ic.max_rel_err = float(rel.max()) if rel.size else 0.0
-            ic.worst = _worst(a, num, bad, cols, c.data.shape, out_meta, atol, rtol, topk)
-            ic.hints = _hints(a, num, bad, c.data.shape, cols)
+            ic.worst = _worst(a, num, bad, cols, c._data.shape, out_meta, atol, rtol, topk)
+            ic.hints = _hints(a, num, bad, c._data.shape, cols)
             ic.hints.insert(0, f"fast mode: the projection vᵀJu was {analytic:.6g} (analytic) vs "
                                f"{numerical:.6g} (numerical); the full Jacobian of this tensor was "
                                f"computed to locate the error")

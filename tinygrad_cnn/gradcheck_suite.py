@@ -317,7 +317,7 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
     def _div(cfg, rng):
         """a / b (b away from 0)"""
         b = positive(rng, cfg["other"])
-        b.data *= rng.choice([-1.0, 1.0], size=b.shape)
+        b._data *= rng.choice([-1.0, 1.0], size=b.shape)
         return (lambda x, y: x / y), [randn(rng, cfg["shape"]), b]
 
     @R("pow", defaults={"shape": (3, 4), "exponent": 3.0, "tensor_exponent": False},
@@ -336,7 +336,7 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
         a = _inp(rng, cfg)
         b = randn(rng, cfg["shape"])
         if cfg["ties"]:
-            b.data[::2] = a.data[::2]
+            b._data[::2] = a._data[::2]
         return (lambda x, y: x.maximum(y)), [a, b]
 
     @R("minimum", defaults={"shape": (3, 4), "ties": False}, grid=[{}, {"ties": True}])
@@ -345,7 +345,7 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
         a = _inp(rng, cfg)
         b = randn(rng, cfg["shape"])
         if cfg["ties"]:
-            b.data[::2] = a.data[::2]
+            b._data[::2] = a._data[::2]
         return (lambda x, y: x.minimum(y)), [a, b]
 
     @R("where", defaults={"shape": (3, 4)})
@@ -685,7 +685,7 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
         n, c = shape[0], shape[1]
         tgt = Tensor._wrap(rng.integers(0, c, size=(n,) + tuple(shape[2:])).astype(np.int64))
         if cfg["ignore_index"] >= 0:
-            tgt.data.reshape(-1)[::2] = cfg["ignore_index"]
+            tgt._data.reshape(-1)[::2] = cfg["ignore_index"]
         w = Tensor._wrap(rng.uniform(0.5, 2.0, c)) if cfg["weight"] else None
         kw = dict(weight=w, ignore_index=cfg["ignore_index"], reduction=cfg["reduction"])
         if cfg["label_smoothing"]:

@@ -66,7 +66,7 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
     if isinstance(obj, float):
         return float(obj)
     if isinstance(obj, Tensor):
-        return _encode_array(obj.data, arrays, path, {"kind": "tensor", "requires_grad": bool(obj.requires_grad)})
+        return _encode_array(obj._data, arrays, path, {"kind": "tensor", "requires_grad": bool(obj.requires_grad)})
     if isinstance(obj, np.ndarray):
         return _encode_array(obj, arrays, path, {"kind": "ndarray"})
     if isinstance(obj, np.generic):

@@ -8,7 +8,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import autograd
+from . import devices as _device
 from .errors import ArgumentError, DTypeError, ShapeError
+from .ops import activation as A
 from .ops import elementwise as E
 from .ops import linalg as L
 from .ops import movement as M
@@ -40,7 +42,7 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = True) -> np.ndarray:
     """Tensor data from Python/NumPy data: Python floats become float32 (the default), Python
     ints int64, NumPy arrays keep their dtype (float64 stays float64)."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if dtype is not None:
         dtype = np.dtype(dtype)
         return np.array(data, dtype=dtype, copy=copy or None)
@@ -86,8 +88,8 @@ def _number(value: Any, name: str, op: str, allow_none: bool = False) -> Any:
     """A Python or NumPy real number (a one-element tensor gives its value)."""
     if value is None and allow_none:
         return None
-    if isinstance(value, Tensor) and value.data.size == 1 and value.dtype.kind in "fiub":
-        return value.data.item()
+    if isinstance(value, Tensor) and value._data.size == 1 and value.dtype.kind in "fiub":
+        return value._data.item()
     if isinstance(value, (int, float, np.integer, np.floating)):
         return value.item() if isinstance(value, np.generic) else value
     raise ArgumentError(f"{op}: {name} must be a number, got {type(value).__name__} {value!r}")
@@ -113,56 +115,122 @@ def _normalize_axes(dim: Any, ndim: int, op: str) -> tuple[int, ...]:
     return axes if ndim else ()
 
 
+class _VersionCounter:
+    """How many in-place writes a tensor's memory has had. One counter is shared by a tensor,
+    its views (reshape, permute, slicing, ...), `detach()` and `.data`, so a write through any
+    alias is seen by every op that saved that memory for backward."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
 class Tensor:
     """An n-dimensional array that can record the ops applied to it and backpropagate.
 
-    `data` is the NumPy array; `grad` is a Tensor (or None) after backward; `grad_fn` is the
-    Context of the op that produced it (None for leaves).
+    `.numpy()` is the NumPy array (shared); `.data` is a detached Tensor sharing it, as in
+    PyTorch; `grad` is a Tensor (or None) after backward; `grad_fn` is the Context of the op that
+    produced it (None for leaves). Views (`_base` set) remember how to re-derive themselves from
+    their base, so an in-place write through a view re-routes the base's gradient too.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_output_nr", "_version", "_hooks",
-                 "name", "__weakref__")
+    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_output_nr", "_vc", "_hooks",
+                 "name", "_base", "_view_replay", "_view_version", "__weakref__")
     __array_priority__ = 1000        # ndarray + Tensor dispatches to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         arr = _to_array(data, dtype)
         if requires_grad:
             _check_grad_dtype(arr)
-        self.data = arr
+        self._data = arr
         self.requires_grad = bool(requires_grad)
         self.grad: Tensor | None = None
         self.grad_fn = None
         self._output_nr = 0
-        self._version = 0
+        self._vc = _VersionCounter()
         self._hooks: list | None = None
         self.name: str | None = None
+        self._base: Tensor | None = None
+        self._view_replay: tuple | None = None
+        self._view_version = 0
 
     @classmethod
     def _wrap(cls, arr: np.ndarray) -> "Tensor":
         """A Tensor around an existing array, no copy, no checks (for ops)."""
         t = object.__new__(cls)
-        t.data = arr
+        t._data = arr
         t.requires_grad = False
         t.grad = None
         t.grad_fn = None
         t._output_nr = 0
-        t._version = 0
+        t._vc = _VersionCounter()
         t._hooks = None
         t.name = None
+        t._base = None
+        t._view_replay = None
+        t._view_version = 0
         return t
+
+    @property
+    def _version(self) -> int:
+        """In-place writes so far to this tensor's memory (through any alias)."""
+        return self._vc.value
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        self._vc.value = value
+
+    @property
+    def data(self) -> "Tensor":
+        """This tensor's values as a tensor cut from the graph, sharing memory (PyTorch's
+        `.data`). Unlike PyTorch's, it shares the version counter too: an in-place write through
+        `.data` still invalidates ops that saved this memory, instead of giving a silently wrong
+        gradient. Assigning `t.data = other` replaces the values (any shape and dtype)."""
+        t = Tensor._wrap(self._data)
+        t._vc = self._vc
+        return t
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        arr = value._data if isinstance(value, Tensor) else _to_array(value, copy=False)
+        if self.requires_grad:
+            _check_grad_dtype(arr, "data =")
+        self._data = arr
+
+    def _refresh_view(self) -> None:
+        """Re-derive this view's grad_fn from its base after the memory changed in place (the
+        base, or another view of it, was written): replay the view ops on the base, so the
+        gradient flows through the base's current history."""
+        base = self._base
+        if self._view_replay is None:
+            if base.requires_grad:
+                raise autograd.BackwardError(
+                    f"a tensor of shape {self.shape} that is a view (made by a custom Function "
+                    f"that returned part of its input) is used after its memory was modified in "
+                    f"place, and its gradient cannot be re-derived; clone() the view's result "
+                    f"inside the Function, or clone() before the in-place op")
+            self._view_version = self._vc.value
+            return
+        t = base
+        for fn, args in self._view_replay:
+            t = fn.apply(t, *args)
+        self.grad_fn, self._output_nr = t.grad_fn, t._output_nr
+        self.requires_grad = t.requires_grad
+        self._view_version = self._vc.value
 
     # ------------------------------------------------------------------ properties & conversion
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def is_leaf(self) -> bool:
@@ -179,23 +247,23 @@ class Tensor:
         return self.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied), as `tensor.detach().numpy()` in PyTorch."""
-        return self.data
+        return self._data
 
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ShapeError(f"item(): only one-element tensors can be converted to a Python "
                              f"scalar, but this tensor has shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -208,10 +276,10 @@ class Tensor:
         return (self[i] for i in range(self.shape[0]))
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise ShapeError(f"the truth value of a tensor with {self.data.size} elements "
+        if self._data.size != 1:
+            raise ShapeError(f"the truth value of a tensor with {self._data.size} elements "
                              f"(shape {self.shape}) is ambiguous; use .any() or .all()")
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -229,16 +297,16 @@ class Tensor:
     def __repr__(self) -> str:
         kw = dict(separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
         if self.dtype.kind == "f":
-            finite = self.data[np.isfinite(self.data)]
+            finite = self._data[np.isfinite(self._data)]
             if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
                 kw.update(formatter={"float_kind": lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)})
             else:
                 kw.update(precision=4, floatmode="fixed", suppress_small=False)
-        body = np.array2string(self.data, **kw) if self.data.size else "[]"
+        body = np.array2string(self._data, **kw) if self._data.size else "[]"
         extras = []
         if self.dtype not in (float32, int64, bool_):
             extras.append(f"dtype=tc.{self.dtype}")
-        if self.data.size == 0 and self.ndim != 1:
+        if self._data.size == 0 and self.ndim != 1:
             extras.append(f"size={self.shape}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{self.grad_fn.name}Backward>")
@@ -249,11 +317,13 @@ class Tensor:
     # ---------------------------------------------------------------------------- autograd
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (see docs/autograd.md)."""
+        if self._base is not None and self._view_version != self._vc.value:
+            self._refresh_view()
         autograd.backward(self, gradient, retain_graph)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if requires_grad:
-            _check_grad_dtype(self.data, "requires_grad_()")
+            _check_grad_dtype(self._data, "requires_grad_()")
         if not self.is_leaf and not requires_grad:
             raise autograd.BackwardError("requires_grad_(False) is only allowed on leaf tensors; "
                                          "use .detach() to cut a non-leaf tensor from the graph")
@@ -261,8 +331,10 @@ class Tensor:
         return self
 
     def detach(self) -> "Tensor":
-        """The same data, cut from the graph (shares memory, like PyTorch)."""
-        return Tensor._wrap(self.data)
+        """The same data, cut from the graph (shares memory and the version counter, like PyTorch)."""
+        t = Tensor._wrap(self._data)
+        t._vc = self._vc
+        return t
 
     def detach_(self) -> "Tensor":
         self.grad_fn, self.requires_grad = None, False
@@ -349,9 +421,9 @@ class Tensor:
 
     # comparisons: bool tensors, never part of the graph
     def _compare(self, other: Any, ufunc: Callable) -> "Tensor":
-        b = other.data if isinstance(other, Tensor) else other
+        b = other._data if isinstance(other, Tensor) else other
         try:
-            return Tensor._wrap(np.asarray(ufunc(self.data, b)))
+            return Tensor._wrap(np.asarray(ufunc(self._data, b)))
         except ValueError:
             raise ShapeError(f"comparison: shapes {self.shape} and {np.shape(b)} are not "
                              f"broadcastable") from None
@@ -368,17 +440,17 @@ class Tensor:
         return True if other is None else self._compare(other, np.not_equal)
 
     def __invert__(self) -> "Tensor":
-        return Tensor._wrap(~self.data)
+        return Tensor._wrap(~self._data)
 
     def __and__(self, other: Any) -> "Tensor": return self._compare(other, np.logical_and)
     def __or__(self, other: Any) -> "Tensor": return self._compare(other, np.logical_or)
 
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
-    def any(self) -> "Tensor": return Tensor._wrap(np.asarray(self.data.any()))
-    def all(self) -> "Tensor": return Tensor._wrap(np.asarray(self.data.all()))
-    def isnan(self) -> "Tensor": return Tensor._wrap(np.isnan(self.data))
-    def isfinite(self) -> "Tensor": return Tensor._wrap(np.isfinite(self.data))
+    def any(self) -> "Tensor": return Tensor._wrap(np.asarray(self._data.any()))
+    def all(self) -> "Tensor": return Tensor._wrap(np.asarray(self._data.all()))
+    def isnan(self) -> "Tensor": return Tensor._wrap(np.isnan(self._data))
+    def isfinite(self) -> "Tensor": return Tensor._wrap(np.isfinite(self._data))
 
     # ---------------------------------------------------------------------- unary ops
     def exp(self) -> "Tensor": return E.Exp.apply(self._to_float())
@@ -404,23 +476,56 @@ class Tensor:
     def where(self, condition: Any, other: Any) -> "Tensor":
         return where(condition, self, other)
 
-    def to(self, dtype: Any) -> "Tensor":
-        """Cast to `dtype` (differentiable between float dtypes)."""
-        if isinstance(dtype, str) and dtype in ("cpu", "cuda"):
-            if dtype != "cpu":
-                raise ArgumentError("to(): tinygrad_cnn runs on the CPU only; there is no 'cuda'")
-            return self
+    def to(self, *args: Any, dtype: Any = None, device: Any = None, non_blocking: bool = False,
+           copy: bool = False, memory_format: Any = None) -> "Tensor":
+        """PyTorch's forms: `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other_tensor)`,
+        `to(dtype=..., device=...)`. Casts between float dtypes are differentiable; the only
+        device is the CPU (another raises DeviceError); `copy=True` always returns a new tensor."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype if dtype is None else dtype
+            elif _device.is_device_like(a) or (isinstance(a, int) and not isinstance(a, bool)):
+                device = a
+            elif dtype is None:
+                dtype = a
+            else:
+                raise ArgumentError(f"to(): unexpected argument {a!r} after dtype {dtype!r}")
+        _device.check_device(device, "to()")
+        if dtype is None:
+            return self.clone() if copy else self
         try:
             dtype = np.dtype(dtype)
         except (TypeError, ValueError):
-            raise DTypeError(f"to(): {dtype!r} is not a dtype") from None
+            raise DTypeError(f"to(): {dtype!r} is neither a dtype nor a device") from None
         if dtype.kind not in "fiub":
             raise DTypeError(f"to(): tensors hold numbers or bools, not dtype {dtype}")
         if dtype == self.dtype:
-            return self
+            return self.clone() if copy else self
         if dtype.kind == "f" and self.dtype.kind == "f":
             return E.Cast.apply(self, dtype)
-        return Tensor._wrap(self.data.astype(dtype))
+        return Tensor._wrap(self._data.astype(dtype))
+
+    @property
+    def device(self) -> "_device.device":
+        return _device.CPU
+
+    is_cuda = False
+    is_mps = False
+    is_sparse = False
+    is_quantized = False
+
+    def cuda(self, device: Any = None, non_blocking: bool = False) -> "Tensor":
+        _device.check_device(_device.device("cuda") if device is None else
+                             device if not isinstance(device, int) else _device.device("cuda", device),
+                             "cuda()")
+        return self
+
+    def pin_memory(self) -> "Tensor":
+        """Accepted for DataLoader-style code; there is no device memory to pin for."""
+        return self
+
+    def is_pinned(self) -> bool:
+        return False
 
     def float(self) -> "Tensor": return self.to(float32)
     def double(self) -> "Tensor": return self.to(float64)
@@ -451,7 +556,7 @@ class Tensor:
 
     def _extreme(self, dim: Any, keepdim: bool, largest: bool) -> Any:
         op = "max" if largest else "min"
-        if self.data.size == 0:
+        if self._data.size == 0:
             raise ShapeError(f"{op}(): cannot reduce an empty tensor of shape {self.shape}")
         if isinstance(dim, (int, np.integer)) and not isinstance(dim, bool):
             axis = _normalize_dim(dim, self.ndim, op)
@@ -478,19 +583,19 @@ class Tensor:
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         if dim is None:
-            return Tensor._wrap(np.asarray(np.argmax(self.data), dtype=np.int64))
+            return Tensor._wrap(np.asarray(np.argmax(self._data), dtype=np.int64))
         axis = _normalize_dim(dim, self.ndim, "argmax")
         if self.ndim == 0:                # torch allows dim 0 / -1 on a 0-d tensor
             return Tensor._wrap(np.zeros((), np.int64))
-        return Tensor._wrap(np.argmax(self.data, axis=axis, keepdims=_flag(keepdim, "keepdim")).astype(np.int64))
+        return Tensor._wrap(np.argmax(self._data, axis=axis, keepdims=_flag(keepdim, "keepdim")).astype(np.int64))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         if dim is None:
-            return Tensor._wrap(np.asarray(np.argmin(self.data), dtype=np.int64))
+            return Tensor._wrap(np.asarray(np.argmin(self._data), dtype=np.int64))
         axis = _normalize_dim(dim, self.ndim, "argmin")
         if self.ndim == 0:                # torch allows dim 0 / -1 on a 0-d tensor
             return Tensor._wrap(np.zeros((), np.int64))
-        return Tensor._wrap(np.argmin(self.data, axis=axis, keepdims=_flag(keepdim, "keepdim")).astype(np.int64))
+        return Tensor._wrap(np.argmin(self._data, axis=axis, keepdims=_flag(keepdim, "keepdim")).astype(np.int64))
 
     # ------------------------------------------------------------------- movement
     def reshape(self, *shape: Any) -> "Tensor":
@@ -576,24 +681,29 @@ class Tensor:
             raise ArgumentError(f"indexing a tensor of shape {self.shape} with {_describe_index(index)}: {e}") from None
 
     # ---------------------------------------------------------------------- in-place ops
-    # Every in-place op writes into `self.data` (so NumPy views of it see the change) and bumps
-    # `_version`; an op that saved this array for backward then refuses to run (see
-    # Context.saved_tensors). When the graph is being recorded, the new value is computed by
-    # the ordinary out-of-place op on a copy of the old value, and `self` takes over the new
-    # grad_fn: gradients stay exact and earlier consumers keep their old edges.
+    # Every in-place op writes into this tensor's memory (so NumPy views and tensor views of it
+    # see the change) and bumps the version counter that all aliases share; an op that saved
+    # that memory for backward then refuses to run (see Context.saved_tensors). When the graph
+    # is being recorded, the new value is computed by the ordinary out-of-place op on a copy of
+    # the old value and `self` takes over the new grad_fn: gradients stay exact and earlier
+    # consumers keep their old edges. A write through a view also re-routes the base: the base
+    # takes a CopySlices node (its old history outside the view, the new value inside), as in
+    # PyTorch, and other views of the base re-derive their grad_fn when next used.
     def _inplace(self, op: str, compute: Callable[["Tensor"], "Tensor"], *operands: Any) -> "Tensor":
-        recording = autograd.grad_mode.enabled and (
-            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in operands))
-        if recording and self.requires_grad and self.grad_fn is None:
-            raise autograd.BackwardError(
-                f"{op}: a leaf tensor that requires grad (shape {self.shape}) cannot be modified in "
-                f"place while gradients are recorded; do it inside `with tc.no_grad():` (as "
-                f"optimizers do) or use the out-of-place form")
-        if not self.data.flags.writeable:
+        mode = autograd.grad_mode
+        base = self._base
+        if base is not None and mode.enabled and self._view_version != self._vc.value:
+            self._refresh_view()
+        recording = mode.enabled and (
+            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in operands)
+            or (base is not None and base.requires_grad))
+        if recording:
+            self._check_inplace_allowed(op)
+        if not self._data.flags.writeable:
             raise autograd.BackwardError(f"{op}: this tensor's memory is read-only (a broadcast "
                                          f"view or a read-only array); clone() it first")
         if recording:
-            old = Tensor._wrap(self.data.copy())
+            old = Tensor._wrap(self._data.copy())
             old.requires_grad, old.grad_fn, old._output_nr = self.requires_grad, self.grad_fn, self._output_nr
             result = compute(old)
         else:
@@ -603,11 +713,47 @@ class Tensor:
             raise ShapeError(f"{op}: the result has shape {result.shape}, but an in-place op must "
                              f"keep the tensor's shape {self.shape} (the other operand may only "
                              f"broadcast to it)")
-        np.copyto(self.data, result.data, casting="unsafe")
-        self._version += 1
+        np.copyto(self._data, result._data, casting="unsafe")
+        self._vc.value += 1
         if recording:
-            self.grad_fn, self._output_nr, self.requires_grad = result.grad_fn, result._output_nr, True
+            if base is None:
+                self.grad_fn, self._output_nr, self.requires_grad = result.grad_fn, result._output_nr, True
+            else:
+                old_base = Tensor._wrap(base._data)
+                old_base.requires_grad, old_base.grad_fn, old_base._output_nr = \
+                    base.requires_grad, base.grad_fn, base._output_nr
+                new = M.CopySlices.apply(old_base, result.to(self.dtype), self._view_replay)
+                base.grad_fn, base._output_nr, base.requires_grad = new.grad_fn, new._output_nr, True
+                self._refresh_view()
+        elif base is not None:
+            self._view_version = self._vc.value     # the graph is unchanged: still valid
         return self
+
+    def _check_inplace_allowed(self, op: str) -> None:
+        """The in-place writes PyTorch refuses while recording, for the same reasons."""
+        if self.requires_grad and self.grad_fn is None:
+            raise autograd.BackwardError(
+                f"{op}: a leaf tensor that requires grad (shape {self.shape}) cannot be modified in "
+                f"place while gradients are recorded; do it inside `with tc.no_grad():` (as "
+                f"optimizers do) or use the out-of-place form")
+        base = self._base
+        if base is None:
+            return
+        if base.requires_grad and base.grad_fn is None:
+            raise autograd.BackwardError(
+                f"{op}: this tensor (shape {self.shape}) is a view of a leaf tensor that requires "
+                f"grad (shape {base.shape}), and a view of a leaf cannot be modified in place "
+                f"while gradients are recorded; do it inside `with tc.no_grad():` or clone() first")
+        if self._view_replay is None:
+            raise autograd.BackwardError(
+                f"{op}: this tensor (shape {self.shape}) is a view returned by a custom Function or "
+                f"a multi-output op, so autograd cannot re-route its base's gradient after an "
+                f"in-place write; clone() it first")
+        if base.requires_grad and not self.requires_grad:
+            raise autograd.BackwardError(
+                f"{op}: this tensor (shape {self.shape}) is a view made under no_grad() of a "
+                f"tensor that requires grad; modifying it in place with grad mode on would leave "
+                f"the base's gradient wrong. Make the view with grad mode on, or clone() it")
 
     def add_(self, other: Any, alpha: float = 1) -> "Tensor":
         return self._inplace("add_", lambda t: t + (other if alpha == 1 else other * alpha), other)
@@ -680,13 +826,30 @@ class Tensor:
         self._inplace("__setitem__", compute, value)
 
     # ------------------------------------------------------------ CNN-facing helpers
-    def softmax(self, dim: int) -> "Tensor":
-        from .nn import functional as F
-        return F.softmax(self, dim)
+    def softmax(self, dim: int | None = None, dtype: Any = None) -> "Tensor":
+        """exp(x - max) / Σ exp(x - max) along dim (stable for any finite logits)."""
+        return self._along_dim("softmax", A.Softmax, dim, dtype)
 
-    def log_softmax(self, dim: int) -> "Tensor":
-        from .nn import functional as F
-        return F.log_softmax(self, dim)
+    def log_softmax(self, dim: int | None = None, dtype: Any = None) -> "Tensor":
+        """x - max - log Σ exp(x - max) along dim (stable: no inf/nan for logits of ±1000)."""
+        return self._along_dim("log_softmax", A.LogSoftmax, dim, dtype)
+
+    def _along_dim(self, op: str, function: type, dim: Any, dtype: Any) -> "Tensor":
+        """softmax/log_softmax: the input cast to `dtype` (else made float), dim checked; a 0-d
+        input is a 1-element vector."""
+        x = self.to(dtype=dtype) if dtype is not None else self._to_float()
+        if x.dtype.kind != "f":
+            raise DTypeError(f"{op}: input (as dtype={dtype}) must be a floating point tensor, "
+                             f"got dtype {x.dtype} (shape {x.shape}); convert it with .float()")
+        if dim is None:
+            raise ArgumentError(f"{op}: dim must be given (e.g. dim=1 for (N, C) scores); input "
+                                f"shape {x.shape}")
+        nd = max(x.ndim, 1)
+        if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or not -nd <= dim < nd:
+            raise ArgumentError(f"{op}: dim {dim!r} is out of range for an input of shape {x.shape}")
+        if x.ndim == 0:
+            return function.apply(x.reshape(1), dim=0).reshape(())
+        return function.apply(x, dim=int(dim) % nd)
 
 
 class _HookHandle:
@@ -705,6 +868,18 @@ autograd._register_tensor_type(Tensor)
 
 
 # ------------------------------------------------------------------------- helpers
+def zero_grads(tensors: Any, set_to_none: bool = True) -> None:
+    """Drop (set_to_none) or zero the `.grad` of each tensor: Module.zero_grad and
+    Optimizer.zero_grad."""
+    for t in tensors:
+        if t.grad is None:
+            continue
+        if set_to_none:
+            t.grad = None
+        else:
+            t.grad._data[...] = 0
+
+
 def _broadcast_shape(op: str, *shapes: tuple) -> tuple[int, ...]:
     try:
         return tuple(np.broadcast_shapes(*shapes))
@@ -745,7 +920,7 @@ def _convert_index(index: Any) -> Any:
     """Tensors and lists inside an index become NumPy arrays; everything else passes through."""
     def conv(i: Any) -> Any:
         if isinstance(i, Tensor):
-            return i.data
+            return i._data
         if isinstance(i, list):
             return np.asarray(i)
         return i
@@ -758,8 +933,10 @@ def _describe_index(index: Any) -> str:
 
 
 # ------------------------------------------------------------------- module functions
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
     """A new tensor holding a copy of `data` (list, scalar, ndarray or Tensor)."""
+    _device.check_device(device, "tensor")
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
@@ -778,54 +955,71 @@ def _factory(arr: np.ndarray, requires_grad: bool) -> Tensor:
     return t
 
 
-def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
+    _device.check_device(device, "zeros")
     return _factory(np.zeros(_shape_arg(size, "zeros"), dtype or float32), requires_grad)
 
 
-def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
+    _device.check_device(device, "ones")
     return _factory(np.ones(_shape_arg(size, "ones"), dtype or float32), requires_grad)
 
 
-def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def empty(*size: Any, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
+    _device.check_device(device, "empty")
     return _factory(np.empty(_shape_arg(size, "empty"), dtype or float32), requires_grad)
 
 
-def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
+    _device.check_device(device, "full")
     shape = _shape_arg((size,) if not isinstance(size, (tuple, list)) else (tuple(size),), "full")
     if dtype is None:
         dtype = float32 if isinstance(fill_value, float) else (bool_ if isinstance(fill_value, bool) else int64)
     return _factory(np.full(shape, fill_value, dtype), requires_grad)
 
 
-def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(*size: Any, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
     """Standard normal samples from the framework's seeded generator."""
+    _device.check_device(device, "randn")
     dtype = np.dtype(dtype or float32)
     if dtype not in (float32, float64):
         raise DTypeError(f"randn: dtype must be float32 or float64, got {dtype}")
     return _factory(generator().standard_normal(_shape_arg(size, "randn"), dtype=dtype), requires_grad)
 
 
-def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(*size: Any, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the framework's seeded generator."""
+    _device.check_device(device, "rand")
     dtype = np.dtype(dtype or float32)
     if dtype not in (float32, float64):
         raise DTypeError(f"rand: dtype must be float32 or float64, got {dtype}")
     return _factory(generator().random(_shape_arg(size, "rand"), dtype=dtype), requires_grad)
 
 
-def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None) -> Tensor:
+def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None,
+            device: Any = None, requires_grad: bool = False) -> Tensor:
+    _device.check_device(device, "randint")
     if high is None:
         low, high = 0, low
     shape = _shape_arg((tuple(size),) if isinstance(size, (tuple, list)) else (size,), "randint")
     return Tensor._wrap(generator().integers(low, high, shape).astype(dtype or int64))
 
 
-def randperm(n: int, dtype: Any = None) -> Tensor:
+def randperm(n: int, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    _device.check_device(device, "randperm")
     return Tensor._wrap(generator().permutation(int(n)).astype(dtype or int64))
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
-           requires_grad: bool = False) -> Tensor:
+           requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
+    _device.check_device(device, "arange")
     if end is None:
         start, end = 0, start
     for name, v in (("start", start), ("end", end), ("step", step)):
@@ -841,28 +1035,40 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
         raise ArgumentError(f"arange({start}, {end}, {step}): {e}") from None
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
+    _device.check_device(device, "eye")
     shape = _shape_arg(((n,) if m is None else (n, m),), "eye")
     return _factory(np.eye(*shape, dtype=dtype or float32), requires_grad)
 
 
-def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
+    _device.check_device(device, "zeros_like")
     return _factory(np.zeros(t.shape, dtype or t.dtype), requires_grad)
 
 
-def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
+    _device.check_device(device, "ones_like")
     return _factory(np.ones(t.shape, dtype or t.dtype), requires_grad)
 
 
-def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
+    _device.check_device(device, "full_like")
     return _factory(np.full(t.shape, fill_value, dtype or t.dtype), requires_grad)
 
 
-def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
+    _device.check_device(device, "randn_like")
     return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
-def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None, pin_memory: bool = False) -> Tensor:
+    _device.check_device(device, "rand_like")
     return rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
@@ -907,7 +1113,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
     """Elements of `input` where condition holds, else of `other` (all three broadcast)."""
     cond = condition if isinstance(condition, Tensor) else Tensor._wrap(np.asarray(condition))
     if cond.dtype != bool_:
-        cond = Tensor._wrap(cond.data.astype(bool))
+        cond = Tensor._wrap(cond._data.astype(bool))
     a = input if isinstance(input, Tensor) else Tensor._wrap(_to_array(input))
     b = other if isinstance(other, Tensor) else Tensor._wrap(_to_array(other))
     if a.dtype != b.dtype:

@@ -180,7 +180,7 @@ def evaluate(model: Any, dataset: Any, batch_size: int = 100) -> tuple[float, fl
             for x, y in DataLoader(dataset, batch_size=batch_size):
                 out = model(x)
                 loss_sum += float(F.cross_entropy(out, y, reduction="sum").item())
-                correct += int((out.data.argmax(axis=1) == y.data).sum())
+                correct += int((out._data.argmax(axis=1) == y._data).sum())
                 n += y.shape[0]
     finally:
         model.train(was_training)

@@ -57,7 +57,7 @@ def default_collate(items: list) -> Any:
     numbers -> 1-d Tensor (ints int64, floats float32), tuples/lists/dicts field by field."""
     first = items[0]
     if isinstance(first, Tensor):
-        return Tensor._wrap(np.stack([t.data for t in items]))
+        return Tensor._wrap(np.stack([t._data for t in items]))
     if isinstance(first, np.ndarray):
         return Tensor._wrap(np.stack(items))
     if isinstance(first, (bool, np.bool_)):

@@ -33,7 +33,7 @@ class Dataset:
 
 def _as_array(x: Any) -> np.ndarray:
     if isinstance(x, Tensor):
-        return x.data
+        return x._data
     return np.asarray(x)
 
 

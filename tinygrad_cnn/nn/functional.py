@@ -599,37 +599,14 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     return NL.Hardswish.apply(_float_input(input, "hardswish"))
 
 
-def _dim(input: Tensor, dim: Any, op: str) -> int:
-    if dim is None:
-        raise ArgumentError(f"{op}: dim must be given (e.g. dim=1 for (N, C) scores); input "
-                            f"shape {tuple(input.shape)}")
-    nd = max(input.ndim, 1)
-    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or not -nd <= dim < nd:
-        raise ArgumentError(f"{op}: dim {dim!r} is out of range for an input of shape "
-                            f"{tuple(input.shape)}")
-    return int(dim) % nd
-
-
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """exp(x - max) / Σ exp(x - max) along dim (stable for any finite logits)."""
-    return _along_dim("softmax", A.Softmax, input, dim, dtype)
+    return _tensor(input, "softmax", "input").softmax(dim, dtype)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """x - max - log Σ exp(x - max) along dim (stable: no inf/nan for logits of ±1000)."""
-    return _along_dim("log_softmax", A.LogSoftmax, input, dim, dtype)
-
-
-def _along_dim(op: str, function: Any, input: Tensor, dim: Any, dtype: Any) -> Tensor:
-    """softmax/log_softmax: the input cast to `dtype` (else made float), dim checked; a 0-d
-    input is a 1-element vector."""
-    input = _tensor(input, op, "input")
-    x = input.to(dtype) if dtype is not None else input._to_float()
-    _float(x, op, f"input (as dtype={dtype})")
-    axis = _dim(x, dim, op)
-    if x.ndim == 0:
-        return function.apply(x.reshape(1), dim=0).reshape(())
-    return function.apply(x, dim=axis)
+    return _tensor(input, "log_softmax", "input").log_softmax(dim, dtype)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -761,7 +738,7 @@ def _class_target(op: str, input: Tensor, target: Tensor, ignore_index: int) -> 
     if tuple(target.shape) != expected:
         raise ShapeError(f"{op}: class-index target must have shape {expected} for an input of "
                          f"shape {tuple(input.shape)}, got {tuple(target.shape)}")
-    t, n_classes = target.data, input.shape[1]
+    t, n_classes = target._data, input.shape[1]
     bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -792,7 +769,7 @@ def _loss_inputs(op: str, input: Tensor, target: Any, weight: Any) -> tuple:
                              f"({input.shape[1]},), got {tuple(weight.shape)} (input shape "
                              f"{tuple(input.shape)})")
         if weight.dtype.kind != "f":
-            weight = Tensor._wrap(weight.data.astype(input.dtype))
+            weight = Tensor._wrap(weight._data.astype(input.dtype))
     return input, target, weight, unbatched
 
 

@@ -38,7 +38,7 @@ def _rng(generator: Any) -> np.random.Generator:
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"nn.init functions take a tc.Tensor, got {type(tensor).__name__}")
-    tensor.data[...] = values          # casts to the tensor's dtype, keeps the array
+    tensor._data[...] = values          # casts to the tensor's dtype, keeps the array
     tensor._version += 1
     return tensor
 

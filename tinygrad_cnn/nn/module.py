@@ -36,7 +36,8 @@ import numpy as np
 
 from ..autograd import grad_mode
 from .hooks import wrap_inputs, wrap_outputs
-from ..tensor import Tensor, _check_grad_dtype, _to_array
+from .. import devices as _device
+from ..tensor import Tensor, _check_grad_dtype, _to_array, zero_grads
 from ..errors import ArgumentError, StateDictError
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "StateDictError",
@@ -62,27 +63,27 @@ class Parameter(Tensor):
         if data is None:
             arr = np.empty(0, dtype=np.float32)
         elif isinstance(data, Tensor):
-            arr = data.data
+            arr = data._data
         else:
             arr = _to_array(data, copy=False)
         if requires_grad:
             _check_grad_dtype(arr, "Parameter")
         super().__init__(np.empty(0, dtype=arr.dtype), requires_grad=False)
-        self.data = arr
+        self._data = arr
         self.requires_grad = bool(requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
     def __deepcopy__(self, memo: dict) -> "Parameter":
-        out = Parameter(self.data.copy(), self.requires_grad)
+        out = Parameter(self._data.copy(), self.requires_grad)
         if self.grad is not None:
-            out.grad = Tensor._wrap(self.grad.data.copy())
+            out.grad = Tensor._wrap(self.grad._data.copy())
         memo[id(self)] = out
         return out
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        return (Parameter, (self.data, self.requires_grad))
+        return (Parameter, (self._data, self.requires_grad))
 
 
 # ---------------------------------------------------------------------------------- hooks
@@ -116,7 +117,7 @@ def _addindent(s: str, n: int) -> str:
 
 def _as_array(value: Any) -> np.ndarray:
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     return np.asarray(value)
 
 
@@ -400,7 +401,6 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (default) or zero every parameter's `.grad`."""
-        from ..optim.optimizer import zero_grads
         zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn: Callable[["Module"], Any]) -> "Module":
@@ -411,21 +411,19 @@ class Module:
         return self
 
     # -------------------------------------------------------------------------- dtype
-    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> "Module":
-        """`to(tc.float64)`, `to('cpu')` (a no-op), `to(dtype=...)`: casts floating-point
-        parameters, their gradients and floating buffers in place (the Parameter objects stay
-        the same, so an optimizer built before still updates them)."""
-        devices = [device] if device is not None else []
+    def to(self, *args: Any, dtype: Any = None, device: Any = None, non_blocking: bool = False) -> "Module":
+        """`to(tc.float64)`, `to(device)` (the CPU: a no-op; another device raises DeviceError),
+        `to(device, dtype)`, `to(tensor)`, `to(dtype=...)`: casts floating-point parameters,
+        their gradients and floating buffers in place (the Parameter objects stay the same, so
+        an optimizer built before still updates them)."""
         for a in args:
-            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps"):
-                devices.append(a)
+            if _device.is_device_like(a) or (isinstance(a, int) and not isinstance(a, bool)):
+                device = a
             elif isinstance(a, Tensor):
                 dtype = a.dtype
             else:
                 dtype = a
-        for dev in devices:
-            if str(dev) != "cpu":
-                raise ArgumentError(f"to(): tinygrad_cnn runs on the CPU only, got device {dev!r}")
+        _device.check_device(device, f"{type(self).__name__}.to()")
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
@@ -433,13 +431,13 @@ class Module:
             raise ArgumentError(f"Module.to() only accepts floating point dtypes, got {dtype}")
         for p in self.parameters():
             if p.dtype.kind == "f" and p.dtype != dtype:
-                p.data = p.data.astype(dtype)
+                p._data = p._data.astype(dtype)
                 p._version += 1
                 if p.grad is not None:
-                    p.grad = Tensor._wrap(p.grad.data.astype(dtype))
+                    p.grad = Tensor._wrap(p.grad._data.astype(dtype))
         for b in self.buffers():
             if b.dtype.kind == "f" and b.dtype != dtype:
-                b.data = b.data.astype(dtype)
+                b._data = b._data.astype(dtype)
                 b._version += 1
         return self
 
@@ -450,6 +448,10 @@ class Module:
         return self.to(np.float64)
 
     def cpu(self) -> "Module":
+        return self
+
+    def cuda(self, device: Any = None) -> "Module":
+        _device.check_device("cuda" if device is None else device, f"{type(self).__name__}.cuda()")
         return self
 
     # --------------------------------------------------------------------- state dicts
@@ -521,7 +523,7 @@ class Module:
             raise StateDictError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t"
                                  + "\n\t".join(errors))
         for target, value in plan:
-            np.copyto(target.data, value, casting="unsafe")
+            np.copyto(target._data, value, casting="unsafe")
             target._version += 1
         return IncompatibleKeys(missing, unexpected)
 

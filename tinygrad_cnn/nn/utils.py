@@ -55,12 +55,12 @@ def _layer_macs(module: Module, inputs: tuple, output: Any) -> int:
     if isinstance(module, _ConvNd) and module.transposed:
         x = inputs[0] if inputs else None
         per_input = (module.out_channels // module.groups) * int(np.prod(module.kernel_size))
-        return int(x.data.size) * per_input if isinstance(x, Tensor) else 0
+        return int(x._data.size) * per_input if isinstance(x, Tensor) else 0
     if isinstance(module, _ConvNd):
         per_output = (module.in_channels // module.groups) * int(np.prod(module.kernel_size))
-        return int(out.data.size) * per_output
+        return int(out._data.size) * per_output
     if isinstance(module, Linear):
-        return int(out.data.size) * module.in_features
+        return int(out._data.size) * module.in_features
     return 0
 
 
@@ -126,7 +126,7 @@ def summary(model: Module, input_size: Sequence[int], *, dtype: Any = np.float32
     total = sum(p.numel() for p in params)
     trainable = sum(p.numel() for p in params if p.requires_grad)
     total_macs = sum(r["macs"] for r in rows)
-    param_bytes = sum(p.data.nbytes for p in params)
+    param_bytes = sum(p._data.nbytes for p in params)
 
     headers = ("Layer (type)", "Output shape", "Param #", "MACs")
     body = [(f"{r['name']} ({r['type']})", r["output_shape"], f"{r['params']:,}", f"{r['macs']:,}")
@@ -185,9 +185,9 @@ def linear_to_conv2d(linear: Linear, input_shape: Sequence[int] | int) -> Conv2d
                          f"but input_shape {shape} flattens to {c * h * w}")
     conv = Conv2d(c, linear.out_features, (h, w), bias=linear.bias is not None,
                   dtype=linear.weight.dtype)
-    conv.weight.data[...] = linear.weight.data.reshape(linear.out_features, c, h, w)  # (out, C·H·W) -> (out, C, H, W)
+    conv.weight._data[...] = linear.weight._data.reshape(linear.out_features, c, h, w)  # (out, C·H·W) -> (out, C, H, W)
     if linear.bias is not None:
-        conv.bias.data[...] = linear.bias.data
+        conv.bias._data[...] = linear.bias._data
     return conv
 
 
@@ -207,39 +207,39 @@ def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
         return Tensor._wrap(np.array(0.0, dtype=np.float32))
     norm_type = float(norm_type)
     if math.isinf(norm_type):
-        total = max(float(np.abs(g.data).max()) if g.data.size else 0.0 for g in grads)
+        total = max(float(np.abs(g._data).max()) if g._data.size else 0.0 for g in grads)
     else:
-        total = sum(float(np.sum(np.abs(g.data.astype(np.float64)) ** norm_type)) for g in grads) ** (1 / norm_type)
+        total = sum(float(np.sum(np.abs(g._data.astype(np.float64)) ** norm_type)) for g in grads) ** (1 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients "
                            f"is non-finite ({total}), so it cannot be clipped")
     coef = min(max_norm / (total + 1e-6), 1.0)
     for g in grads:
-        np.multiply(g.data, coef, out=g.data)
+        np.multiply(g._data, coef, out=g._data)
     return Tensor._wrap(np.array(total, dtype=grads[0].dtype))
 
 
 def clip_grad_value_(parameters: Any, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value] in place."""
     for g in _grads(parameters):
-        np.clip(g.data, -clip_value, clip_value, out=g.data)
+        np.clip(g._data, -clip_value, clip_value, out=g._data)
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """All parameters flattened and concatenated (a copy, outside the graph)."""
-    return Tensor._wrap(np.concatenate([p.data.reshape(-1) for p in parameters]))
+    return Tensor._wrap(np.concatenate([p._data.reshape(-1) for p in parameters]))
 
 
 def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     """Copy consecutive slices of `vec` into the parameters, in place."""
-    data = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
+    data = vec._data if isinstance(vec, Tensor) else np.asarray(vec)
     offset = 0
     for p in parameters:
-        n = p.data.size
+        n = p._data.size
         if offset + n > data.size:
             raise ShapeError(f"vector_to_parameters: the vector has {data.size} elements, fewer "
                              f"than the parameters need")
-        p.data[...] = data[offset:offset + n].reshape(p.shape)
+        p._data[...] = data[offset:offset + n].reshape(p.shape)
         p._version += 1
         offset += n
     if offset != data.size:

@@ -11,6 +11,10 @@ class Reshape(Function):
     """z = a viewed with another shape (also view/flatten/squeeze/unsqueeze);  dz/da = reshape back."""
 
     @staticmethod
+    def view(a, shape):
+        return a.reshape(shape)
+
+    @staticmethod
     def forward(ctx, a, shape):
         ctx.in_shape = a.shape
         return a.reshape(shape)
@@ -22,6 +26,10 @@ class Reshape(Function):
 
 class Permute(Function):
     """z = a with axes reordered by `dims` (also transpose/.T);  dz/da = the inverse permutation."""
+
+    @staticmethod
+    def view(a, dims):
+        return np.transpose(a, dims)
 
     @staticmethod
     def forward(ctx, a, dims):
@@ -38,6 +46,10 @@ class Expand(Function):
 
     This is the only place in the framework where gradients are summed back to a smaller shape.
     """
+
+    @staticmethod
+    def view(a, shape):
+        return np.broadcast_to(a, shape)
 
     @staticmethod
     def forward(ctx, a, shape):
@@ -66,6 +78,10 @@ def _is_basic_index(index: object) -> bool:
 class Index(Function):
     """z = a[index];  dz/da = zeros with the gradient scattered back; repeated integer-array
     indices accumulate (np.add.at), as each use of an element adds its gradient."""
+
+    @staticmethod
+    def view(a, index):
+        return a[index]
 
     @staticmethod
     def forward(ctx, a, index):
@@ -112,6 +128,39 @@ class IndexPut(Function):
                 owner[ctx.index] = ids
                 grad_v = grad_v * (owner[ctx.index] == ids)
         return grad_a, grad_v, None
+
+
+def replay_view(array: np.ndarray, replay: tuple) -> np.ndarray:
+    """The same view of `array` that `replay` ((view op, args), ...) made of its base."""
+    for fn, args in replay:
+        array = fn.view(array, *args)
+    return array
+
+
+class CopySlices(Function):
+    """z = base with the region a view selects replaced by `src` — what an in-place write
+    through a view (`y[0:2].mul_(3)`, `x.view(-1)[k] = v`) does to the base. `replay` re-derives
+    the view from the base. dz/dbase = 1 outside the region, 0 inside; dz/dsrc = the gradient
+    read through the view.
+
+    forward does not copy: the write already happened in the base's memory, which the output
+    shares; only the graph edge is new (the base takes this op as its grad_fn)."""
+
+    @staticmethod
+    def forward(ctx, base, src, replay):
+        ctx.replay = replay
+        return base
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        need_base, need_src = ctx.needs_input_grad[:2]
+        grad_base = grad_src = None
+        if need_base:
+            grad_base = grad_output.copy()
+            replay_view(grad_base, ctx.replay)[...] = 0
+        if need_src:
+            grad_src = replay_view(grad_output, ctx.replay)
+        return grad_base, grad_src, None
 
 
 class Pad(Function):

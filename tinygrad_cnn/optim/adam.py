@@ -63,28 +63,28 @@ class Adam(Optimizer):
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_avg_sq"] = np.zeros_like(p.data)
+                    state["exp_avg"] = np.zeros_like(p._data)
+                    state["exp_avg_sq"] = np.zeros_like(p._data)
                     if amsgrad:
-                        state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                        state["max_exp_avg_sq"] = np.zeros_like(p._data)
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 state["step"] += 1
                 t = state["step"]
-                d = p.grad.data
+                d = p.grad._data
                 if maximize:
                     d = np.negative(d, out=a)
                 if wd:
                     if decoupled:
-                        p.data *= 1 - lr * wd
+                        p._data *= 1 - lr * wd
                     else:
-                        d = np.add(d, np.multiply(p.data, wd, out=b), out=a)   # g + λ·p
+                        d = np.add(d, np.multiply(p._data, wd, out=b), out=a)   # g + λ·p
                 lerp_(m, d, w1, b)                                            # m.lerp_(g, 1-β₁)
                 v *= beta2
                 np.multiply(d, 1 - beta2, out=b)
                 b *= d
                 v += b                                                        # v ← β₂v + (1-β₂)g²
                 if amsgrad:
-                    vmax = state.setdefault("max_exp_avg_sq", np.zeros_like(p.data))
+                    vmax = state.setdefault("max_exp_avg_sq", np.zeros_like(p._data))
                     np.maximum(vmax, v, out=vmax)
                     v_used = vmax
                 else:
@@ -97,7 +97,7 @@ class Adam(Optimizer):
                 b += eps                                                      # denom
                 np.multiply(m, -step_size, out=a)
                 a /= b
-                p.data += a
+                p._data += a
                 p._version += 1
         return loss
 

@@ -1,6 +1,6 @@
 """`Optimizer`: parameter groups, per-parameter state, zero_grad and state dicts, as in PyTorch.
 
-Subclasses implement `step()` by updating `p.data` IN PLACE with NumPy ufuncs writing into
+Subclasses implement `step()` by updating `p._data` IN PLACE with NumPy ufuncs writing into
 preallocated arrays (`np.multiply(a, s, out=buf)`), so a step allocates nothing after the first
 one and every reference to a parameter (the model, other optimizers) sees the new values.
 Each updated parameter's version counter is bumped, so a backward through a graph that saved
@@ -20,20 +20,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..tensor import Tensor
-
-
-def zero_grads(tensors: Iterable[Tensor], set_to_none: bool = True) -> None:
-    """Drop (set_to_none) or zero the `.grad` of each tensor: Module.zero_grad and
-    Optimizer.zero_grad."""
-    for t in tensors:
-        if t.grad is None:
-            continue
-        if set_to_none:
-            t.grad = None
-        else:
-            t.grad.data[...] = 0
 from ..errors import ArgumentError, ShapeError
+from ..tensor import Tensor, zero_grads
 
 __all__ = ["Optimizer"]
 
@@ -145,7 +133,7 @@ class Optimizer:
         """n scratch arrays shaped like p, allocated once per parameter (not part of the state)."""
         bufs = self._scratch.get(id(p))
         if bufs is None or len(bufs) < n or bufs[0].dtype != p.dtype or bufs[0].shape != p.shape:
-            bufs = [np.empty_like(p.data) for _ in range(n)]
+            bufs = [np.empty_like(p._data) for _ in range(n)]
             self._scratch[id(p)] = bufs
         return bufs
 
@@ -210,10 +198,10 @@ class Optimizer:
     @staticmethod
     def _cast_state(p: Tensor, name: str, value: Any) -> Any:
         if name == "step":
-            return int(round(float(np.asarray(value.data if isinstance(value, Tensor) else value))))
+            return int(round(float(np.asarray(value._data if isinstance(value, Tensor) else value))))
         if value is None or isinstance(value, (int, float, bool, str)):
             return value
-        arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+        arr = value._data if isinstance(value, Tensor) else np.asarray(value)
         if arr.shape != p.shape:
             raise ShapeError(f"optimizer state '{name}' has shape {arr.shape}, but its parameter "
                              f"has shape {p.shape}")

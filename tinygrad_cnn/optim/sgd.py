@@ -51,7 +51,7 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                d = p.grad.data
+                d = p.grad._data
                 if needs_a:
                     a, b = self._buffers(p, 2)[:2]
                 else:
@@ -59,7 +59,7 @@ class SGD(Optimizer):
                 if maximize:
                     d = np.negative(d, out=a)
                 if wd:
-                    np.multiply(p.data, wd, out=b)          # λ·p
+                    np.multiply(p._data, wd, out=b)          # λ·p
                     d = np.add(d, b, out=a)                 # g + λ·p
                 if momentum:
                     state = self.state.setdefault(p, {})
@@ -76,6 +76,6 @@ class SGD(Optimizer):
                         d = np.add(d, np.multiply(buf, momentum, out=b), out=a)
                     else:
                         d = buf
-                np.subtract(p.data, np.multiply(d, lr, out=b), out=p.data)
+                np.subtract(p._data, np.multiply(d, lr, out=b), out=p._data)
                 p._version += 1
         return loss
