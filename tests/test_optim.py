@@ -46,7 +46,7 @@ def _run(torch, ours_cls, torch_cls, kwargs, dtype, steps=20, groups=None):
         lt = _loss(theirs, xt, yt, torch)
         lt.backward()
         opt_t.step()
-        trajectory.append((lo.item(), lt.item(), [p.data.copy() for p in ours],
+        trajectory.append((lo.item(), lt.item(), [p.numpy().copy() for p in ours],
                            [p.detach().numpy().copy() for p in theirs]))
     return trajectory, opt_o, opt_t
 
@@ -154,7 +154,7 @@ def test_state_dict_resume_through_checkpoint_is_exact(tmp_path, make):
     tail = _train(opt2, resumed, x, y, 10)
     assert head + tail == reference                        # bit-for-bit
     for p, q in zip(resumed, full):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
 
 
 @pytest.mark.parametrize("name,kwargs", [("Adam", dict(lr=0.01, amsgrad=True)),
@@ -193,7 +193,7 @@ def test_loads_torch_optimizer_state(torch, name, kwargs):
             _loss(ps, a, b, None).backward()
             opt.step()
     for p, q in zip(ours, theirs):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_load_state_dict_rejects_mismatched_groups():
@@ -206,19 +206,19 @@ def test_load_state_dict_rejects_mismatched_groups():
 def test_updates_in_place_bump_version_and_skip_params_without_grad():
     p, q = nn.Parameter(tc.ones(3)), nn.Parameter(tc.ones(3))
     opt = optim.SGD([p, q], lr=0.5, momentum=0.9)
-    arr, v = p.data, p._version
+    arr, v = p.numpy(), p._version
     (p * p).sum().backward()
     opt.step()
-    assert p.data is arr and p._version == v + 1
-    np.testing.assert_allclose(p.data, 0.0)                  # 1 - 0.5·2
-    np.testing.assert_array_equal(q.data, 1.0)               # no grad: untouched, no state
+    assert p.numpy() is arr and p._version == v + 1
+    np.testing.assert_allclose(p.numpy(), 0.0)                  # 1 - 0.5·2
+    np.testing.assert_array_equal(q.numpy(), 1.0)               # no grad: untouched, no state
     assert q not in opt.state
 
 
 def test_step_after_warmup_allocates_nothing_proportional_to_params():
     model = nn.Sequential(nn.Linear(256, 512), nn.Linear(512, 256))
     params = list(model.parameters())
-    nbytes = sum(p.data.nbytes for p in params)              # ~2 MB
+    nbytes = sum(p.numpy().nbytes for p in params)              # ~2 MB
     for opt in (optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=1e-4, nesterov=True),
                 optim.Adam(params, lr=1e-3, weight_decay=1e-4)):
         for p in params:
@@ -237,7 +237,7 @@ def test_zero_grad_and_errors():
     opt = optim.Adam([p])
     (p * 3).sum().backward()
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(p.grad.data, 0)
+    np.testing.assert_array_equal(p.grad.numpy(), 0)
     opt.zero_grad()
     assert p.grad is None
     with pytest.raises(ValueError, match="empty parameter list"):
@@ -262,7 +262,7 @@ def test_closure_is_called_with_grad_enabled():
         loss.backward()
         return loss
     assert opt.step(closure).item() == 2.0
-    np.testing.assert_allclose(p.data, 0.8)
+    np.testing.assert_allclose(p.numpy(), 0.8)
 
 
 @pytest.mark.parametrize("make, match", [
