@@ -85,7 +85,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("module,builder,kwargs,shape", [
-    pytest.param(*c, id=c[1], marks=_slow_if(c[1] in BIG or c[1] == "resnet34")) for c in CASES])
+    pytest.param(*c, id=c[1], marks=_slow_if(c[1] in BIG or c[1] in ("resnet34", "resnet50"))) for c in CASES])
 def test_torch_state_dict_loads_and_outputs_agree(torch, module, builder, kwargs, shape):
     torch.manual_seed(0)
     theirs = twin(module, builder, **kwargs).double()
