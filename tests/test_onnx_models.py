@@ -169,3 +169,22 @@ def test_every_op_model_two_outputs():
     model = EveryOp()
     randomize_batch_norm(model)
     assert_roundtrip(model, (2, 3, 16, 16), batches=(1, 5), output_names=["probs", "log_probs"])
+
+
+if __name__ == "__main__":          # PYTHONPATH=. python tests/test_onnx_models.py: docs/interop.md's numbers
+    import time
+
+    from onnx_roundtrip import export_bytes, ours, session
+
+    rng = np.random.default_rng(0)
+    for name, net, shape in [("LeNet-5", tc.models.LeNet5(), (1, 28, 28)), ("ResNet-18", ResNet18(), (3, 32, 32)),
+                             ("MobileNetV2", MobileNetV2(), (3, 32, 32))]:
+        randomize_batch_norm(net)
+        start = time.perf_counter()
+        blob = export_bytes(net, tc.from_numpy(rng.standard_normal((2,) + shape).astype(np.float32)),
+                            dynamic_axes={"input": {0: "batch"}})
+        seconds = time.perf_counter() - start
+        x = rng.standard_normal((8,) + shape).astype(np.float32)
+        got, want = session(blob).run(None, {"input": x})[0], ours(net, x)[0]
+        print(f"{name:12s} export + check {seconds:.2f} s, {len(blob) / 1e6:.1f} MB; at batch 8: "
+              f"max |difference| {np.abs(got - want).max():.1e}, max |output| {np.abs(want).max():.2f}")

@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_summary(sub)      # tinygrad-cnn summary --model lenet5 [--input-size 1 28 28]
     from .train import add_command as _add_train
     _add_train(sub)        # tinygrad-cnn train [--model lenet5 --dataset mnist --epochs 3 ...]
+    from .onnx.command import add_command as _add_export
+    _add_export(sub)       # tinygrad-cnn export --model lenet5 --checkpoint CKPT --out lenet5.onnx
     return parser
 
 
