@@ -1,99 +1,20 @@
-"""ONNX export of whole networks: LeNet-5, a ResNet-18 and a MobileNetV2 (torchvision's
-layouts, built here from our layers: BasicBlock with BatchNorm and residual add; inverted
-residual with depthwise conv and ReLU6), and one model that uses every exportable op family in
-one forward. Each is exported with a dynamic batch axis and run in ONNX Runtime at the traced
-batch size and another one, within 1e-5 of our forward (float32)."""
+"""ONNX export of whole networks: LeNet-5, torchvision's ResNet-18 and MobileNetV2 (from
+tinygrad_cnn.vision.models: BasicBlocks with BatchNorm and residual adds; inverted residuals with
+depthwise convs and ReLU6), SqueezeNet 1.1 and (in the slow set, 9 s) DenseNet-121 (concatenations, ceil_mode pooling),
+and one model that uses every exportable op family in one forward. Each is exported with a
+dynamic batch axis and run in ONNX Runtime at the traced batch size and another one, within
+1e-5 of our forward (float32)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import nn
+from tinygrad_cnn.vision import models as vision
 
 from onnx_roundtrip import assert_roundtrip, onnx, randomize_batch_norm
-
-
-# ------------------------------------------------------------------------------ ResNet-18
-class BasicBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU()
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False),
-                                            nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(out)) + identity)
-
-
-class ResNet18(nn.Module):
-    def __init__(self, num_classes: int = 10) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU()
-        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        layers, cin = [], 64
-        for i, cout in enumerate((64, 128, 256, 512)):
-            stride = 1 if i == 0 else 2
-            layers.append(nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout)))
-            cin = cout
-        self.layer1, self.layer2, self.layer3, self.layer4 = layers
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512, num_classes)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(self.avgpool(x).flatten(1))
-
-
-# ---------------------------------------------------------------------------- MobileNetV2
-def conv_bn_relu6(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1):
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU6())
-
-
-class InvertedResidual(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
-        super().__init__()
-        hidden = cin * expand
-        self.use_residual = stride == 1 and cin == cout
-        layers = [conv_bn_relu6(cin, hidden, 1)] if expand != 1 else []
-        layers += [conv_bn_relu6(hidden, hidden, 3, stride, groups=hidden),     # depthwise
-                   nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
-        self.conv = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return x + self.conv(x) if self.use_residual else self.conv(x)
-
-
-class MobileNetV2(nn.Module):
-    SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-                (6, 160, 3, 2), (6, 320, 1, 1))                    # t, c, n, s (the paper's table 2)
-
-    def __init__(self, num_classes: int = 10) -> None:
-        super().__init__()
-        layers, cin = [conv_bn_relu6(3, 32, 3, stride=2)], 32
-        for t, c, n, s in self.SETTINGS:
-            for i in range(n):
-                layers.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
-                cin = c
-        layers.append(conv_bn_relu6(cin, 1280, 1))
-        self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, num_classes))
-
-    def forward(self, x):
-        x = F.adaptive_avg_pool2d(self.features(x), 1)
-        return self.classifier(x.flatten(1))
 
 
 # ------------------------------------------------------------------------- every op family
@@ -144,7 +65,7 @@ def test_lenet5_roundtrip_and_weights_named_as_state_dict():
 
 
 def test_resnet18_roundtrip():
-    model = ResNet18()
+    model = vision.resnet18(num_classes=10)
     randomize_batch_norm(model)
     data = assert_roundtrip(model, (2, 3, 32, 32), batches=(3,))
     proto = onnx.load_from_string(data)
@@ -155,7 +76,7 @@ def test_resnet18_roundtrip():
 
 
 def test_mobilenet_v2_roundtrip():
-    model = MobileNetV2()
+    model = vision.mobilenet_v2(num_classes=10)
     randomize_batch_norm(model)
     data = assert_roundtrip(model, (2, 3, 32, 32), batches=(1,))
     ops = [n.op_type for n in onnx.load_from_string(data).graph.node]
@@ -163,6 +84,13 @@ def test_mobilenet_v2_roundtrip():
     depthwise = [n for n in onnx.load_from_string(data).graph.node if n.op_type == "Conv"
                  and next(a.i for a in n.attribute if a.name == "group") > 1]
     assert len(depthwise) == 17
+
+
+@pytest.mark.parametrize("name", ["squeezenet1_1", pytest.param("densenet121", marks=pytest.mark.slow)])
+def test_more_torchvision_models_roundtrip(name):
+    model = vision.get_model(name, num_classes=10)
+    randomize_batch_norm(model)
+    assert_roundtrip(model, (2, 3, 48, 48) if name.startswith("squeeze") else (2, 3, 32, 32), batches=(1,))
 
 
 def test_every_op_model_two_outputs():
@@ -177,8 +105,8 @@ if __name__ == "__main__":          # PYTHONPATH=. python tests/test_onnx_models
     from onnx_roundtrip import export_bytes, ours, session
 
     rng = np.random.default_rng(0)
-    for name, net, shape in [("LeNet-5", tc.models.LeNet5(), (1, 28, 28)), ("ResNet-18", ResNet18(), (3, 32, 32)),
-                             ("MobileNetV2", MobileNetV2(), (3, 32, 32))]:
+    for name, net, shape in [("LeNet-5", tc.models.LeNet5(), (1, 28, 28)), ("ResNet-18", vision.resnet18(num_classes=10), (3, 32, 32)),
+                             ("MobileNetV2", vision.mobilenet_v2(num_classes=10), (3, 32, 32))]:
         randomize_batch_norm(net)
         start = time.perf_counter()
         blob = export_bytes(net, tc.from_numpy(rng.standard_normal((2,) + shape).astype(np.float32)),
