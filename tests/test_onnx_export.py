@@ -127,8 +127,8 @@ def test_bad_arguments_are_named(kwargs, match):
 def test_bad_example_inputs_are_named():
     with pytest.raises(tc.ArgumentError, match="example_input 0 must be a Tensor"):
         tc.onnx.export(nn.Linear(4, 3), [[1.0] * 4], io.BytesIO())
-    with pytest.raises(tc.ArgumentError, match="example_input 0 has dtype int64"):
-        tc.onnx.export(nn.Linear(4, 3), tc.tensor([[1, 2, 3, 4]]), io.BytesIO())
+    with pytest.raises(tc.ArgumentError, match="example_input 0 has dtype bool"):
+        tc.onnx.export(nn.Linear(4, 3), tc.tensor([[True, False, True, True]]), io.BytesIO())
 
 
 def test_model_state_is_restored():
@@ -164,3 +164,39 @@ def test_an_output_that_is_the_input_or_repeated_gets_an_identity():
     model = Net(lambda m, x: (x, m.fc(x), m.fc(x) * 1.0, x))
     data = assert_roundtrip(model, (2, 4), batches=(3,))
     assert [o.name for o in onnx.load_from_string(data).graph.output] == [f"output_{k}" for k in range(4)]
+
+
+class Bag(nn.Module):
+    """Token ids -> embeddings -> mean over the sequence -> scores."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 6, padding_idx=0)
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, ids):
+        return self.fc(self.emb(ids).mean(dim=1))
+
+
+def test_integer_token_ids_feed_an_embedding_with_dynamic_batch_and_length():
+    model = Bag()
+    rng = np.random.default_rng(0)
+    ids = tc.from_numpy(rng.integers(0, 20, (2, 5)))
+    buf = io.BytesIO()
+    tc.onnx.export(model, ids, buf, dynamic_axes={"input": {0: "batch", 1: "length"}})
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto, full_check=True)
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+    sess = session(buf.getvalue())
+    for shape in [(2, 5), (4, 9)]:
+        x = rng.integers(0, 20, shape)
+        got = sess.run(None, {"input": x})[0]
+        with tc.no_grad():
+            np.testing.assert_allclose(got, model(tc.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_ids_computed_inside_the_model_are_refused():
+    model = Net(lambda m, x: m.emb(x.argmax(dim=1)))
+    model.emb = nn.Embedding(4, 2)
+    with pytest.raises(tc.onnx.ExportError, match=r"Embedding .*depends on the input"):
+        tc.onnx.export(model, X, io.BytesIO())

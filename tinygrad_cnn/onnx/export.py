@@ -154,6 +154,9 @@ def _compare(trace: Trace, input_ids: dict[int, int], where: Callable[[Context],
                 _compare_leaf(ca, cb, i, ta, tb, trace, input_ids, where)
             elif isinstance(ta, Tensor) or isinstance(tb, Tensor):
                 raise ExportError(path_msg.format(detail=f"input {i} of {ca.name} in {where(ca)}"))
+            elif a.input_array(ta) is not None or b.input_array(tb) is not None:
+                if a.input_array(ta) != b.input_array(tb):
+                    raise ExportError(path_msg.format(detail=f"input {i} of {ca.name} in {where(ca)}"))
             elif i not in allowed and not _same(ta, tb):
                 _differs(ca, _arg_name(ca.fn, i), ta, tb, where)
         for k, va in ca.kwargs.items():
@@ -346,8 +349,9 @@ def _convert(g: GraphBuilder, trace: Trace, in_names: list[str],
                 names.append(values[("op", id(edge[0]), edge[1])])
             elif isinstance(t, Tensor):
                 names.append(_leaf(g, t, trace, values, module, ctx, i))
-            else:
-                names.append(None)
+            else:                                  # a number, a tuple, or a model input's array
+                k = a.input_array(t)
+                names.append(None if k is None else in_names[k])
         convert = converter_for(ctx.fn)
         if convert is None:
             supported = ", ".join(sorted({fn.__name__ for fn in CONVERTERS}))

@@ -17,6 +17,7 @@ adds what makes it exact. `register(MyFunction)` adds a converter for a user's o
     Softmax LogSoftmax              Softmax LogSoftmax
     Reshape Permute Expand          Reshape Transpose Expand (sizes of dynamic axes read at run time)
     Index                           Slice Gather Unsqueeze (basic indexing, one integer array)
+    Embedding                       Gather (the ids an integer model input)
     Pad GatherPad                   Pad (constant, reflect, edge); circular as Slice + Concat
     Cat Stack                       Concat; Unsqueeze + Concat
     MatMul Linear                   MatMul; Gemm (2-D) or MatMul + Add
@@ -43,6 +44,7 @@ import numpy as np
 from ..ops import activation as A
 from ..ops import conv as CV
 from ..ops import elementwise as E
+from ..ops import indexing as IX
 from ..ops import linalg as L
 from ..ops import movement as M
 from ..ops import nonlinear as NL
@@ -286,6 +288,16 @@ def index(c: Call) -> str:
     return x if x != c.inputs[0] else g.op("Identity", x)
 
 
+@converts(IX.Embedding)
+def embedding(c: Call) -> str:
+    """Rows of the weight picked by integer ids: the ids must be a model input (an integer
+    graph input); ids computed inside the model are not recorded."""
+    if c.inputs[1] is None:
+        raise c.fail("the indices are not a model input (ids computed inside forward are not "
+                     "recorded); pass the integer ids as an input of the model")
+    return c.g.op("Gather", c.inputs[0], c.inputs[1], axis=0)
+
+
 def _pads(pad_width) -> list[int]:
     """((lo, hi) per dim) -> ONNX's [lo_0, lo_1, ..., hi_0, hi_1, ...]."""
     return [int(lo) for lo, _ in pad_width] + [int(hi) for _, hi in pad_width]
@@ -410,25 +422,30 @@ def _tiling_kernel(c: Call, op: str) -> tuple[int, int] | None:
     return (h // oh, w // ow) if h % oh == 0 and w % ow == 0 else None
 
 
+def _adaptive(c: Call, kind: str, otherwise: Converter) -> str:
+    """Global{kind}Pool for a 1×1 output, {kind}Pool with kernel = stride where the windows
+    tile the input, else `otherwise`."""
+    if tuple(c.kwargs["out"]) == (1, 1):
+        return c.g.op(f"Global{kind}Pool", c.inputs[0])
+    k = _tiling_kernel(c, c.name)
+    if k is None:
+        return otherwise(c)
+    return c.g.op(f"{kind}Pool", c.inputs[0], kernel_shape=list(k), strides=list(k))
+
+
 @converts(P.AdaptiveAvgPool2d)
 def adaptive_avg_pool(c: Call) -> str:
-    if tuple(c.kwargs["out"]) == (1, 1):
-        return c.g.op("GlobalAveragePool", c.inputs[0])
-    k = _tiling_kernel(c, "adaptive_avg_pool2d")
-    if k is None:
-        return separable(c)
-    return c.g.op("AveragePool", c.inputs[0], kernel_shape=list(k), strides=list(k))
+    return _adaptive(c, "Average", separable)
+
+
+def _overlapping_max_windows(c: Call) -> str:
+    raise c.fail(f"adaptive max pooling to {tuple(c.kwargs['out'])} from {c.in_shape(0)[2:]} has "
+                 f"overlapping windows, which ONNX has no op for; use a size that divides the input")
 
 
 @converts(P.AdaptiveMaxPool2d)
 def adaptive_max_pool(c: Call) -> str:
-    if tuple(c.kwargs["out"]) == (1, 1):
-        return c.g.op("GlobalMaxPool", c.inputs[0])
-    k = _tiling_kernel(c, "adaptive_max_pool2d")
-    if k is None:
-        raise c.fail(f"adaptive max pooling to {tuple(c.kwargs['out'])} from {c.in_shape(0)[2:]} has "
-                     f"overlapping windows, which ONNX has no op for; use a size that divides the input")
-    return c.g.op("MaxPool", c.inputs[0], kernel_shape=list(k), strides=list(k))
+    return _adaptive(c, "Max", _overlapping_max_windows)
 
 
 def separable(c: Call) -> str:

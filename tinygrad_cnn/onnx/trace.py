@@ -44,6 +44,14 @@ class Recording:
     def __post_init__(self) -> None:
         self.index = {id(c): i for i, c in enumerate(self.order)}
 
+    def input_array(self, value: Any) -> int | None:
+        """Which model input `value` is the very array of (an integer input that an op such as
+        Embedding takes as an index array, not as a tensor), or None."""
+        for k, t in enumerate(self.inputs):
+            if value is t.numpy():
+                return k
+        return None
+
 
 @dataclass
 class Trace:
@@ -67,12 +75,13 @@ def _flat_outputs(out: Any) -> list:
 
 
 def record(model: Callable, inputs: Sequence[Tensor]) -> Recording:
-    """Run model(*inputs) with recording on, the inputs as fresh leaves that require grad."""
+    """Run model(*inputs) with recording on, the inputs as fresh leaves, float ones requiring
+    grad (integer ones, e.g. token ids, reach ops as index arrays: see input_arrays)."""
     leaves = []
     for i, x in enumerate(inputs):
         arr = np.array(x.numpy(), copy=True)
         t = Tensor._wrap(arr)
-        t.requires_grad = True
+        t.requires_grad = arr.dtype.kind == "f"
         leaves.append(t)
     with enable_grad():
         out = model(*leaves)
@@ -106,7 +115,7 @@ def describe_scope(ctx: Context, module_names: dict[int, str]) -> str:
 
 
 def check_inputs(args: Any, op: str = "export") -> list[Tensor]:
-    """The example input(s) as a list of float Tensors."""
+    """The example input(s) as a list of float (or integer index) Tensors."""
     items = list(args) if isinstance(args, (tuple, list)) else [args]
     if not items:
         raise ArgumentError(f"{op}: example_input is empty; pass a Tensor (or a tuple of Tensors)")
@@ -116,8 +125,8 @@ def check_inputs(args: Any, op: str = "export") -> list[Tensor]:
             x = Tensor._wrap(x)
         if not isinstance(x, Tensor):
             raise ArgumentError(f"{op}: example_input {k} must be a Tensor, got {type(x).__name__}")
-        if x.dtype.kind != "f":
+        if x.dtype.kind not in "fiu":
             raise ArgumentError(f"{op}: example_input {k} has dtype {x.dtype}; exported models take "
-                                f"floating point inputs (shape {tuple(x.shape)})")
+                                f"floating point or integer inputs (shape {tuple(x.shape)})")
         out.append(x)
     return out
