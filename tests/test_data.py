@@ -137,7 +137,7 @@ def test_generic_dataset_is_collated_item_by_item():
     feats, ints, floats = batches[0]
     assert feats.shape == (2, 2) and feats.dtype == np.float32
     assert ints.dtype == np.int64 and ints.tolist() == [0, 1]
-    assert floats.dtype == np.float32 and floats.tolist() == [0.0, 0.5]
+    assert floats.dtype == np.float64 and floats.tolist() == [0.0, 0.5]     # Python floats: float64, as PyTorch
     assert batches[-1][1].tolist() == [4]
     d = default_collate([{"a": 1, "b": tc.tensor([1.0, 2.0])}, {"a": 2, "b": tc.tensor([3.0, 4.0])}])
     assert d["a"].tolist() == [1, 2] and d["b"].shape == (2, 2)
@@ -148,10 +148,10 @@ def test_generic_dataset_is_collated_item_by_item():
 def test_loader_argument_errors():
     x, y = _xy()
     ds = TensorDataset(x, y)
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+    with pytest.raises(ValueError, match="batch_size should be a positive integer value"):
         DataLoader(ds, batch_size=0)
-    with pytest.raises(ValueError, match="num_workers"):
-        DataLoader(ds, num_workers=2)
+    with pytest.raises(ValueError, match="num_workers option should be non-negative"):
+        DataLoader(ds, num_workers=-1)
     with pytest.raises(ValueError, match="either generator= or seed="):
         DataLoader(ds, seed=1, generator=np.random.default_rng())
 

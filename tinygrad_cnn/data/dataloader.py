@@ -1,141 +1,180 @@
-"""`DataLoader`: iterate a dataset in (shuffled) batches of Tensors, like torch.utils.data.DataLoader.
+"""`DataLoader`: a dataset in batches of Tensors, torch.utils.data.DataLoader's arguments and checks.
 
-Shuffling draws one permutation per epoch (per `iter(loader)`) from a NumPy Generator:
-- `seed=n` (or `generator=n`): the loader owns `np.random.default_rng(n)`, advanced each epoch,
-  so epoch k's order depends only on n and k; `state_dict()` / `load_state_dict()` capture it
-  (checkpoints save it so a resumed run sees the same orders);
+    DataLoader(dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
+               num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
+               worker_init_fn=None, multiprocessing_context=None, generator=None, *,
+               prefetch_factor=None, persistent_workers=False, pin_memory_device="",
+               in_order=True, seed=None)
+
+Which indices: `sampler` (default: RandomSampler(dataset, generator=generator) when shuffle,
+else SequentialSampler), grouped by `BatchSampler(sampler, batch_size, drop_last)`, or a
+`batch_sampler` of your own (then batch_size/shuffle/sampler/drop_last must stay unset, as in
+PyTorch); batch_size=None turns batching off (each sample through `default_convert`). An
+`IterableDataset` takes no sampler or shuffle: its items come from iterating it.
+
+Shuffling draws one permutation per epoch (per `iter(loader)`):
+- `seed=n` or `generator=n` (extensions): the loader owns `np.random.default_rng(n)`, advanced
+  each epoch, so epoch k's order depends only on n and k; `state_dict()` / `load_state_dict()`
+  capture it (checkpoints save it so a resumed run sees the same orders);
 - `generator=np.random.Generator(...)`: that generator;
 - neither: the framework's seeded generator (`tc.manual_seed`), read when iteration starts.
 
-Batching: when the dataset has `__getitems__(indices)` (TensorDataset, Subset, MNIST) a batch
-is one call with the batch's index array (one fancy index per field, no per-item loop);
-otherwise items are fetched one by one and stacked by `default_collate`.
+`num_workers > 0` builds batches in worker processes (see worker.py: order, seeds, errors,
+shutdown); an epoch with workers draws one base seed from the same generator before the
+permutation, so its order differs from the num_workers=0 order for the same seed.
+`pin_memory` / `pin_memory_device` are accepted and do nothing (there is only the CPU).
+
+Batching: with the default collate_fn, a dataset with `__getitems__(indices)` (TensorDataset,
+Subset, MNIST) builds a batch in one call with the batch's index array; otherwise items are
+fetched one by one and combined by `default_collate`.
 """
 from __future__ import annotations
 
-import json
-import math
+import itertools
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .. import rng
 from ..errors import ArgumentError
-from ..tensor import Tensor
+from .collate import default_collate, default_convert, fetch
+from .dataset import IterableDataset
+from .generator import generator_state, owned_generator, set_generator_state
+from .sampler import (BatchSampler, RandomSampler, SequentialSampler, _InfiniteConstantSampler)
+from .worker import MultiProcessIterator, check_worker_args, resolve_context
 
-__all__ = ["DataLoader", "default_collate", "fetch", "generator_state", "set_generator_state"]
+__all__ = ["DataLoader", "default_collate", "default_convert", "fetch", "generator_state",
+           "set_generator_state"]
 
-
-def _resolve_generator(generator: Any) -> np.random.Generator:
-    if generator is None:
-        return rng.generator()
-    if isinstance(generator, np.random.Generator):
-        return generator
-    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool) and generator >= 0:
-        return np.random.default_rng(int(generator))
-    raise ArgumentError(f"generator must be None, a non-negative int seed or a "
-                        f"numpy.random.Generator, got {generator!r}")
-
-
-def generator_state(gen: np.random.Generator) -> str:
-    """A generator's full state as a JSON string (128-bit PCG64 integers do not fit in int64,
-    and a string array saves in .npz without pickle)."""
-    return json.dumps(gen.bit_generator.state)
-
-
-def set_generator_state(gen: np.random.Generator, state: Any) -> None:
-    """Restore a state produced by `generator_state` (a str, a 0-d str array, or a dict)."""
-    if isinstance(state, np.ndarray):
-        state = state.item()
-    if isinstance(state, (str, bytes)):
-        state = json.loads(state)
-    gen.bit_generator.state = state
-
-
-def default_collate(items: list) -> Any:
-    """Stack a list of samples into a batch: Tensors/arrays -> Tensor with a new first dim,
-    numbers -> 1-d Tensor (ints int64, floats float32), tuples/lists/dicts field by field."""
-    first = items[0]
-    if isinstance(first, Tensor):
-        return Tensor._wrap(np.stack([t._data for t in items]))
-    if isinstance(first, np.ndarray):
-        return Tensor._wrap(np.stack(items))
-    if isinstance(first, (bool, np.bool_)):
-        return Tensor._wrap(np.asarray(items, dtype=np.bool_))
-    if isinstance(first, (int, np.integer)):
-        return Tensor._wrap(np.asarray(items, dtype=np.int64))
-    if isinstance(first, (float, np.floating)):
-        dtype = first.dtype if isinstance(first, np.floating) else np.float32
-        return Tensor._wrap(np.asarray(items, dtype=dtype))
-    if isinstance(first, dict):
-        return {k: default_collate([d[k] for d in items]) for k in first}
-    if isinstance(first, (tuple, list)):
-        if any(len(it) != len(first) for it in items):
-            raise ArgumentError("default_collate: samples in a batch have different lengths")
-        fields = [default_collate(list(f)) for f in zip(*items)]
-        return tuple(fields) if isinstance(first, tuple) else fields
-    if isinstance(first, (str, bytes)):
-        return list(items)
-    raise ArgumentError(f"default_collate: cannot batch samples of type {type(first).__name__}; "
-                        f"pass collate_fn=...")
-
-
-def fetch(dataset: Any, indices: np.ndarray, collate_fn: Callable | None = None) -> Any:
-    """The batch of `dataset` at `indices`: one `__getitems__` call when the dataset has it
-    (and no custom collate_fn is given), else item by item through the collate function."""
-    if collate_fn is None:
-        getitems = getattr(dataset, "__getitems__", None)
-        if getitems is not None:
-            return getitems(indices)
-        collate_fn = default_collate
-    return collate_fn([dataset[int(i)] for i in indices])
+_FROZEN = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset", "persistent_workers")
 
 
 class DataLoader:
-    """Iterate `dataset` in batches of `batch_size`; see the module docstring for shuffling."""
+    """Iterate `dataset` in batches; see the module docstring for every argument."""
 
-    def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
-                 drop_last: bool = False, generator: Any = None, seed: int | None = None,
-                 collate_fn: Callable | None = None, num_workers: int = 0) -> None:
-        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ArgumentError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
-        if num_workers != 0:
-            raise ArgumentError(f"DataLoader: num_workers={num_workers} is not supported; batches "
-                                f"are built in the main process (num_workers=0)")
+    def __init__(self, dataset: Any, batch_size: int | None = 1, shuffle: bool | None = None,
+                 sampler: Any = None, batch_sampler: Any = None, num_workers: int = 0,
+                 collate_fn: Callable | None = None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0,
+                 worker_init_fn: Callable | None = None, multiprocessing_context: Any = None,
+                 generator: Any = None, *, prefetch_factor: int | None = None,
+                 persistent_workers: bool = False, pin_memory_device: str = "",
+                 in_order: bool = True, seed: int | None = None) -> None:
+        prefetch_factor = check_worker_args(num_workers, timeout, prefetch_factor, persistent_workers)
+        if not in_order:
+            raise ArgumentError("DataLoader: in_order=False is not supported; batches always "
+                                "come back in sampler order")
         if generator is not None and seed is not None:
             raise ArgumentError("DataLoader: pass either generator= or seed=, not both")
-        try:
-            len(dataset)
-        except TypeError:
-            raise ArgumentError(f"DataLoader: the dataset ({type(dataset).__name__}) must define "
-                                f"__len__") from None
+        generator = owned_generator(int(seed) if seed is not None else generator,
+                                    "DataLoader: generator")
+        iterable = isinstance(dataset, IterableDataset)
+        if iterable:
+            if shuffle not in (False, None):
+                raise ArgumentError(f"DataLoader with IterableDataset: expected unspecified shuffle "
+                                    f"option, but got shuffle={shuffle}")
+            if sampler is not None:
+                raise ArgumentError(f"DataLoader with IterableDataset: expected unspecified sampler "
+                                    f"option, but got sampler={sampler}")
+            if batch_sampler is not None:
+                raise ArgumentError(f"DataLoader with IterableDataset: expected unspecified "
+                                    f"batch_sampler option, but got batch_sampler={batch_sampler}")
+        shuffle = bool(shuffle)
+        if sampler is not None and shuffle:
+            raise ArgumentError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ArgumentError("batch_sampler option is mutually exclusive with batch_size, "
+                                    "shuffle, sampler, and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ArgumentError("batch_size=None option disables auto-batching and is mutually "
+                                "exclusive with drop_last")
+        if sampler is None:
+            if iterable:
+                sampler = _InfiniteConstantSampler()
+            elif shuffle:
+                sampler = RandomSampler(dataset, generator=generator)
+            else:
+                sampler = SequentialSampler(dataset)
+        if batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+
         self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
         self.drop_last = bool(drop_last)
+        self.generator = generator
+        self.num_workers = int(num_workers)
+        self.prefetch_factor = prefetch_factor
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = resolve_context(multiprocessing_context, self.num_workers)
+        self.persistent_workers = bool(persistent_workers)
+        self.pin_memory = bool(pin_memory)              # accepted; nothing to pin on the CPU
+        self.pin_memory_device = pin_memory_device
+        self.in_order = True
+        self._iterable = iterable
+        self._auto_collation = batch_sampler is not None
+        if collate_fn is None:
+            collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
-        self.num_workers = 0
-        if seed is not None:
-            generator = int(seed)
-        # None: the global generator, looked up at each iter() (tc.manual_seed replaces it)
-        self.generator = None if generator is None else _resolve_generator(generator)
+        self._iterator: MultiProcessIterator | None = None
+        self.__dict__["_initialized"] = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_initialized") and name in _FROZEN:
+            raise ArgumentError(f"{name} attribute should not be set after "
+                                f"{type(self).__name__} is initialized")
+        super().__setattr__(name, value)
 
     def __len__(self) -> int:
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        if self._iterable:
+            n = len(self.dataset)           # TypeError when the stream has no length, as PyTorch
+            if self.batch_size is not None:
+                n = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+            return n
+        sampler = self.batch_sampler if self._auto_collation else self.sampler
+        return len(sampler)
 
-    def _order(self) -> np.ndarray:
-        n = len(self.dataset)
-        if not self.shuffle:
-            return np.arange(n)
-        return _resolve_generator(self.generator).permutation(n)
+    # -- iteration
+    def _index_batches(self) -> Iterator[Any]:
+        """One epoch of what each batch is made from: index arrays/lists (map-style, batched),
+        single indices (batch_size=None), or placeholders whose count is the batch size
+        (IterableDataset)."""
+        if isinstance(self.batch_sampler, BatchSampler):
+            return self.batch_sampler._index_batches()
+        return iter(self.batch_sampler if self._auto_collation else self.sampler)
+
+    def _single_process(self) -> Iterator[Any]:
+        if self._iterable:
+            it = iter(self.dataset)
+            if not self._auto_collation:
+                for item in it:
+                    yield self.collate_fn(item)
+                return
+            while True:
+                items = list(itertools.islice(it, self.batch_size))
+                if not items or (self.drop_last and len(items) < self.batch_size):
+                    return
+                yield self.collate_fn(items)
+        for index in self._index_batches():
+            if self._auto_collation:
+                yield fetch(self.dataset, index, self.collate_fn)
+            else:
+                yield self.collate_fn(self.dataset[index])
 
     def __iter__(self) -> Iterator[Any]:
-        order = self._order()
-        n = order.size
-        stop = n - n % self.batch_size if self.drop_last else n
-        for start in range(0, stop, self.batch_size):
-            yield fetch(self.dataset, order[start:start + self.batch_size], self.collate_fn)
+        if self.num_workers == 0:
+            return self._single_process()
+        if not self.persistent_workers:
+            return MultiProcessIterator(self)
+        if self._iterator is None or self._iterator._shutdown:
+            self._iterator = MultiProcessIterator(self)
+        else:
+            self._iterator.reset()
+        return self._iterator
 
     # -- checkpointing: the shuffling state, so a resumed run sees the same batch orders
     def state_dict(self) -> dict:
@@ -150,8 +189,13 @@ class DataLoader:
             return
         if self.generator is None:
             self.generator = np.random.default_rng()
+            if isinstance(self.sampler, RandomSampler) and self.sampler.generator is None:
+                self.sampler.generator = self.generator
         set_generator_state(self.generator, state["generator"])
 
     def __repr__(self) -> str:
-        return (f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)}, "
-                f"batch_size={self.batch_size}, shuffle={self.shuffle}, drop_last={self.drop_last})")
+        size = len(self.dataset) if hasattr(self.dataset, "__len__") else "?"
+        workers = f", num_workers={self.num_workers}" if self.num_workers else ""
+        return (f"DataLoader({type(self.dataset).__name__} of {size}, "
+                f"batch_size={self.batch_size}, shuffle={self.shuffle}, "
+                f"drop_last={self.drop_last}{workers})")

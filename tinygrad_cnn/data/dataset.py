@@ -1,21 +1,25 @@
-"""Datasets: anything with `__len__` and `__getitem__`, PyTorch's `torch.utils.data` names.
+"""Datasets, PyTorch's `torch.utils.data` names: map-style (`__len__` and `__getitem__`) and
+iterable (`IterableDataset`, `__iter__`).
 
-A dataset may also define `__getitems__(indices)` (as in PyTorch >= 2.0): given an integer
-array of indices it returns the whole batch at once, already collated (a tuple of Tensors).
-`DataLoader` uses it when present, so an array-backed dataset builds a batch with one fancy
-index per field instead of a Python loop over items. `TensorDataset`, `Subset` (over such a
-dataset) and `MNIST` all have it.
+A map-style dataset may also define `__getitems__(indices)` (as in PyTorch >= 2.0): given an
+int64 array of indices it returns either a list of samples (PyTorch's convention; they are
+then collated) or, the fast path of this package, a tuple that is already the collated batch
+(one fancy index per field instead of a Python loop over items). `TensorDataset`, `Subset`
+(passing its inner dataset's form through) and `MNIST` take the fast path.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import math
+import warnings
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split"]
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "IterableDataset",
+           "ChainDataset"]
 
 
 class Dataset:
@@ -33,7 +37,7 @@ class Dataset:
 
 def _as_array(x: Any) -> np.ndarray:
     if isinstance(x, Tensor):
-        return x._data
+        return x.numpy()
     return np.asarray(x)
 
 
@@ -100,8 +104,12 @@ class Subset(Dataset):
         return self.dataset[int(self.indices[_check_index(index, len(self), "Subset")])]
 
     def __getitems__(self, indices: np.ndarray) -> Any:
-        from .dataloader import fetch
-        return fetch(self.dataset, self.indices[indices])
+        # the inner dataset's batch (same convention), else a list of samples (PyTorch's)
+        inner = self.indices[np.asarray(indices, dtype=np.int64)]
+        getitems = getattr(self.dataset, "__getitems__", None)
+        if getitems is not None:
+            return getitems(inner)
+        return [self.dataset[int(i)] for i in inner]
 
 
 class ConcatDataset(Dataset):
@@ -124,22 +132,65 @@ class ConcatDataset(Dataset):
 
 
 def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) -> list[Subset]:
-    """Split into non-overlapping Subsets of the given lengths (ints, or fractions summing to 1),
-    shuffled with `generator` (a NumPy Generator or an int seed; default: the framework's)."""
-    from .dataloader import _resolve_generator
+    """Split into non-overlapping Subsets of the given lengths: ints summing to len(dataset), or
+    fractions summing to 1 (floor(n * f) each, the remainder handed out one by one from the
+    first split, as PyTorch). Shuffled with `generator` (None: the framework's generator, an
+    int seed, or a numpy Generator)."""
+    from .generator import resolve_generator
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(x, float) for x in lengths) and abs(sum(lengths) - 1) < 1e-6:
-        counts = [int(np.floor(n * f)) for f in lengths]
-        for k in range(n - sum(counts)):      # hand out the remainder round-robin, like PyTorch
+    total = sum(lengths)
+    if lengths and math.isclose(total, 1) and total <= 1:
+        counts = []
+        for i, frac in enumerate(lengths):
+            if not 0 <= frac <= 1:
+                raise ArgumentError(f"random_split: fraction at index {i} ({frac}) is not between 0 and 1")
+            counts.append(int(math.floor(n * frac)))
+        for k in range(n - sum(counts)):
             counts[k % len(counts)] += 1
+        for i, c in enumerate(counts):
+            if c == 0:
+                warnings.warn(f"random_split: length of split at index {i} is 0; this might "
+                              f"result in an empty dataset", stacklevel=2)
         lengths = counts
-    if sum(lengths) != n or any(x < 0 for x in lengths):
-        raise ArgumentError(f"random_split: lengths {lengths} must be non-negative and sum to "
-                            f"the dataset size {n} (or be fractions summing to 1)")
-    perm = _resolve_generator(generator).permutation(n)
+    if any(not float(x).is_integer() or x < 0 for x in lengths) or sum(lengths) != n:
+        raise ArgumentError(f"random_split: lengths {lengths} must be non-negative ints that "
+                            f"sum to the dataset size {n} (or fractions summing to 1)")
+    perm = resolve_generator(generator).permutation(n)
     out, start = [], 0
     for length in lengths:
         out.append(Subset(dataset, perm[start:start + int(length)]))
         start += int(length)
     return out
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define `__iter__`. With DataLoader(num_workers=k) each
+    worker iterates its own copy, so split the work in `__iter__` with `get_worker_info()`
+    (else every worker yields the whole stream, as in PyTorch)."""
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __getitem__(self, index: int) -> Any:
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate it, it has no "
+                        f"__getitem__")
+
+    def __add__(self, other: Any) -> "ChainDataset":
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Iterable datasets one after another."""
+
+    def __init__(self, datasets: Iterable[Any]) -> None:
+        self.datasets = list(datasets)
+
+    def __iter__(self) -> Iterator[Any]:
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
