@@ -194,7 +194,10 @@ class DataLoader:
         set_generator_state(self.generator, state["generator"])
 
     def __repr__(self) -> str:
-        size = len(self.dataset) if hasattr(self.dataset, "__len__") else "?"
+        try:
+            size = len(self.dataset)
+        except TypeError:
+            size = "?"
         workers = f", num_workers={self.num_workers}" if self.num_workers else ""
         return (f"DataLoader({type(self.dataset).__name__} of {size}, "
                 f"batch_size={self.batch_size}, shuffle={self.shuffle}, "

@@ -29,7 +29,9 @@ class Dataset:
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
 
     def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must define __len__")
+        # TypeError (not NotImplementedError), so list(loader) and len() hints treat it as
+        # "no length", as for a PyTorch Dataset that defines none
+        raise TypeError(f"{type(self).__name__} does not define __len__")
 
     def __add__(self, other: "Dataset") -> "ConcatDataset":
         return ConcatDataset([self, other])

@@ -36,6 +36,7 @@ import os
 import queue
 import random
 import sys
+import time
 import traceback
 import weakref
 from dataclasses import dataclass
@@ -52,7 +53,8 @@ from .collate import fetch
 __all__ = ["WorkerInfo", "get_worker_info"]
 
 _POLL_SECONDS = 1.0          # how often a waiting side checks that the other is still alive
-_JOIN_SECONDS = 5.0          # how long shutdown waits for a worker before terminating it
+_JOIN_SECONDS = 5.0          # how long shutdown waits for the workers before terminating them
+_ERROR_GRACE_SECONDS = 0.2   # the same after an error (a worker may be stuck in a slow item)
 
 
 # ------------------------------------------------------------------------------- worker info
@@ -351,8 +353,8 @@ class MultiProcessIterator:
             if not self._persistent:
                 self._shutdown_workers()
             raise
-        except BaseException:                       # worker error, timeout, Ctrl-C: stop them all
-            self._shutdown_workers()
+        except BaseException:                       # worker error, timeout, Ctrl-C: stop them all,
+            self._shutdown_workers(grace=_ERROR_GRACE_SECONDS)   # not waiting for a stuck item
             loader = self._loader()
             if loader is not None and loader._iterator is self:
                 loader._iterator = None             # the next epoch starts new workers
@@ -361,7 +363,10 @@ class MultiProcessIterator:
     def _next(self) -> Any:
         while True:
             while self._rcvd_idx < self._send_idx:  # skip tasks of workers that have ended
-                info = self._task_info[self._rcvd_idx]
+                info = self._task_info.get(self._rcvd_idx)
+                if info is None:                    # answered "ended" itself
+                    self._rcvd_idx += 1
+                    continue
                 if len(info) == 2 or self._active[info[0]]:
                     break
                 del self._task_info[self._rcvd_idx]
@@ -398,7 +403,9 @@ class MultiProcessIterator:
             data.reraise()
         return _unpack(data)
 
-    def _shutdown_workers(self) -> None:
+    def _shutdown_workers(self, grace: float = _JOIN_SECONDS) -> None:
+        """Ask every worker to stop, give them `grace` seconds, then terminate the rest; all
+        are joined (reaped) before this returns."""
         if self._shutdown:
             return
         self._shutdown = True
@@ -409,8 +416,9 @@ class MultiProcessIterator:
                     q.put(None)
                 except (OSError, ValueError):
                     pass
+            deadline = time.monotonic() + grace
             for w in self._workers:
-                w.join(timeout=_JOIN_SECONDS)
+                w.join(timeout=max(0.0, deadline - time.monotonic()))
         finally:
             for w in self._workers:
                 if w.is_alive():
