@@ -454,6 +454,18 @@ class Module:
         _device.check_device("cuda" if device is None else device, f"{type(self).__name__}.cuda()")
         return self
 
+    def share_memory(self) -> "Module":
+        """Move every parameter, buffer and existing gradient into shared memory, so processes
+        started afterwards (fork, spawn, or sent through tinygrad_cnn.multiprocessing queues)
+        update the same values (Hogwild); see tinygrad_cnn/multiprocessing.py."""
+        # imported here: multiprocessing sits above nn (it only needs the tensor core)
+        from ..multiprocessing import share_memory_
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            share_memory_(t)
+            if t.grad is not None:
+                share_memory_(t.grad)
+        return self
+
     # --------------------------------------------------------------------- state dicts
     def _state_items(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """(key, tensor) of every persistent entry: each module's own parameters, then its
