@@ -19,6 +19,7 @@ from . import nn, optim, models  # noqa: E402  (tc.nn.Module, tc.optim.SGD, tc.m
 from .serialization import CheckpointError, load, save  # noqa: E402  (checkpoints: .npz, no pickle)
 from . import gradcheck_suite, viz  # noqa: E402  (tc.viz.draw_graph, tc.gradcheck_suite.register)
 from . import onnx  # noqa: E402  (tc.onnx.export; the onnx package is imported only when it runs)
+from . import multiprocessing, utils  # noqa: E402  (tc.utils.data, tc.utils.checkpoint, Hogwild)
 from .gradcheck import GradcheckWarning  # noqa: E402
 from .ops.workspace import get_workspace_limit, set_workspace_limit  # noqa: E402  (conv im2col memory cap)
 from .ops.parallel import get_blas_threads, get_num_threads, set_blas_threads, set_num_threads  # noqa: E402,E501
@@ -41,7 +42,7 @@ _FUNCTION_FORMS = ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clam
                    "log_softmax", "clone"]
 globals().update({_n: _function_form(_n) for _n in _FUNCTION_FORMS})
 
-__all__ = ["autograd", "data", "device", "cuda", "accelerator", "backends", "DeviceError", "nn", "optim", "models", "onnx", "save", "load", "CheckpointError",
+__all__ = ["autograd", "data", "utils", "multiprocessing", "device", "cuda", "accelerator", "backends", "DeviceError", "nn", "optim", "models", "onnx", "save", "load", "CheckpointError",
            "Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "gradcheck", "GradcheckError", "GradcheckWarning", "viz", "gradcheck_suite", "manual_seed", "ShapeError",
            "ArgumentError", "DTypeError", "BackwardError", "WorkspaceError", "Tensor", "set_workspace_limit",
