@@ -90,18 +90,20 @@ def test_share_memory_keeps_values_buffers_and_grads_and_pickle_still_copies():
     assert mp.share_memory_(t) is t and mp.share_memory_(t) is t and mp.is_shared(t)
 
 
-def _add_one(shared, done):
+def _add_one(shared, results, received):
     shared.numpy()[:] += 1.0
-    done.put(shared)                       # sent back: the same memory, not a copy
+    results.put(shared)                    # sent back: the same memory, not a copy
+    received.wait(60)                      # a sender lives until its tensor is received
 
 
 def test_shared_tensor_through_a_queue_is_the_same_memory():
     ctx = mp.get_context("spawn")
     t = mp.share_memory_(tc.zeros(4))
-    q = ctx.Queue()
-    p = ctx.Process(target=_add_one, args=(t, q))
+    q, received = ctx.Queue(), ctx.Event()
+    p = ctx.Process(target=_add_one, args=(t, q, received))
     p.start()
     back = q.get(timeout=60)
+    received.set()
     p.join(timeout=60)
     assert p.exitcode == 0 and t.tolist() == [1.0] * 4
     back.numpy()[0] = 5.0                 # the received array maps the same pages

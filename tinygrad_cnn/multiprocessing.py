@@ -12,7 +12,9 @@ them. A forked child inherits the mapping. For 'spawn' and 'forkserver' children
 tensors sent through this module's Queues, the array pickles (only in multiprocessing's own
 pickler) as a duplicate of the file descriptor, and the receiver maps the same memory: no copy,
 no name in /dev/shm, nothing to clean up (the memory goes when the last process lets go).
-Ordinary `pickle` / `tc.save` still copy the values. Gradients are per process (they are
+As with PyTorch's file-descriptor sharing, a process that sends a shared tensor through a
+Queue must stay alive until the receiver has taken it (the descriptor is handed over by the
+sender on request). Ordinary `pickle` / `tc.save` still copy the values. Gradients are per process (they are
 allocated in each process by backward), as in PyTorch's mnist_hogwild.
 """
 from __future__ import annotations
