@@ -147,7 +147,7 @@ def test_in_place_change_of_a_saved_input_is_caught_and_bad_use_is_rejected():
     h = x * 2
     y = checkpoint(lambda t: t.exp(), h, use_reentrant=False)
     h.add_(1.0)                                  # the saved input changed: backward says so
-    with pytest.raises(RuntimeError, match="modified in place"):
+    with pytest.raises(RuntimeError, match="modified (in place|by an in-place operation)"):
         y.sum().backward()
     with pytest.raises(ValueError, match="Unexpected keyword arguments: scale"):
         checkpoint(lambda t, scale: t * scale, x, scale=2.0)
