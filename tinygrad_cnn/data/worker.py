@@ -431,7 +431,10 @@ class MultiProcessIterator:
 
     def __del__(self) -> None:
         if not getattr(self, "_shutdown", True):
-            self._shutdown_workers()
+            try:
+                self._shutdown_workers()
+            except Exception:               # interpreter teardown: multiprocessing's own
+                pass                        # exit handler terminates daemonic workers
 
 
 def check_worker_args(num_workers: Any, timeout: Any, prefetch_factor: Any,

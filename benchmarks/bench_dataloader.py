@@ -1,0 +1,107 @@
+"""One MNIST training epoch of data loading with a per-sample random-crop + normalise transform,
+DataLoader(num_workers=0) vs worker processes.
+
+    PYTHONPATH=. python benchmarks/bench_dataloader.py [--workers 0 2] [--runs 3] [--torch]
+
+Each sample goes through the transform one by one, as torchvision's transforms do: pad by 2,
+crop 28x28 at an offset drawn from the framework's generator (`tc.randint`), scale to [0, 1],
+normalise with MNIST's mean/std. Batches of 64, shuffled; the time is for iterating the whole
+epoch (60,000 images, 938 batches), including starting and stopping the workers. `--torch` also
+times torch.utils.data.DataLoader over the same NumPy transform, for reference.
+Prints a table and a JSON line (medians and min-max over --runs).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import tinygrad_cnn as tc  # noqa: E402
+from tinygrad_cnn.utils.data import DataLoader, Dataset  # noqa: E402
+
+MEAN, STD, PAD = 0.1307, 0.3081, 2
+
+
+class RandomCropNormalize:
+    """Pad, random 28x28 crop (offsets from tc's generator), to float in [0, 1], normalise."""
+
+    def __init__(self, randint=None):
+        self.randint = randint or (lambda: tc.randint(0, 2 * PAD + 1, (2,)).numpy())
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:           # (28, 28) uint8
+        padded = np.pad(image, PAD)                                  # (32, 32)
+        top, left = (int(v) for v in self.randint())
+        crop = padded[top:top + 28, left:left + 28]
+        return ((crop.astype(np.float32) / 255.0 - MEAN) / STD)[None]   # (1, 28, 28)
+
+
+class TransformedMNIST(Dataset):
+    def __init__(self, images: np.ndarray, labels: np.ndarray, transform) -> None:
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        return self.transform(self.images[i]), int(self.labels[i])
+
+
+def epoch_seconds(make_loader) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    n = 0
+    for x, _ in make_loader():
+        n += x.shape[0]
+    return time.perf_counter() - t0, n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    ap.add_argument("--torch", action="store_true", help="also time torch's DataLoader")
+    args = ap.parse_args()
+
+    mnist = tc.data.MNIST(train=True)
+    images, labels = mnist.data[:args.limit], mnist.targets[:args.limit]
+    peers = {"tinygrad_cnn": lambda w: DataLoader(
+        TransformedMNIST(images, labels, RandomCropNormalize()), batch_size=64, shuffle=True,
+        num_workers=w)}
+    if args.torch:
+        import torch
+        peers["torch"] = lambda w: torch.utils.data.DataLoader(
+            TransformedMNIST(images, labels, RandomCropNormalize(
+                lambda: torch.randint(0, 2 * PAD + 1, (2,)).numpy())),
+            batch_size=64, shuffle=True, num_workers=w)
+    rows = []
+    for peer, make in peers.items():
+        for w in args.workers:
+            tc.manual_seed(0)
+            times = []
+            for _ in range(args.runs):
+                seconds, n = epoch_seconds(lambda: make(w))
+                times.append(seconds)
+            rows.append({"peer": peer, "num_workers": w, "images": n,
+                         "median_s": statistics.median(times), "min_s": min(times),
+                         "max_s": max(times), "runs": args.runs})
+    base = {r["peer"]: r["median_s"] for r in rows if r["num_workers"] == args.workers[0]}
+    print(f"{'loader':14s} {'workers':>7s} {'median s':>9s} {'min-max s':>14s} "
+          f"{'images/s':>9s} {'speedup':>8s}")
+    for r in rows:
+        r["speedup"] = base[r["peer"]] / r["median_s"]
+        print(f"{r['peer']:14s} {r['num_workers']:7d} {r['median_s']:9.2f} "
+              f"{r['min_s']:6.2f}-{r['max_s']:<6.2f} {r['images'] / r['median_s']:9.0f} "
+              f"{r['speedup']:7.2f}x")
+    print(json.dumps({"benchmark": "bench_dataloader", "cpus": os.cpu_count(),
+                      "load_avg": [round(v, 2) for v in os.getloadavg()], "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()
