@@ -3,11 +3,14 @@ DataLoader(num_workers=0) vs worker processes.
 
     PYTHONPATH=. python benchmarks/bench_dataloader.py [--workers 0 2] [--runs 3] [--torch]
 
-Each sample goes through the transform one by one, as torchvision's transforms do: pad by 2,
-crop 28x28 at an offset drawn from the framework's generator (`tc.randint`), scale to [0, 1],
-normalise with MNIST's mean/std. Batches of 64, shuffled; the time is for iterating the whole
-epoch (60,000 images, 938 batches), including starting and stopping the workers. `--torch` also
-times torch.utils.data.DataLoader over the same NumPy transform, for reference.
+Each sample goes through the transform one by one. `--transform vision` (the default):
+tinygrad_cnn.vision's `datasets.MNIST` with `Compose([RandomCrop(28, padding=2), ToTensor(),
+Normalize((0.1307,), (0.3081,))])`, a PIL image per item when Pillow is installed, as a
+torchvision script does. `--transform inline`: the same steps written here in NumPy on the
+uint8 array (pad by 2, crop at an offset from `tc.randint`, scale, normalise). Batches of 64,
+shuffled; the time is for iterating the whole epoch (60,000 images, 938 batches), including
+starting and stopping the workers. `--torch` also times torch.utils.data.DataLoader over the
+inline transform, for reference.
 Prints a table and a JSON line (medians and min-max over --runs).
 """
 from __future__ import annotations
@@ -53,6 +56,17 @@ class TransformedMNIST(Dataset):
         return self.transform(self.images[i]), int(self.labels[i])
 
 
+def vision_mnist(limit: int | None) -> Dataset:
+    from tinygrad_cnn.vision import datasets, transforms
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
+    ds = datasets.MNIST(root, train=True, transform=transforms.Compose([
+        transforms.RandomCrop(28, padding=PAD), transforms.ToTensor(),
+        transforms.Normalize((MEAN,), (STD,))]))
+    if limit is not None:
+        ds.data, ds.targets = ds.data[:limit], ds.targets[:limit]
+    return ds
+
+
 def epoch_seconds(make_loader) -> tuple[float, int]:
     t0 = time.perf_counter()
     n = 0
@@ -67,13 +81,17 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--limit", type=int, default=None, help="use only the first N images")
     ap.add_argument("--torch", action="store_true", help="also time torch's DataLoader")
+    ap.add_argument("--transform", choices=["vision", "inline"], default="vision")
     args = ap.parse_args()
 
     mnist = tc.data.MNIST(train=True)
     images, labels = mnist.data[:args.limit], mnist.targets[:args.limit]
-    peers = {"tinygrad_cnn": lambda w: DataLoader(
-        TransformedMNIST(images, labels, RandomCropNormalize()), batch_size=64, shuffle=True,
-        num_workers=w)}
+    if args.transform == "vision":
+        dataset = vision_mnist(args.limit)
+    else:
+        dataset = TransformedMNIST(images, labels, RandomCropNormalize())
+    peers = {"tinygrad_cnn": lambda w: DataLoader(dataset, batch_size=64, shuffle=True,
+                                                  num_workers=w)}
     if args.torch:
         import torch
         peers["torch"] = lambda w: torch.utils.data.DataLoader(
@@ -99,7 +117,8 @@ def main() -> None:
         print(f"{r['peer']:14s} {r['num_workers']:7d} {r['median_s']:9.2f} "
               f"{r['min_s']:6.2f}-{r['max_s']:<6.2f} {r['images'] / r['median_s']:9.0f} "
               f"{r['speedup']:7.2f}x")
-    print(json.dumps({"benchmark": "bench_dataloader", "cpus": os.cpu_count(),
+    print(json.dumps({"benchmark": "bench_dataloader", "transform": args.transform,
+                      "cpus": os.cpu_count(),
                       "load_avg": [round(v, 2) for v in os.getloadavg()], "rows": rows}))
 
 
