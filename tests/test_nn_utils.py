@@ -14,14 +14,15 @@ from tinygrad_cnn.nn.utils import (clip_grad_norm_, clip_grad_value_, linear_to_
 def test_summary_lenet5_classic_counts_and_macs():
     model = LeNet5(classic=True)
     printed = []
-    s = summary(model, (1, 28, 28), print_fn=printed.append)
+    s = summary(model, (1, 1, 28, 28), print_fn=printed.append)
     assert printed == [s] and isinstance(s, str)
     rows = {r["name"]: r for r in s.rows}
+    assert s.rows[0]["type"] == "LeNet5" and s.rows[0]["depth"] == 0
     assert rows["conv1"]["params"] == 6 * (1 * 5 * 5 + 1) == 156          # C1
     assert rows["fc1"]["params"] == 120 * (16 * 5 * 5 + 1) == 48120       # C5
     assert rows["fc2"]["params"] == 84 * (120 + 1) == 10164               # F6
-    assert rows["conv1"]["output_shape"] == "[-1, 6, 28, 28]"
-    assert rows["pool2"]["output_shape"] == "[-1, 16, 5, 5]"
+    assert rows["conv1"]["output_shape"] == "[1, 6, 28, 28]"
+    assert rows["pool2"]["output_shape"] == "[1, 16, 5, 5]"
     assert rows["conv1"]["macs"] == 1 * 6 * 5 * 5 * 28 * 28
     assert rows["conv2"]["macs"] == 6 * 16 * 5 * 5 * 10 * 10
     assert rows["fc1"]["macs"] == 400 * 120
@@ -29,38 +30,108 @@ def test_summary_lenet5_classic_counts_and_macs():
     assert s.total_params == sum(p.numel() for p in model.parameters()) == sum(r["params"] for r in s.rows)
     assert s.total_macs == sum(r["macs"] for r in s.rows) and s.total_flops == 2 * s.total_macs
     for text in ("156", "48,120", "10,164", f"Total params: {s.total_params:,}",
-                 f"Total MACs per sample: {s.total_macs:,}"):
+                 f"Total MACs: {s.total_macs:,}"):
         assert text in s
-    assert [r["name"] for r in s.rows][:3] == ["conv1", "relu1", "pool1"]
+    assert [r["name"] for r in s.rows][1:4] == ["conv1", "relu1", "pool1"]
+    assert "note:" not in s
+
+
+def test_summary_old_input_size_without_batch_is_read_as_batch_1_with_a_note():
+    model = LeNet5(classic=True)
+    new, old = (summary(model, size, print_fn=None) for size in ((1, 1, 28, 28), (1, 28, 28)))
+    assert old.input_size == new.input_size == [(1, 1, 28, 28)]
+    assert "note: input_size (1, 28, 28) has no batch dimension" in old
+    assert old.rows == new.rows
 
 
 def test_summary_conv_100_channels_is_seed002s_gigaflop():
     conv = nn.Conv2d(100, 100, 5, padding=2)
-    s = summary(conv, (100, 64, 64), print_fn=None)
+    s = summary(conv, (1, 100, 64, 64), print_fn=None)
     macs = 100 * 100 * 5 * 5 * 64 * 64                      # c_i c_o k_h k_w m_h m_w
     assert s.total_macs == macs == 1_024_000_000
-    assert s.rows[0]["output_shape"] == "[-1, 100, 64, 64]"
+    assert s.rows[0]["output_shape"] == "[1, 100, 64, 64]"
     assert "1.02 GMAC" in s and "FLOPs = 2 x MACs = 2.05 GFLOP" in s
+
+
+def test_summary_counts_functional_calls_inside_forward():
+    F = nn.functional
+
+    class FunctionalConv(nn.Module):                  # no layer modules: F.conv2d on a Parameter
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(tc.randn(6, 1, 5, 5))
+            self.head = nn.Linear(6 * 24 * 24, 10)
+
+        def forward(self, x):
+            return self.head(F.relu(F.conv2d(x, self.w)).flatten(1))
+
+    s = summary(FunctionalConv(), (2, 1, 28, 28), print_fn=None)
+    top, head = s.rows
+    assert top["macs"] == 2 * 6 * 25 * 24 * 24 == 172_800 and top["params"] == 150
+    assert head["macs"] == 2 * 6 * 24 * 24 * 10 and s.batch_size == 2
+    assert s.total_macs == top["macs"] + head["macs"] and s.macs_per_sample == s.total_macs / 2
+
+
+def test_summary_depth_folds_deeper_calls_into_their_ancestor():
+    block = lambda: nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), nn.ReLU())   # noqa: E731
+    model = nn.Sequential(block(), block(), nn.Flatten(), nn.Linear(2 * 8 * 8, 3))
+    deep, shallow = (summary(model, (1, 2, 8, 8), depth=d, print_fn=None) for d in (2, 1))
+    assert [r["name"] for r in deep.rows] == ["Sequential", "0", "0.0", "0.1", "1", "1.0", "1.1", "2", "3"]
+    assert [r["name"] for r in shallow.rows][1:] == ["0", "1", "2", "3"]
+    conv_macs = 2 * 2 * 9 * 64
+    assert shallow.rows[1]["macs"] == conv_macs and shallow.rows[1]["params"] == 2 * 2 * 9 + 2
+    assert deep.rows[1]["macs"] == 0 and deep.rows[2]["macs"] == conv_macs
+    assert deep.total_macs == shallow.total_macs and deep.saved_bytes == shallow.saved_bytes
+
+
+def test_summary_saved_bytes_are_measured_from_the_graph():
+    # one ReLU on a (1, 3, 4, 4) float32 input keeps its output: 192 bytes, nothing else
+    model = nn.Sequential(nn.Conv2d(3, 3, 1, bias=False), nn.ReLU())
+    s = summary(model, (1, 3, 4, 4), print_fn=None)
+    conv, relu = s.rows[1], s.rows[2]
+    assert relu["saved_bytes"] == 3 * 4 * 4 * 4
+    # the conv keeps its (1, K=3, N*L=16) columns (its weight is a parameter: not counted again)
+    assert conv["saved_bytes"] == 3 * 16 * 4
+    assert "Saved for backward: 384 B" in s
+
+
+def test_summary_several_inputs_and_input_data():
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(3, 2), nn.Linear(5, 2)
+
+        def forward(self, x, y):
+            return self.a(x) + self.b(y)
+
+    s = summary(Two(), [(4, 3), (4, 5)], print_fn=None)
+    assert s.input_size == [(4, 3), (4, 5)] and s.total_macs == 4 * 3 * 2 + 4 * 5 * 2
+    t = summary(Two(), input_data=(tc.randn(4, 3), tc.randn(4, 5)), print_fn=None)
+    assert t.total_macs == s.total_macs
+    with pytest.raises(tc.ArgumentError, match="input_size"):
+        summary(Two(), "big", print_fn=None)
 
 
 def test_summary_leaves_the_model_as_it_was():
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Dropout(0.5))
     before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     model.train()
-    summary(model, (1, 8, 8), print_fn=None)
-    assert all(m.training for m in model.modules())
-    assert all(not m._forward_hooks for m in model.modules())
-    for k, v in model.state_dict().items():
-        np.testing.assert_array_equal(v.numpy(), before[k])    # no running-stat update
+    for mode in ("eval", "train"):
+        summary(model, (2, 1, 8, 8), mode=mode, print_fn=None)
+        assert all(m.training for m in model.modules())
+        assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+        for k, v in model.state_dict().items():
+            np.testing.assert_array_equal(v.numpy(), before[k])    # no running-stat update
+    assert all(p.grad is None for p in model.parameters())
 
 
 def test_summary_shared_module_counts_params_once():
     shared = nn.Linear(4, 4)
     model = nn.Sequential(shared, nn.ReLU(), shared)
-    s = summary(model, (4,), print_fn=None)
-    assert [r["params"] for r in s.rows] == [20, 0, 0]
-    assert [r["macs"] for r in s.rows] == [16, 0, 16]
-    assert s.total_params == 20
+    s = summary(model, (1, 4), print_fn=None)
+    assert [r["params"] for r in s.rows[1:]] == [20, 0, 0]
+    assert [r["macs"] for r in s.rows[1:]] == [16, 0, 16]
+    assert s.total_params == 20 and "(recursive)" in s
 
 
 # ------------------------------------------------------------------------- linear_to_conv2d

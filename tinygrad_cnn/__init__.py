@@ -16,6 +16,7 @@ from .tensor import *  # noqa: F401,F403  (Tensor, factories, dtypes, tc.exp & c
 from .tensor import Tensor, __all__ as _tensor_all
 from . import data  # noqa: E402  (tc.data.DataLoader, tc.data.MNIST, ...)
 from . import nn, optim, models  # noqa: E402  (tc.nn.Module, tc.optim.SGD, tc.models.LeNet5)
+from .nn.utils import summary  # noqa: E402  (tc.summary(model, input_size=(1, 1, 28, 28)))
 from .serialization import CheckpointError, load, save  # noqa: E402  (checkpoints: .npz, no pickle)
 from . import gradcheck_suite, viz  # noqa: E402  (tc.viz.draw_graph, tc.gradcheck_suite.register)
 from . import onnx  # noqa: E402  (tc.onnx.export; the onnx package is imported only when it runs)
@@ -48,3 +49,4 @@ __all__ = ["autograd", "data", "utils", "multiprocessing", "device", "cuda", "ac
            "ArgumentError", "DTypeError", "BackwardError", "WorkspaceError", "Tensor", "set_workspace_limit",
            "set_num_threads", "get_num_threads", "set_blas_threads", "get_blas_threads",
            "get_workspace_limit", *_tensor_all, *_FUNCTION_FORMS]
+__all__ += ["summary"]                       # tc.summary: nn.utils.summary

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["saved_arrays", "saved_nbytes", "op_macs"]
+__all__ = ["saved_arrays", "saved_nbytes", "op_macs", "base_array"]
 
 _MAX_NESTING = 6          # containers inside containers inside a ctx: enough for every op here
 
@@ -39,7 +39,7 @@ def saved_arrays(ctx: Any) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def _base(a: np.ndarray) -> np.ndarray:
+def base_array(a: np.ndarray) -> np.ndarray:
     while isinstance(a.base, np.ndarray):
         a = a.base
     return a
@@ -54,7 +54,7 @@ def saved_nbytes(ctxs: Iterable[Any], seen: set[int] | None = None) -> int:
         if getattr(c, "freed", False):
             continue
         for _, a in saved_arrays(c):
-            b = _base(a)
+            b = base_array(a)
             if id(b) not in seen:
                 seen.add(id(b))
                 total += int(b.nbytes)

@@ -1,6 +1,6 @@
 """Model inspection and surgery: `summary`, `linear_to_conv2d`, gradient clipping, flat vectors.
 
-MACs. `summary` counts multiply-accumulates (one multiply plus one add), per sample:
+MACs. `summary` counts multiply-accumulates (one multiply plus one add) of the ops that ran:
 
     Conv (any dims):  MACs = C_in/groups · prod(kernel) · C_out · prod(output spatial)
                            = C_in · C_out · KH · KW · OH · OW for a plain 2-D conv
@@ -34,34 +34,26 @@ __all__ = ["summary", "ModelSummary", "linear_to_conv2d", "clip_grad_norm_", "cl
 # ------------------------------------------------------------------------------------ summary
 class ModelSummary(str):
     """The summary table (a `str`) with the numbers behind it as attributes:
-    `rows` (list of dicts: name, type, output_shape, params, macs), `total_params`,
-    `trainable_params`, `total_macs`, `input_size`."""
+    `rows` (list of dicts: name, type, depth, output_shape, params, macs, saved_bytes, calls),
+    `total_params`, `trainable_params`, `total_macs` (for the whole input batch),
+    `saved_bytes` (held for backward by the whole forward), `input_size` (list of shapes, batch
+    dimension included), `batch_size`."""
 
     rows: list
     total_params: int
     trainable_params: int
     total_macs: int
-    input_size: tuple
+    saved_bytes: int
+    input_size: list
+    batch_size: int
 
     @property
     def total_flops(self) -> int:
         return 2 * self.total_macs
 
-
-def _layer_macs(module: Module, inputs: tuple, output: Any) -> int:
-    out = output[0] if isinstance(output, (tuple, list)) else output
-    if not isinstance(out, Tensor):
-        return 0
-    if isinstance(module, _ConvNd) and module.transposed:
-        x = inputs[0] if inputs else None
-        per_input = (module.out_channels // module.groups) * int(np.prod(module.kernel_size))
-        return int(x._data.size) * per_input if isinstance(x, Tensor) else 0
-    if isinstance(module, _ConvNd):
-        per_output = (module.in_channels // module.groups) * int(np.prod(module.kernel_size))
-        return int(out._data.size) * per_output
-    if isinstance(module, Linear):
-        return int(out._data.size) * module.in_features
-    return 0
+    @property
+    def macs_per_sample(self) -> float:
+        return self.total_macs / max(self.batch_size, 1)
 
 
 def _human(n: float) -> str:
@@ -73,89 +65,250 @@ def _human(n: float) -> str:
 
 def _shape_str(output: Any) -> str:
     outs = output if isinstance(output, (tuple, list)) else (output,)
-    parts = [str([-1, *t.shape[1:]]) for t in outs if isinstance(t, Tensor)]
+    parts = [str(list(t.shape)) for t in outs if isinstance(t, Tensor)]
     return ", ".join(parts) if parts else "-"
 
 
-def summary(model: Module, input_size: Sequence[int], *, dtype: Any = np.float32,
-            print_fn: Callable[[str], Any] | None = print) -> ModelSummary:
-    """Print and return a per-layer table: output shape, parameter count and MACs, with totals.
+def _sample_rank(model: Module) -> int | None:
+    """The rank of one sample the model takes (C, H, W) -> 3, from `model.input_size` or its
+    first conv; None when that cannot be told (e.g. a model that starts with a Linear)."""
+    size = getattr(model, "input_size", None)
+    if isinstance(size, (tuple, list)) and size:
+        return len(size)
+    for m in model.modules():
+        if isinstance(m, _ConvNd):
+            return 1 + len(m.kernel_size)
+    return None
 
-    `input_size` is the shape of ONE sample without the batch dim, e.g. (1, 28, 28); the model
-    runs once on a zero batch of size 1 under no_grad and in eval mode (its training flags
-    are restored afterwards). Output shapes show the batch dim as -1. Rows are the modules
-    that do work themselves: leaves (no children) and modules that own parameters, in call
-    order; a module called twice gets two rows (its parameters count once in the totals).
-    `print_fn=None` returns the table without printing.
-    """
-    if isinstance(input_size, int):
+
+def _input_shapes(model: Module, input_size: Any) -> tuple[list[tuple], str | None]:
+    """input_size as a list of shapes with the batch dimension, and a note when the old form
+    (one sample's shape, no batch dimension) was given and read as batch 1."""
+    if isinstance(input_size, (int, np.integer)):
         input_size = (input_size,)
-    input_size = tuple(int(s) for s in input_size)
-    rows: list[dict] = []
-    seen_params: set[int] = set()
-    handles = []
-    for name, m in model.named_modules():
-        has_children = any(True for _ in m.children())
-        own = list(m.parameters(recurse=False))
-        if (has_children and not own) or (m is model and has_children):
-            continue
+    if not isinstance(input_size, (tuple, list)) or not input_size:
+        raise ArgumentError(f"summary: input_size must be a shape like (1, 1, 28, 28) (batch "
+                            f"dimension first) or a list of shapes, got {input_size!r}")
+    several = all(isinstance(s, (tuple, list)) for s in input_size)
+    shapes = [tuple(s) for s in input_size] if several else [tuple(input_size)]
+    for s in shapes:
+        if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in s):
+            raise ArgumentError(f"summary: input_size entries must be non-negative ints, got {s!r}")
+    shapes = [tuple(int(d) for d in s) for s in shapes]
+    note = None
+    rank = _sample_rank(model)
+    if not several and rank is not None and len(shapes[0]) == rank:
+        note = (f"note: input_size {shapes[0]} has no batch dimension; read as "
+                f"{(1, *shapes[0])}. Pass the batch dimension first, as torchinfo does.")
+        shapes = [(1, *shapes[0])]
+    return shapes, note
 
-        def hook(mod: Module, args: tuple, output: Any, _name: str = name) -> None:
-            params = 0
-            for p in mod.parameters(recurse=False):
-                if id(p) not in seen_params:
-                    seen_params.add(id(p))
-                    params += p.numel()
-            rows.append(dict(name=_name or mod._get_name(), type=mod._get_name(),
-                             output_shape=_shape_str(output), params=params,
-                             macs=_layer_macs(mod, args, output)))
-        handles.append(m.register_forward_hook(hook))
+
+class _Call:
+    """One call of one module during the recorded forward."""
+    __slots__ = ("module", "name", "depth", "parent", "input_edges", "output", "ops")
+
+    def __init__(self, module: Module, name: str, depth: int, parent: "_Call | None",
+                 args: tuple) -> None:
+        self.module, self.name, self.depth, self.parent = module, name, depth, parent
+        self.input_edges = {(id(t.grad_fn), t._output_nr) for t in _tensors(args)
+                            if t.grad_fn is not None}
+        self.output: Any = None
+        self.ops: list = []
+
+
+def _tensors(obj: Any) -> list[Tensor]:
+    out, stack = [], [obj]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, Tensor):
+            out.append(o)
+        elif isinstance(o, (tuple, list)):
+            stack.extend(o)
+        elif isinstance(o, dict):
+            stack.extend(o.values())
+    return out
+
+
+def _call_ops(call: _Call) -> list:
+    """The recorded ops this call made: reachable backwards from its outputs through ops whose
+    scope contains the module, stopping at the tensors it was given."""
+    m = call.module
+    order, seen = [], set()
+    stack = [t.grad_fn for t in _tensors(call.output) if t.grad_fn is not None]
+    while stack:
+        c = stack.pop()
+        if id(c) in seen or not any(s is m for s in (getattr(c, "scope", ()) or ())):
+            continue
+        seen.add(id(c))
+        order.append(c)
+        for edge in getattr(c, "edges", ()) or ():
+            if edge is not None and (id(edge[0]), edge[1]) not in call.input_edges:
+                stack.append(edge[0])
+    return order
+
+
+def summary(model: Module, input_size: Any = None, *, input_data: Any = None, depth: int = 3,
+            dtype: Any = np.float32, mode: str = "eval",
+            print_fn: Callable[[str], Any] | None = print) -> ModelSummary:
+    """Print and return a table of what one forward pass actually ran, module by module:
+    output shape, parameters, MACs and the bytes the recorded ops keep for backward.
+
+    `input_size` is the input's shape WITH the batch dimension, as in torchinfo: (1, 1, 28, 28);
+    a list of shapes for a model with several inputs. The old form without the batch dimension
+    ((1, 28, 28) for LeNet5) is still accepted and read as batch 1, with a note in the table.
+    `input_data`: the input tensor(s) instead (then `input_size` is not needed).
+    The model runs once on zeros (or `input_data`) with gradients recorded, in eval mode
+    (`mode="train"` for training mode; running stats and the random generator are restored
+    afterwards); its hooks and training flags are left as they were.
+
+    Numbers come from the recorded graph, so functional calls inside a module's forward
+    (`F.conv2d(x, self.w)`) count like layers. A row stands for one call of a module at most
+    `depth` levels deep (the model itself is depth 0); deeper calls fold into their ancestor at
+    that depth. Params, MACs and saved bytes of a row are those not shown in a deeper row, so
+    each column sums to its total. A module called twice gets two rows, its parameters counted
+    at the first. MACs are for the whole batch (`macs_per_sample` divides); saved bytes count
+    each memory block once (views count as their base), parameters not included (they are in
+    "Params size"). `print_fn=None` returns the table
+    without printing.
+    """
+    from .graph_stats import base_array, op_macs, saved_nbytes
+    from ..autograd import enable_grad
+    from .. import rng
+
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+        raise ArgumentError(f"summary: depth must be an int >= 0, got {depth!r}")
+    if mode not in ("eval", "train"):
+        raise ArgumentError(f"summary: mode must be 'eval' or 'train', got {mode!r}")
+    note = None
+    if input_data is not None:
+        inputs = list(input_data) if isinstance(input_data, (tuple, list)) else [input_data]
+        inputs = [x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x)) for x in inputs]
+    elif input_size is not None:
+        shapes, note = _input_shapes(model, input_size)
+        inputs = [Tensor._wrap(np.zeros(s, dtype=dtype)) for s in shapes]
+    else:
+        raise ArgumentError("summary: pass input_size (e.g. (1, 1, 28, 28)) or input_data")
+    shapes = [tuple(x.shape) for x in inputs]
+
+    names = {id(m): n for n, m in model.named_modules()}
+    calls: list[_Call] = []
+    open_calls: list[_Call] = []
+    handles = []
+
+    def pre_hook(mod: Module, args: tuple) -> None:
+        parent = open_calls[-1] if open_calls else None
+        call = _Call(mod, names.get(id(mod), ""), len(open_calls), parent, args)
+        calls.append(call)
+        open_calls.append(call)
+
+    def post_hook(mod: Module, args: tuple, output: Any) -> None:
+        if open_calls and open_calls[-1].module is mod:
+            open_calls.pop().output = output
+
+    for m in model.modules():
+        handles.append(m.register_forward_pre_hook(pre_hook))
+        handles.append(m.register_forward_hook(post_hook))
     modes = {id(m): m.training for m in model.modules()}
-    x = Tensor._wrap(np.zeros((1, *input_size), dtype=dtype))
+    buffers = [(b, b.numpy().copy()) for b in model.buffers()] if mode == "train" else []
+    rng_state = rng.generator().bit_generator.state
     try:
-        model.eval()
-        with no_grad():
-            model(x)
+        model.train(mode == "train")
+        with enable_grad():
+            model(*inputs)
     finally:
         for h in handles:
             h.remove()
         for m in model.modules():
             m.training = modes[id(m)]
+        for b, saved in buffers:
+            np.copyto(b.numpy(), saved)
+        rng.generator().bit_generator.state = rng_state
 
+    shown = [c for c in calls if c.depth <= depth]
+    owner: dict[int, _Call] = {}
+    all_ops: dict[int, Any] = {}
+    for c in sorted(shown, key=lambda c: c.depth):       # deeper calls take their ops over
+        for op in _call_ops(c):
+            owner[id(op)] = c
+            all_ops[id(op)] = op
+    for op in all_ops.values():
+        owner[id(op)].ops.append(op)
+
+    seen_params: set[int] = set()
+    # parameters are counted in "Params size", not again as saved memory
+    seen_blocks: set[int] = {id(base_array(p.numpy())) for p in model.parameters()}
+    rows: list[dict] = []
+    for c in shown:
+        collapsed = c.depth == depth
+        params = 0
+        for p in c.module.parameters(recurse=collapsed):
+            if id(p) not in seen_params:
+                seen_params.add(id(p))
+                params += p.numel()
+        first_call = not any(o.module is c.module for o in shown[:shown.index(c)])
+        rows.append(dict(name=c.name or c.module._get_name(), type=c.module._get_name(),
+                         depth=c.depth, output_shape=_shape_str(c.output), params=params,
+                         macs=sum(op_macs(op) for op in c.ops),
+                         saved_bytes=saved_nbytes(c.ops, seen_blocks),
+                         first_call=first_call))
     params = list(model.parameters())
     total = sum(p.numel() for p in params)
     trainable = sum(p.numel() for p in params if p.requires_grad)
     total_macs = sum(r["macs"] for r in rows)
-    param_bytes = sum(p._data.nbytes for p in params)
+    saved_total = sum(r["saved_bytes"] for r in rows)
+    param_bytes = sum(p.numpy().nbytes for p in params)
+    batch = shapes[0][0] if shapes and shapes[0] else 1
 
-    headers = ("Layer (type)", "Output shape", "Param #", "MACs")
-    body = [(f"{r['name']} ({r['type']})", r["output_shape"], f"{r['params']:,}", f"{r['macs']:,}")
-            for r in rows]
+    headers = ("Layer (type)", "Output shape", "Param #", "MACs", "Saved for backward")
+    body = []
+    for r in rows:
+        label = "  " * r["depth"] + (f"{r['name']} ({r['type']})" if r["depth"] else r["type"])
+        param_text = f"{r['params']:,}" if r["first_call"] or r["params"] else "(recursive)"
+        body.append((label, r["output_shape"], param_text, f"{r['macs']:,}",
+                     _fmt_size(r["saved_bytes"])))
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
               for i, h in enumerate(headers)]
     line_width = sum(widths) + 3 * (len(widths) - 1)
 
     def fmt(cols: Sequence[str]) -> str:
-        return "   ".join([cols[0].ljust(widths[0]), cols[1].ljust(widths[1]),
-                           cols[2].rjust(widths[2]), cols[3].rjust(widths[3])])
+        return "   ".join([cols[0].ljust(widths[0]), cols[1].ljust(widths[1])]
+                          + [c.rjust(w) for c, w in zip(cols[2:], widths[2:])])
 
-    lines = [f"{model._get_name()} summary for input [-1, {', '.join(map(str, input_size))}]",
-             "=" * line_width, fmt(headers), "=" * line_width]
+    inputs_text = ", ".join(str(list(s)) for s in shapes)
+    lines = [f"{model._get_name()} summary for input {inputs_text} ({mode} mode, depth {depth})"]
+    if note:
+        lines.append(note)
+    lines += ["=" * line_width, fmt(headers), "=" * line_width]
     lines += [fmt(b) for b in body]
+    per_sample = f" = {_human(total_macs / batch)}MAC per sample" if batch > 1 else ""
     lines += ["=" * line_width,
               f"Total params: {total:,}",
               f"Trainable params: {trainable:,}",
               f"Non-trainable params: {total - trainable:,}",
               f"Params size: {param_bytes / 2 ** 20:.2f} MB",
-              f"Total MACs per sample: {total_macs:,} ({_human(total_macs)}MAC); "
+              f"Total MACs: {total_macs:,} ({_human(total_macs)}MAC) for batch {batch}{per_sample}; "
               f"FLOPs = 2 x MACs = {_human(2 * total_macs)}FLOP",
+              f"Saved for backward: {_fmt_size(saved_total)} (measured: the arrays the recorded "
+              f"ops hold, each once, parameters not counted again)",
               "=" * line_width]
     text = ModelSummary("\n".join(lines))
     text.rows, text.total_params, text.trainable_params = rows, total, trainable
-    text.total_macs, text.input_size = total_macs, input_size
+    text.total_macs, text.saved_bytes, text.input_size, text.batch_size = \
+        total_macs, saved_total, shapes, batch
     if print_fn is not None:
         print_fn(text)
     return text
+
+
+def _fmt_size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    for unit in ("KB", "MB", "GB"):
+        n /= 1024
+        if n < 1024 or unit == "GB":
+            return f"{n:.1f} {unit}"
+    return f"{n} B"
 
 
 # --------------------------------------------------------------------------- linear -> conv
