@@ -104,50 +104,6 @@ def _input_shapes(model: Module, input_size: Any) -> tuple[list[tuple], str | No
     return shapes, note
 
 
-class _Call:
-    """One call of one module during the recorded forward."""
-    __slots__ = ("module", "name", "depth", "parent", "input_edges", "output", "ops")
-
-    def __init__(self, module: Module, name: str, depth: int, parent: "_Call | None",
-                 args: tuple) -> None:
-        self.module, self.name, self.depth, self.parent = module, name, depth, parent
-        self.input_edges = {(id(t.grad_fn), t._output_nr) for t in _tensors(args)
-                            if t.grad_fn is not None}
-        self.output: Any = None
-        self.ops: list = []
-
-
-def _tensors(obj: Any) -> list[Tensor]:
-    out, stack = [], [obj]
-    while stack:
-        o = stack.pop()
-        if isinstance(o, Tensor):
-            out.append(o)
-        elif isinstance(o, (tuple, list)):
-            stack.extend(o)
-        elif isinstance(o, dict):
-            stack.extend(o.values())
-    return out
-
-
-def _call_ops(call: _Call) -> list:
-    """The recorded ops this call made: reachable backwards from its outputs through ops whose
-    scope contains the module, stopping at the tensors it was given."""
-    m = call.module
-    order, seen = [], set()
-    stack = [t.grad_fn for t in _tensors(call.output) if t.grad_fn is not None]
-    while stack:
-        c = stack.pop()
-        if id(c) in seen or not any(s is m for s in (getattr(c, "scope", ()) or ())):
-            continue
-        seen.add(id(c))
-        order.append(c)
-        for edge in getattr(c, "edges", ()) or ():
-            if edge is not None and (id(edge[0]), edge[1]) not in call.input_edges:
-                stack.append(edge[0])
-    return order
-
-
 def summary(model: Module, input_size: Any = None, *, input_data: Any = None, depth: int = 3,
             dtype: Any = np.float32, mode: str = "eval",
             print_fn: Callable[[str], Any] | None = print) -> ModelSummary:
@@ -172,9 +128,7 @@ def summary(model: Module, input_size: Any = None, *, input_data: Any = None, de
     "Params size"). `print_fn=None` returns the table
     without printing.
     """
-    from .graph_stats import base_array, op_macs, saved_nbytes
-    from ..autograd import enable_grad
-    from .. import rng
+    from .graph_stats import assign_ops, base_array, op_macs, record_calls, saved_nbytes
 
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
         raise ArgumentError(f"summary: depth must be an int >= 0, got {depth!r}")
@@ -191,49 +145,9 @@ def summary(model: Module, input_size: Any = None, *, input_data: Any = None, de
         raise ArgumentError("summary: pass input_size (e.g. (1, 1, 28, 28)) or input_data")
     shapes = [tuple(x.shape) for x in inputs]
 
-    names = {id(m): n for n, m in model.named_modules()}
-    calls: list[_Call] = []
-    open_calls: list[_Call] = []
-    handles = []
-
-    def pre_hook(mod: Module, args: tuple) -> None:
-        parent = open_calls[-1] if open_calls else None
-        call = _Call(mod, names.get(id(mod), ""), len(open_calls), parent, args)
-        calls.append(call)
-        open_calls.append(call)
-
-    def post_hook(mod: Module, args: tuple, output: Any) -> None:
-        if open_calls and open_calls[-1].module is mod:
-            open_calls.pop().output = output
-
-    for m in model.modules():
-        handles.append(m.register_forward_pre_hook(pre_hook))
-        handles.append(m.register_forward_hook(post_hook))
-    modes = {id(m): m.training for m in model.modules()}
-    buffers = [(b, b.numpy().copy()) for b in model.buffers()] if mode == "train" else []
-    rng_state = rng.generator().bit_generator.state
-    try:
-        model.train(mode == "train")
-        with enable_grad():
-            model(*inputs)
-    finally:
-        for h in handles:
-            h.remove()
-        for m in model.modules():
-            m.training = modes[id(m)]
-        for b, saved in buffers:
-            np.copyto(b.numpy(), saved)
-        rng.generator().bit_generator.state = rng_state
-
+    calls = record_calls(model, inputs, mode)
     shown = [c for c in calls if c.depth <= depth]
-    owner: dict[int, _Call] = {}
-    all_ops: dict[int, Any] = {}
-    for c in sorted(shown, key=lambda c: c.depth):       # deeper calls take their ops over
-        for op in _call_ops(c):
-            owner[id(op)] = c
-            all_ops[id(op)] = op
-    for op in all_ops.values():
-        owner[id(op)].ops.append(op)
+    assign_ops(shown)
 
     seen_params: set[int] = set()
     # parameters are counted in "Params size", not again as saved memory
