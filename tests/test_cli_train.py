@@ -21,6 +21,7 @@ def test_train_prints_epochs_and_test_accuracy_without_a_bar_when_not_a_tty(caps
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert lines[0].startswith("lenet5 on MNIST") and "512 train / 256 valid images" in lines[0]
+    assert "1 epoch, seed" in lines[0]                         # singular
     assert lines[1].startswith("epoch 1/1  train loss") and "valid acc" in lines[1] and "time" in lines[1]
     assert lines[2].startswith("test accuracy") and "256 images" in lines[2]
     assert "it/s" not in err and "epoch 1/1:" not in err       # no tqdm bar: stdout is not a TTY
@@ -98,3 +99,10 @@ def test_console_script_runs_in_a_fresh_process():
                           cwd=REPO, env={**os.environ, "COLUMNS": "100"})
     assert proc.returncode == 0 and "--checkpoint DIR" in proc.stdout and "--plot PNG" in proc.stdout
 
+
+
+def test_plot_accuracy_axis_follows_the_data():
+    assert train_module.accuracy_limits([98.9, 99.1, 99.05]) == pytest.approx((98.4, 99.6))
+    assert train_module.accuracy_limits([10.0, 90.0]) == pytest.approx((0.0, 100.0))
+    assert train_module.accuracy_limits([99.8]) == pytest.approx((99.3, 100.0))
+    assert train_module.accuracy_limits([]) == (0.0, 100.0)

@@ -133,7 +133,7 @@ def test_registry():
     assert get_model("lenet5-classic").fc1.in_features == 400
     assert isinstance(get_model("seed003", num_classes=3), Seed003Net)
     assert get_model("LeNet5", in_channels=3).conv1.in_channels == 3
-    with pytest.raises(ValueError, match="available: lenet5"):
+    with pytest.raises(ValueError, match="available: .*lenet5.*mlp"):
         get_model("resnet")
 
 

@@ -200,7 +200,7 @@ def test_error_inside_a_model_names_the_module():
 
 
 def test_conv_channel_and_size_errors_name_the_layer():
-    with pytest.raises(tc.ShapeError, match=r"Conv2d\(3→6, kernel 5×5\) got input with 1 channels"):
+    with pytest.raises(tc.ShapeError, match=r"Conv2d\(3→6, kernel 5×5\) got input with 1 channel \("):
         nn.Conv2d(3, 6, 5)(tc.randn(2, 1, 28, 28))
     with pytest.raises(tc.ShapeError, match=r"expects a 4-D input"):
         nn.Conv2d(3, 6, 5)(tc.randn(28, 28))

@@ -312,7 +312,7 @@ def _fit(cfg: TrainConfig, log: Callable[[str], None]) -> TrainResult:
         f"{len(valid_set)} valid images; {cfg.optimizer} "
         f"lr {cfg.resolved_lr():g} ({cfg.schedule}), "
         + (f"label smoothing {cfg.label_smoothing:g}, " if cfg.label_smoothing else "")
-        + f"batch {cfg.batch_size}, {cfg.epochs} epochs, seed {cfg.seed}")
+        + f"batch {cfg.batch_size}, {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}, seed {cfg.seed}")
     show_bar = sys.stdout.isatty() if cfg.progress is None else cfg.progress
     for epoch in range(first_epoch, cfg.epochs + 1):
         t0 = time.perf_counter()
@@ -360,6 +360,17 @@ def matplotlib_available() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
+def accuracy_limits(values: list) -> tuple[float, float]:
+    """y-limits for accuracy curves: the data's range with a margin of 15 % of it (at least
+    0.5 points) each side, clipped to [0, 100], so 98.9 vs 99.1 % is visible."""
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not vals:
+        return 0.0, 100.0
+    lo, hi = min(vals), max(vals)
+    pad = max(0.5, 0.15 * (hi - lo))
+    return max(0.0, lo - pad), min(100.0, hi + pad)
+
+
 def plot_history(history: dict, path: str | os.PathLike, title: str = "",
                  test_accuracy: float | None = None, train_note: str = "") -> None:
     """Loss (per step, smoothed, and per epoch) and validation accuracy curves to `path`."""
@@ -392,6 +403,8 @@ def plot_history(history: dict, path: str | os.PathLike, title: str = "",
         ax2.axhline(test_accuracy, color="C3", ls="--", label=f"test accuracy {test_accuracy:.2f}%")
     ax2.set_xlabel("epoch")
     ax2.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax2.set_ylim(*accuracy_limits(list(history["valid_accuracy"]) +
+                                  ([test_accuracy] if test_accuracy is not None else [])))
     ax2.set_ylabel("accuracy (%)")
     ax2.legend()
     ax2.grid(alpha=0.3)

@@ -24,7 +24,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         return 2
     print(model)
     print()
-    summary(model, (args.batch_size, *model.input_size), depth=args.depth)
+    sample = tuple(args.input_size) if args.input_size else tuple(model.input_size)
+    summary(model, (args.batch_size, *sample), depth=args.depth)
     return 0
 
 

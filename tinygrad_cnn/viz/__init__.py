@@ -1,11 +1,12 @@
 """Graph rendering: `to_dot` (DOT text, no Graphviz needed), `draw_graph` (a renderable
-`graphviz.Digraph`) and `capture_grads` (keep intermediate gradients for `show_grads`).
-See docs/visualization.md."""
+`graphviz.Digraph`) and `capture_grads` (keep intermediate gradients for `show_grads`); the
+module-level view `draw_model` / `model_to_dot`. See docs/visualization.md."""
 from .graph import (INSTALL_HINT, GraphvizNotFoundError, capture_grads, draw_graph, op_arguments,
                     op_name, to_dot)
+from .model import draw_model, model_to_dot
 
 __all__ = ["to_dot", "draw_graph", "capture_grads", "op_arguments", "op_name", "GraphvizNotFoundError",
-           "INSTALL_HINT", "Graph"]
+           "INSTALL_HINT", "Graph", "draw_model", "model_to_dot"]
 
 
 def __getattr__(name: str):

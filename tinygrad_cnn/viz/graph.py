@@ -46,6 +46,7 @@ import html
 import inspect
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -873,6 +874,10 @@ def _make_graph_class():
             try:
                 return super().render(filename, directory=directory, view=view,
                                       cleanup=bool(cleanup), format=format, **kwargs)
+            except graphviz.CalledProcessError:
+                if cleanup and filename is not None:    # no stray DOT file beside a failed render
+                    Path(directory or "", str(filename)).unlink(missing_ok=True)
+                raise
             except graphviz.ExecutableNotFound:
                 dot_path = Path(directory or "") / (filename if filename is not None else
                                                     (self.filename or "graph.gv"))
@@ -893,6 +898,16 @@ def _make_graph_class():
                     "cannot render the graph: the Graphviz 'dot' executable was not found on "
                     f"PATH. To fix it, {INSTALL_HINT}. tc.viz.to_dot(...) (or this graph's "
                     ".source) gives the DOT text without it.") from None
+
+        def __repr__(self) -> str:
+            """Short and readable (the DOT text is `.source`): what it is and how to see it."""
+            ids = re.findall(r"^\s*([A-Za-z_]\w*) \[", self.source, flags=re.M)
+            n_nodes = sum(1 for i in ids if i not in ("graph", "node", "edge"))
+            n_edges = len(re.findall(r"^\s*\S+ -> \S+", self.source, flags=re.M))
+            title = re.search(r'label=<([^<]*)', self.source)
+            head = f" {html.unescape(title.group(1)).strip()!r}" if title and title.group(1).strip() else ""
+            return (f"<tc.viz.Graph{head}: {n_nodes} nodes, {n_edges} edges; "
+                    f".render('graph.svg') writes it, Jupyter shows it inline, .source is the DOT text>")
 
         def _repr_mimebundle_(self, include=None, exclude=None, **kwargs: Any) -> dict:
             """Jupyter: inline SVG at its natural size (no size attribute, so nothing is

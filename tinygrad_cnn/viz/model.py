@@ -87,6 +87,7 @@ def _settings(module: Any) -> list[str]:
             row = ""
         row = part if not row else row + ", " + part
     lines.append(row)
+    lines = [line for line in lines if line]
     return lines if len(lines) <= 3 else []
 
 

@@ -91,8 +91,9 @@ class _ConvNd(Module):
                              f"{tuple(input.shape)}{self._where()}")
         channels = input.shape[-n - 1]
         if channels != self.in_channels:
-            raise ShapeError(f"{self._label()} got input with {channels} channels (input shape "
-                             f"{tuple(input.shape)}), expected {self.in_channels} channels in "
+            raise ShapeError(f"{self._label()} got input with {channels} channel{'s' * (channels != 1)} "
+                             f"(input shape {tuple(input.shape)}), expected {self.in_channels} "
+                             f"channel{'s' * (self.in_channels != 1)} in "
                              f"dim {input.ndim - n - 1}{self._where()}")
         unbatched = input.ndim == n + 1
         x = input.unsqueeze(0) if unbatched else input

@@ -78,7 +78,8 @@ class _BatchNorm(Module):
             raise ShapeError(f"{self._label()} expects a {expected} input, got shape "
                              f"{tuple(input.shape)}{self._where()}")
         if input.shape[1] != self.num_features:
-            raise ShapeError(f"{self._label()} got input with {input.shape[1]} channels (input "
+            raise ShapeError(f"{self._label()} got input with {input.shape[1]} "
+                             f"channel{'s' * (input.shape[1] != 1)} (input "
                              f"shape {tuple(input.shape)}), expected {self.num_features}{self._where()}")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
