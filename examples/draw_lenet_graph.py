@@ -19,9 +19,8 @@ import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 
 
-def main(out_dir: str = ".") -> int:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def graphs() -> dict:
+    """{file name: tc.viz.Graph} for the three pictures (scripts/make_images.py uses this too)."""
     tc.manual_seed(0)
     model = tc.models.LeNet5()
     images = tc.randn(2, *model.input_size)
@@ -35,13 +34,17 @@ def main(out_dir: str = ".") -> int:
     saved = tc.viz.draw_graph(loss, show_saved=True, show_values=True,
                               title="LeNet-5 before backward(): saved arrays and value statistics")
 
-    tc.viz.capture_grads(loss)        # keep every intermediate gradient for the second picture
+    tc.viz.capture_grads(loss)        # keep every intermediate gradient for the third picture
     loss.backward()
     with_grads = tc.viz.draw_graph(loss, show_grads=True,
                                    title="LeNet-5 after backward(): gradient at every tensor")
+    return {"lenet5.svg": forward_only, "lenet5_saved.svg": saved, "lenet5_grads.svg": with_grads}
 
-    for graph, name in ((forward_only, "lenet5.svg"), (saved, "lenet5_saved.svg"),
-                        (with_grads, "lenet5_grads.svg")):
+
+def main(out_dir: str = ".") -> int:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, graph in graphs().items():
         try:
             print("wrote", graph.render(str(out / name)))
         except tc.viz.GraphvizNotFoundError as e:

@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)        # tinygrad-cnn train [--model lenet5 --dataset mnist --epochs 3 ...]
     from .onnx.command import add_command as _add_export
     _add_export(sub)       # tinygrad-cnn export --model lenet5 --checkpoint CKPT --out lenet5.onnx
+    from .viz.show_command import add_command as _add_show
+    _add_show(sub)         # tinygrad-cnn show im2col|col2im|switches|filters|features|saliency
     return parser
 
 

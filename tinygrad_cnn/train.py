@@ -68,7 +68,7 @@ class TrainConfig:
     checkpoint: str | None = None
     resume: bool = False
     plot: str | None = None
-    progress: bool | None = None         # None: a bar when stdout is a terminal
+    progress: bool | None = None         # None: a bar in Jupyter or when stderr is a terminal
     blas_threads: int = 1                # NumPy's OpenBLAS threads during the run (0: leave as is)
 
     def resolved_lr(self) -> float:
@@ -208,11 +208,30 @@ def train_one_epoch(model: Any, loader: DataLoader, optimizer: Any, scheduler: A
     return losses
 
 
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where tqdm.auto draws a notebook widget)."""
+    ipython = sys.modules.get("IPython")
+    try:
+        shell = ipython.get_ipython() if ipython is not None else None
+    except Exception:  # noqa: BLE001  (an IPython without a running shell)
+        return False
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def default_progress() -> bool:
+    """A bar by default in a notebook, or when stderr (where the bar goes) is a terminal; never
+    into a redirected stderr, so `train 2> log` and CI logs stay clean."""
+    return in_notebook() or bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
 def _progress_bar(enabled: bool, total: int, desc: str) -> Any:
     if not enabled:
         return None
     try:
-        from tqdm import tqdm
+        import warnings
+        with warnings.catch_warnings():       # no ipywidgets: tqdm.auto warns, then draws text
+            warnings.simplefilter("ignore")
+            from tqdm.auto import tqdm
     except ImportError:
         return None
     return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True, file=sys.stderr,
@@ -313,7 +332,7 @@ def _fit(cfg: TrainConfig, log: Callable[[str], None]) -> TrainResult:
         f"lr {cfg.resolved_lr():g} ({cfg.schedule}), "
         + (f"label smoothing {cfg.label_smoothing:g}, " if cfg.label_smoothing else "")
         + f"batch {cfg.batch_size}, {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}, seed {cfg.seed}")
-    show_bar = sys.stdout.isatty() if cfg.progress is None else cfg.progress
+    show_bar = default_progress() if cfg.progress is None else cfg.progress
     for epoch in range(first_epoch, cfg.epochs + 1):
         t0 = time.perf_counter()
         bar = _progress_bar(show_bar, len(loader), f"epoch {epoch}/{cfg.epochs}")
@@ -499,7 +518,8 @@ def add_command(sub: Any) -> None:
     p.add_argument("--resume", action="store_true", help="continue from DIR/" + CHECKPOINT_NAME)
     p.add_argument("--plot", default=None, metavar="PNG", help="write loss/accuracy curves (matplotlib)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar (default: only when stdout is a terminal)")
+                   help="progress bar (default: in Jupyter, or when stderr is a terminal; never "
+                        "into a redirected stderr)")
     p.add_argument("--blas-threads", type=int, default=1, metavar="N",
                    help="threads for NumPy's OpenBLAS; 0 leaves its default (default 1: LeNet's "
                         "matrices are too small to gain from more)")

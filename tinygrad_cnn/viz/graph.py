@@ -904,7 +904,7 @@ def _make_graph_class():
             ids = re.findall(r"^\s*([A-Za-z_]\w*) \[", self.source, flags=re.M)
             n_nodes = sum(1 for i in ids if i not in ("graph", "node", "edge"))
             n_edges = len(re.findall(r"^\s*\S+ -> \S+", self.source, flags=re.M))
-            title = re.search(r'label=<([^<]*)', self.source)
+            title = re.search(r'label=<([^<>]*)', self.source)
             head = f" {html.unescape(title.group(1)).strip()!r}" if title and title.group(1).strip() else ""
             return (f"<tc.viz.Graph{head}: {n_nodes} nodes, {n_edges} edges; "
                     f".render('graph.svg') writes it, Jupyter shows it inline, .source is the DOT text>")

@@ -1,0 +1,198 @@
+"""Pictures of what a trained CNN has learned: `filters` (its kernels), `feature_maps` (a
+layer's activations, through a forward hook) and `saliency` (the input gradient of a class
+score). Each returns a matplotlib Figure (`fig.savefig('filters.png')`)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+from .figures import as_array, new_figure
+
+__all__ = ["filters", "feature_maps", "saliency"]
+
+
+def _find_layer(model: Any, layer: Any, view: str) -> tuple[str, Any]:
+    named = dict(model.named_modules())
+    if isinstance(layer, str):
+        if layer not in named:
+            options = [n for n in named if n]
+            raise ValueError(f"tc.viz.{view}: {type(model).__name__} has no module {layer!r}; "
+                             f"its modules are {', '.join(options[:20])}"
+                             + (" ..." if len(options) > 20 else ""))
+        return layer, named[layer]
+    for name, m in named.items():
+        if m is layer:
+            return name or type(m).__name__, m
+    raise ValueError(f"tc.viz.{view}: layer must be a module of the model or its dotted name, "
+                     f"got {type(layer).__name__}")
+
+
+def _image_batch(x: Any, view: str) -> Tensor:
+    a = as_array(x, "x", view)
+    if a.ndim == 3:
+        a = a[None]
+    if a.ndim != 4 or a.shape[0] < 1:
+        raise ValueError(f"tc.viz.{view}: x must be one image (C, H, W) or a batch (N, C, H, W), "
+                         f"got shape {a.shape}")
+    return Tensor._wrap(np.ascontiguousarray(a[:1], dtype=np.float32))
+
+
+def _show_image(ax: Any, img: np.ndarray, title: str) -> None:
+    """img (C, H, W): grey for one channel, RGB (min-max scaled) for three."""
+    if img.shape[0] == 3:
+        lo, hi = img.min(), img.max()
+        ax.imshow(np.transpose((img - lo) / (hi - lo + 1e-12), (1, 2, 0)))
+    else:
+        ax.imshow(img[0], cmap="gray")
+    ax.set_title(title, fontsize=8)
+    ax.set_xticks([]), ax.set_yticks([])
+
+
+def _grid(n: int, max_cols: int) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return math.ceil(n / cols), cols
+
+
+def filters(conv_layer: Any, *, max_filters: int = 64, title: str | None = None) -> Any:
+    """A grid of the kernels of a conv layer (or a weight (C_out, C_in, KH, KW)): one row per
+    output channel (up to `max_filters`), one tile per input channel; 3-channel kernels are
+    drawn as RGB tiles. One symmetric colour scale for all tiles (red > 0 > blue), so the
+    tiles compare."""
+    weight = getattr(conv_layer, "weight", conv_layer)
+    w = as_array(weight, "conv_layer", "filters")
+    if w.ndim != 4:
+        raise ValueError(f"tc.viz.filters: expected a 2-D conv layer or a weight (C_out, C_in, "
+                         f"KH, KW), got a weight of shape {w.shape}")
+    co, ci = w.shape[:2]
+    shown = min(co, max_filters)
+    rgb = ci == 3
+    per_row = 1 if rgb else min(ci, 8)
+    if rgb:
+        rows, cols = _grid(shown, 8)
+    else:
+        rows, cols = shown, per_row
+        if per_row == 1:                         # one input channel: fill a grid of filters
+            rows, cols = _grid(shown, 8)
+    fig = new_figure("filters", 1.1 * cols + 1.2, 1.1 * rows + 0.8)
+    axes = np.atleast_2d(fig.subplots(rows, cols, squeeze=False))
+    scale = float(np.abs(w[:shown]).max()) or 1.0
+    image = None
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([])
+        if rgb or per_row == 1:
+            f = k
+            if f >= shown:
+                ax.axis("off")
+                continue
+            if rgb:
+                _show_image(ax, w[f], f"{f}")
+            else:
+                image = ax.imshow(w[f, 0], cmap="RdBu_r", vmin=-scale, vmax=scale)
+                ax.set_title(f"{f}", fontsize=7)
+        else:
+            f, c = divmod(k, cols)
+            image = ax.imshow(w[f, c], cmap="RdBu_r", vmin=-scale, vmax=scale)
+            if f == 0:
+                ax.set_title(f"in {c}", fontsize=7)
+            if c == 0:
+                ax.set_ylabel(f"out {f}", fontsize=7)
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.6, label="weight")
+    name = title or (f"{type(conv_layer).__name__} kernels" if not isinstance(conv_layer, (np.ndarray, Tensor))
+                     else "kernels")
+    note = f" (first {shown} of {co} shown)" if shown < co else ""
+    fig.suptitle(f"{name}: weight {tuple(w.shape)} (C_out, C_in, KH, KW){note}", fontsize=10)
+    return fig
+
+
+def feature_maps(model: Any, x: Any, layer: Any, *, max_maps: int = 32) -> Any:
+    """The activations of `layer` (a module of `model` or its dotted name, e.g. "conv1") for
+    one image `x` (C, H, W) or the first of a batch: the input, then one tile per channel of
+    the layer's output, each with its own colour scale (the range is in the tile's title).
+    Captured with a forward hook while the model runs in eval mode without gradients."""
+    from ..autograd import no_grad
+
+    name, module = _find_layer(model, layer, "feature_maps")
+    xb = _image_batch(x, "feature_maps")
+    captured: list = []
+    handle = module.register_forward_hook(lambda m, args, out: captured.append(out))
+    was_training = model.training
+    try:
+        model.eval()
+        with no_grad():
+            model(xb)
+    finally:
+        handle.remove()
+        model.train(was_training)
+    if not captured:
+        raise ValueError(f"tc.viz.feature_maps: module {name!r} did not run in the forward pass")
+    out = captured[0][0] if isinstance(captured[0], (tuple, list)) else captured[0]
+    a = out.numpy()[0]
+    if a.ndim == 1:                              # a Linear's output: one row of values
+        a = a[:, None, None]
+    if a.ndim != 3:
+        raise ValueError(f"tc.viz.feature_maps: {name!r} outputs shape {tuple(out.shape)}; "
+                         f"expected (N, C, H, W) feature maps")
+    shown = min(a.shape[0], max_maps)
+    rows, cols = _grid(shown + 1, 8)
+    fig = new_figure("feature_maps", 1.35 * cols, 1.45 * rows + 0.5)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    _show_image(axes[0, 0], xb.numpy()[0], "input")
+    for k, ax in enumerate(axes.flat[1:]):
+        ax.set_xticks([]), ax.set_yticks([])
+        if k >= shown:
+            ax.axis("off")
+            continue
+        ax.imshow(a[k], cmap="viridis")
+        ax.set_title(f"ch {k} [{a[k].min():.1f}, {a[k].max():.1f}]", fontsize=7)
+    note = f"; first {shown} of {a.shape[0]} channels" if shown < a.shape[0] else ""
+    fig.suptitle(f"{name} ({type(module).__name__}) output {tuple(out.shape)}{note}", fontsize=10)
+    return fig
+
+
+def saliency(model: Any, x: Any, target: int | None = None) -> Any:
+    """Which input pixels the class score depends on most: |∂ logit[target] / ∂ x|, the
+    largest over channels (Simonyan et al. 2014). `target`: a class index (default the
+    predicted class). Drawn as the image, the saliency map, and the map over the image. The
+    model runs in eval mode; its parameters' .grad are left as they were."""
+    xb = _image_batch(x, "saliency")
+    xb.requires_grad = True
+    params = list(model.parameters())
+    flags = [p.requires_grad for p in params]
+    was_training = model.training
+    try:
+        for p in params:                         # only the input's gradient is wanted
+            p.requires_grad = False
+        model.eval()
+        logits = model(xb)
+        if logits.ndim != 2:
+            raise ValueError(f"tc.viz.saliency: the model must output (N, classes) scores, got "
+                             f"shape {tuple(logits.shape)}")
+        predicted = int(np.argmax(logits.numpy()[0]))
+        cls = predicted if target is None else int(target)
+        if not 0 <= cls < logits.shape[1]:
+            raise ValueError(f"tc.viz.saliency: target {target} is not a class index in "
+                             f"[0, {logits.shape[1]})")
+        logits[0, cls].backward()
+    finally:
+        for p, f in zip(params, flags):
+            p.requires_grad = f
+        model.train(was_training)
+    grad = np.abs(xb.grad.numpy()[0]).max(axis=0)          # (C, H, W) -> (H, W)
+    img = xb.detach().numpy()[0]
+    fig = new_figure("saliency", 9, 3.4)
+    axes = fig.subplots(1, 3)
+    _show_image(axes[0], img, "input")
+    axes[1].imshow(grad, cmap="hot")
+    axes[1].set_title("|∂ score / ∂ input| (max over channels)", fontsize=8)
+    grey = img.mean(axis=0)
+    axes[2].imshow(grey, cmap="gray")
+    axes[2].imshow(grad, cmap="hot", alpha=0.55)
+    axes[2].set_title("overlay", fontsize=8)
+    for ax in axes[1:]:
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.suptitle(f"saliency of class {cls} (the model predicts {predicted})", fontsize=10)
+    return fig
