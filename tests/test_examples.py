@@ -51,3 +51,13 @@ def test_draw_lenet_graph_writes_three_svgs(tmp_path):
     for name in ("lenet5.svg", "lenet5_saved.svg", "lenet5_grads.svg"):
         text = (tmp_path / name).read_text()
         assert "<svg" in text and "Conv" in text, name
+
+
+def test_look_inside_lenet_saves_every_view(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = _run("look_inside_lenet.py", "views", "--steps", "30", cwd=tmp_path)
+    names = ["im2col", "col2im", "pool_switches", "filters_conv1", "filters_conv2",
+             "features_conv1", "features_relu2", "saliency"]
+    for name in names:
+        assert (tmp_path / "views" / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
+    assert "trained LeNet-5 for 30 steps" in out and out.count("wrote ") == len(names)
