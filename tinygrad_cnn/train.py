@@ -86,9 +86,11 @@ class TrainResult:
 
 
 # ------------------------------------------------------------------------------ pieces
-def build_model(name: str) -> Any:
+def build_model(name: str, num_classes: int = 10) -> Any:
+    """A model by registry name with `num_classes` outputs (both datasets have 10 classes; the
+    vision builders would otherwise make ImageNet's 1000)."""
     from .models import get_model
-    return get_model(name)
+    return get_model(name, num_classes=num_classes)
 
 
 def _dataset_class(cfg: TrainConfig) -> Any:
