@@ -4,6 +4,8 @@ F.max_pool2d's real gradient, filters/feature_maps/saliency show the layer's wei
 activation and the input gradient; `tinygrad-cnn show` writes each one."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -149,3 +151,18 @@ def test_show_command_loads_train_checkpoints_and_refuses_bad_input(tmp_path, ca
     assert main(["show", "filters", "--layer", "nope", "--out", str(tmp_path / "f.png")]) == 2
     assert "no module 'nope'" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz", "f.svg"]
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda m: tc.viz.col2im((4, 4), 3, pixel=5), TypeError, "pixel must be (h, w)"),
+    (lambda m: tc.viz.filters(m.conv1, max_filters=0), ValueError, "max_filters"),
+    (lambda m: tc.viz.feature_maps(m, np.zeros((1, 28, 28)), "conv1", max_maps=0), ValueError, "max_maps"),
+    (lambda m: tc.viz.saliency(m, np.zeros((1, 28, 28)), target="a"), TypeError, "target must be"),
+    (lambda m: tc.viz.pool_switches(np.zeros((2, 2, 4, 4)), 2), ValueError, "one plane"),
+    (lambda m: tc.viz.im2col(np.zeros((4, 4)), 3, window=(0,)), TypeError, "window must be"),
+    (lambda m: tc.summary(3, (1, 2)), TypeError, "model must be an nn.Module"),
+    (lambda m: tc.viz.draw_model("net", (1, 2)), TypeError, "model must be an nn.Module"),
+])
+def test_bad_arguments_get_errors_that_name_them(call, error, words):
+    with pytest.raises(error, match=re.escape(words)):
+        call(tc.models.LeNet5())

@@ -146,7 +146,10 @@ def record_calls(model: Any, inputs: list, mode: str = "eval") -> list[Call]:
     random generator are restored afterwards."""
     from ..autograd import enable_grad
     from .. import rng
+    from .module import Module
 
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     names = {id(m): n for n, m in model.named_modules()}
     calls: list[Call] = []
     open_calls: list[Call] = []

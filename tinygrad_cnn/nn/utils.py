@@ -130,6 +130,8 @@ def summary(model: Module, input_size: Any = None, *, input_data: Any = None, de
     """
     from .graph_stats import assign_ops, base_array, op_macs, record_calls, saved_nbytes
 
+    if not isinstance(model, Module):
+        raise TypeError(f"summary: model must be an nn.Module, got {type(model).__name__}")
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
         raise ArgumentError(f"summary: depth must be an int >= 0, got {depth!r}")
     if mode not in ("eval", "train"):

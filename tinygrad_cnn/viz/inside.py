@@ -66,8 +66,10 @@ def filters(conv_layer: Any, *, max_filters: int = 64, title: str | None = None)
     if w.ndim != 4:
         raise ValueError(f"tc.viz.filters: expected a 2-D conv layer or a weight (C_out, C_in, "
                          f"KH, KW), got a weight of shape {w.shape}")
+    if not isinstance(max_filters, (int, np.integer)) or isinstance(max_filters, bool) or max_filters < 1:
+        raise ValueError(f"tc.viz.filters: max_filters must be an int >= 1, got {max_filters!r}")
     co, ci = w.shape[:2]
-    shown = min(co, max_filters)
+    shown = min(co, int(max_filters))
     rgb = ci == 3
     per_row = 1 if rgb else min(ci, 8)
     if rgb:
@@ -136,7 +138,9 @@ def feature_maps(model: Any, x: Any, layer: Any, *, max_maps: int = 32) -> Any:
     if a.ndim != 3:
         raise ValueError(f"tc.viz.feature_maps: {name!r} outputs shape {tuple(out.shape)}; "
                          f"expected (N, C, H, W) feature maps")
-    shown = min(a.shape[0], max_maps)
+    if not isinstance(max_maps, (int, np.integer)) or isinstance(max_maps, bool) or max_maps < 1:
+        raise ValueError(f"tc.viz.feature_maps: max_maps must be an int >= 1, got {max_maps!r}")
+    shown = min(a.shape[0], int(max_maps))
     rows, cols = _grid(shown + 1, 8)
     fig = new_figure("feature_maps", 1.35 * cols, 1.45 * rows + 0.5)
     axes = fig.subplots(rows, cols, squeeze=False)
@@ -172,6 +176,8 @@ def saliency(model: Any, x: Any, target: int | None = None) -> Any:
             raise ValueError(f"tc.viz.saliency: the model must output (N, classes) scores, got "
                              f"shape {tuple(logits.shape)}")
         predicted = int(np.argmax(logits.numpy()[0]))
+        if target is not None and (not isinstance(target, (int, np.integer)) or isinstance(target, bool)):
+            raise TypeError(f"tc.viz.saliency: target must be a class index (int) or None, got {target!r}")
         cls = predicted if target is None else int(target)
         if not 0 <= cls < logits.shape[1]:
             raise ValueError(f"tc.viz.saliency: target {target} is not a class index in "

@@ -131,7 +131,13 @@ def col2im(x_shape: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0, *,
     a = as_nchw(np.zeros(shape), "col2im")
     n, c, h, w = a.shape
     kernel, stride, pad, out = _geometry(a.shape, kernel_size, stride, padding, "col2im")
-    ph, pw = (h // 2, w // 2) if pixel is None else (int(pixel[0]), int(pixel[1]))
+    if pixel is None:
+        ph, pw = h // 2, w // 2
+    elif isinstance(pixel, (tuple, list)) and len(pixel) == 2 and \
+            all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pixel):
+        ph, pw = int(pixel[0]), int(pixel[1])
+    else:
+        raise TypeError(f"tc.viz.col2im: pixel must be (h, w), two ints, got {pixel!r}")
     if not (0 <= ph < h and 0 <= pw < w):
         raise ValueError(f"tc.viz.col2im: pixel {(ph, pw)} is outside (H, W) = {(h, w)}")
     k = c * kernel[0] * kernel[1]
