@@ -86,10 +86,14 @@ def test_pool_switches_show_where_the_gradient_goes():
 def test_filters_draw_the_layers_weights_on_one_scale():
     conv = nn.Conv2d(2, 3, 3)
     fig = tc.viz.filters(conv)
-    tiles = [im for ax in fig.axes for im in ax.images]
-    assert len(tiles) == 6 and "weight (3, 2, 3, 3)" in fig.texts[0].get_text()
-    np.testing.assert_allclose(tiles[5].get_array(), conv.weight.numpy()[2, 1])
-    assert len({im.get_clim() for im in tiles}) == 1
+    image = fig.axes[0].images[0]
+    mosaic = np.ma.filled(image.get_array(), np.nan)
+    assert mosaic.shape == (3 * 4 - 1, 2 * 4 - 1)          # 3 rows × 2 tiles of 3×3, 1-pixel gaps
+    assert "weight (3, 2, 3, 3)" in fig.texts[0].get_text()
+    np.testing.assert_allclose(mosaic[8:11, 4:7], conv.weight.numpy()[2, 1], rtol=1e-6)
+    assert np.isnan(mosaic[3]).all()                        # the gap between rows
+    scale = np.abs(conv.weight.numpy()).max()
+    assert image.get_clim() == pytest.approx((-scale, scale))
     with pytest.raises(ValueError, match="weight of shape"):
         tc.viz.filters(nn.Linear(3, 2))
 

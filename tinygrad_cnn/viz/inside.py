@@ -56,11 +56,23 @@ def _grid(n: int, max_cols: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
+def _mosaic(tiles: np.ndarray, rows: int, cols: int, gap: int = 1) -> np.ndarray:
+    """tiles (n, KH, KW[, 3]) -> one image of rows × cols tiles separated by NaN gaps (drawn
+    white), so a layer's kernels are one imshow, not one axes each."""
+    n, kh, kw = tiles.shape[:3]
+    extra = tiles.shape[3:]
+    out = np.full((rows * (kh + gap) - gap, cols * (kw + gap) - gap, *extra), np.nan)
+    for k in range(n):
+        r, c = divmod(k, cols)
+        out[r * (kh + gap):r * (kh + gap) + kh, c * (kw + gap):c * (kw + gap) + kw] = tiles[k]
+    return out
+
+
 def filters(conv_layer: Any, *, max_filters: int = 64, title: str | None = None) -> Any:
-    """A grid of the kernels of a conv layer (or a weight (C_out, C_in, KH, KW)): one row per
-    output channel (up to `max_filters`), one tile per input channel; 3-channel kernels are
-    drawn as RGB tiles. One symmetric colour scale for all tiles (red > 0 > blue), so the
-    tiles compare."""
+    """The kernels of a conv layer (or a weight (C_out, C_in, KH, KW)) as one mosaic: one row
+    per output channel (up to `max_filters`), one tile per input channel (a grid of filters
+    when there is one input channel); 3-channel kernels are drawn as RGB tiles. One symmetric
+    colour scale for all tiles (red > 0 > blue), so the tiles compare."""
     weight = getattr(conv_layer, "weight", conv_layer)
     w = as_array(weight, "conv_layer", "filters")
     if w.ndim != 4:
@@ -68,45 +80,47 @@ def filters(conv_layer: Any, *, max_filters: int = 64, title: str | None = None)
                          f"KH, KW), got a weight of shape {w.shape}")
     if not isinstance(max_filters, (int, np.integer)) or isinstance(max_filters, bool) or max_filters < 1:
         raise ValueError(f"tc.viz.filters: max_filters must be an int >= 1, got {max_filters!r}")
-    co, ci = w.shape[:2]
+    co, ci, kh, kw = w.shape
     shown = min(co, int(max_filters))
-    rgb = ci == 3
-    per_row = 1 if rgb else min(ci, 8)
-    if rgb:
-        rows, cols = _grid(shown, 8)
+    w = w[:shown].astype(np.float64)
+    if ci == 3:                                  # RGB tiles, each min-max scaled
+        lo = w.min(axis=(1, 2, 3), keepdims=True)
+        hi = w.max(axis=(1, 2, 3), keepdims=True)
+        tiles, (rows, cols) = np.transpose((w - lo) / (hi - lo + 1e-12), (0, 2, 3, 1)), _grid(shown, 8)
+    elif ci == 1:
+        tiles, (rows, cols) = w[:, 0], _grid(shown, 8)
     else:
-        rows, cols = shown, per_row
-        if per_row == 1:                         # one input channel: fill a grid of filters
-            rows, cols = _grid(shown, 8)
-    fig = new_figure("filters", 1.1 * cols + 1.2, 1.1 * rows + 0.8)
-    axes = np.atleast_2d(fig.subplots(rows, cols, squeeze=False))
-    scale = float(np.abs(w[:shown]).max()) or 1.0
-    image = None
-    for k, ax in enumerate(axes.flat):
+        tiles, rows, cols = w.reshape(shown * ci, kh, kw), shown, ci
+    mosaic = _mosaic(tiles, rows, cols)
+    cell = min(0.2, 10.0 / max(mosaic.shape[:2]))           # inches per kernel element
+    fig = new_figure("filters", mosaic.shape[1] * cell + (0.8 if ci == 3 else 2.2),
+                     mosaic.shape[0] * cell + 0.9)
+    ax = fig.add_subplot()
+    scale = float(np.abs(w).max()) or 1.0
+    if ci == 3:
+        ax.imshow(np.nan_to_num(mosaic, nan=1.0))
+    else:
+        import matplotlib
+        cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="white")   # the gaps
+        image = ax.imshow(mosaic, cmap=cmap, vmin=-scale, vmax=scale, interpolation="nearest")
+        fig.colorbar(image, ax=ax, shrink=0.6, label="weight")
+    centres = lambda n, k: [i * (k + 1) + (k - 1) / 2 for i in range(n)]   # noqa: E731
+    if ci in (1, 3):
         ax.set_xticks([]), ax.set_yticks([])
-        if rgb or per_row == 1:
-            f = k
-            if f >= shown:
-                ax.axis("off")
-                continue
-            if rgb:
-                _show_image(ax, w[f], f"{f}")
-            else:
-                image = ax.imshow(w[f, 0], cmap="RdBu_r", vmin=-scale, vmax=scale)
-                ax.set_title(f"{f}", fontsize=7)
-        else:
-            f, c = divmod(k, cols)
-            image = ax.imshow(w[f, c], cmap="RdBu_r", vmin=-scale, vmax=scale)
-            if f == 0:
-                ax.set_title(f"in {c}", fontsize=7)
-            if c == 0:
-                ax.set_ylabel(f"out {f}", fontsize=7)
-    if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.6, label="weight")
+        for k in range(shown):
+            r, c = divmod(k, cols)
+            ax.text(c * (kw + 1) - 0.4, r * (kh + 1) - 0.4, str(k), fontsize=6, va="top")
+    else:
+        ax.set_xticks(centres(cols, kw), [f"in {c}" for c in range(cols)], fontsize=7)
+        ax.set_yticks(centres(rows, kh), [f"out {f}" for f in range(rows)], fontsize=7)
+        ax.xaxis.tick_top()
+        ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
     name = title or (f"{type(conv_layer).__name__} kernels" if not isinstance(conv_layer, (np.ndarray, Tensor))
                      else "kernels")
     note = f" (first {shown} of {co} shown)" if shown < co else ""
-    fig.suptitle(f"{name}: weight {tuple(w.shape)} (C_out, C_in, KH, KW){note}", fontsize=10)
+    fig.suptitle(f"{name}: weight {(co, ci, kh, kw)} (C_out, C_in, KH, KW){note}", fontsize=10)
     return fig
 
 
