@@ -11,7 +11,9 @@ uint8 array (pad by 2, crop at an offset from `tc.randint`, scale, normalise). B
 shuffled; the time is for iterating the whole epoch (60,000 images, 938 batches), including
 starting and stopping the workers. `--torch` also times torch.utils.data.DataLoader over the
 inline transform, for reference.
-Prints a table and a JSON line (medians and min-max over --runs).
+Prints a table and a JSON line (medians and min-max over --runs), and how many cores were
+actually free before and after (one CPU-bound process timed alone and two side by side): on a
+shared machine that, not the core count, bounds what worker processes can gain.
 """
 from __future__ import annotations
 
@@ -67,6 +69,29 @@ def vision_mnist(limit: int | None) -> Dataset:
     return ds
 
 
+def _burn(n: int = 10_000_000) -> None:
+    s = 0
+    for i in range(n):
+        s += i
+
+
+def free_cores() -> float:
+    """How many cores this machine gives right now: the time of one CPU-bound process over the
+    time of two side by side (2.0 on two free cores; about 1 when one is busy elsewhere)."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    times = []
+    for k in (1, 2):
+        t0 = time.perf_counter()
+        procs = [ctx.Process(target=_burn) for _ in range(k)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        times.append(time.perf_counter() - t0)
+    return 2 * times[0] / times[1]
+
+
 def epoch_seconds(make_loader) -> tuple[float, int]:
     t0 = time.perf_counter()
     n = 0
@@ -98,6 +123,7 @@ def main() -> None:
             TransformedMNIST(images, labels, RandomCropNormalize(
                 lambda: torch.randint(0, 2 * PAD + 1, (2,)).numpy())),
             batch_size=64, shuffle=True, num_workers=w)
+    cores_before = free_cores()
     rows = []
     for peer, make in peers.items():
         for w in args.workers:
@@ -109,6 +135,7 @@ def main() -> None:
             rows.append({"peer": peer, "num_workers": w, "images": n,
                          "median_s": statistics.median(times), "min_s": min(times),
                          "max_s": max(times), "runs": args.runs})
+    cores_after = free_cores()
     base = {r["peer"]: r["median_s"] for r in rows if r["num_workers"] == args.workers[0]}
     print(f"{'loader':14s} {'workers':>7s} {'median s':>9s} {'min-max s':>14s} "
           f"{'images/s':>9s} {'speedup':>8s}")
@@ -117,8 +144,11 @@ def main() -> None:
         print(f"{r['peer']:14s} {r['num_workers']:7d} {r['median_s']:9.2f} "
               f"{r['min_s']:6.2f}-{r['max_s']:<6.2f} {r['images'] / r['median_s']:9.0f} "
               f"{r['speedup']:7.2f}x")
+    print(f"free cores (2 x time of 1 CPU-bound process / time of 2): {cores_before:.2f} "
+          f"before, {cores_after:.2f} after; load average {os.getloadavg()[0]:.2f}")
     print(json.dumps({"benchmark": "bench_dataloader", "transform": args.transform,
-                      "cpus": os.cpu_count(),
+                      "cpus": os.cpu_count(), "free_cores": [round(cores_before, 2),
+                                                             round(cores_after, 2)],
                       "load_avg": [round(v, 2) for v in os.getloadavg()], "rows": rows}))
 
 
