@@ -217,3 +217,23 @@ def test_interrupt_in_the_main_process_leaves_no_worker_behind():
     _, err = proc.communicate(timeout=30)
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
     assert _wait_gone(pids) == []
+
+
+class Box:
+    """A custom batch type: crosses the process boundary by ordinary pickling, Tensors inside."""
+
+    def __init__(self, items):
+        self.values = tc.tensor(np.stack([v for v, _ in items]))
+        self.count = len(items)
+
+
+def _box(items):
+    return Box(items)
+
+
+def test_custom_collate_results_and_tensors_pickle_across_processes():
+    ds = TensorDataset(np.arange(10.0).reshape(5, 2), np.arange(5))
+    pairs = [(x.numpy(), y) for x, y in (ds[i] for i in range(5))]
+    boxes = list(DataLoader(pairs, batch_size=2, num_workers=2, collate_fn=_box))
+    assert [b.count for b in boxes] == [2, 2, 1]
+    assert isinstance(boxes[0].values, tc.Tensor) and boxes[2].values.tolist() == [[8.0, 9.0]]
