@@ -106,3 +106,24 @@ def test_plot_accuracy_axis_follows_the_data():
     assert train_module.accuracy_limits([10.0, 90.0]) == pytest.approx((0.0, 100.0))
     assert train_module.accuracy_limits([99.8]) == pytest.approx((99.3, 100.0))
     assert train_module.accuracy_limits([]) == (0.0, 100.0)
+
+
+def test_progress_default_follows_stderr_and_the_notebook(monkeypatch):
+    class Stream:
+        def __init__(self, tty):
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    monkeypatch.setattr(train_module, "in_notebook", lambda: False)
+    monkeypatch.setattr(sys, "stderr", Stream(True))
+    assert train_module.default_progress()
+    monkeypatch.setattr(sys, "stderr", Stream(False))        # `train 2> log`: no bar in the log
+    assert not train_module.default_progress()
+    monkeypatch.setattr(train_module, "in_notebook", lambda: True)
+    assert train_module.default_progress()
+
+
+def test_not_in_a_notebook_under_pytest():
+    assert train_module.in_notebook() is False

@@ -148,13 +148,13 @@ def col2im(x_shape: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0, *,
     hits = _im2col(marker, kernel, stride, pad, (1, 1), out)                    # (N, K, L)
     hits = hits.transpose(1, 0, 2).reshape(k, -1)                               # -> (K, N·L)
     fig = new_figure("col2im", 4 + 0.3 * min(hits.shape[1], 40), 5.0)
-    grid = fig.add_gridspec(1, 2, width_ratios=[w + 1, max(hits.shape[1], 4) * 0.9])
+    grid = fig.add_gridspec(1, 2, width_ratios=[max(w, 5) + 1, max(hits.shape[1], 4) * 0.9])
     ax = fig.add_subplot(grid[0, 0])
     draw_grid(ax, counts, numbers=max(h, w) <= 16, cmap="Oranges", vmin=0)
-    outline(ax, ph, pw, 1, 1, lw=3.5)
+    outline(ax, ph, pw, 1, 1, color="#00b0ff", lw=3.5)          # visible on the dark cells
     rows, cols_ = np.nonzero(hits)
-    ax.set_title(f"column entries added into each pixel\n(image 0, channel 0, H×W = {h}×{w}; "
-                 f"red: x[0, 0, {ph}, {pw}])", fontsize=9)
+    ax.set_title(f"entries added into\neach pixel (image 0,\nchannel 0, {h}×{w});\n"
+                 f"blue: x[0, 0, {ph}, {pw}]", fontsize=9)
     ax.set_xticks([]), ax.set_yticks([])
     axm = fig.add_subplot(grid[0, 1])
     draw_grid(axm, hits, numbers=False, cmap="Reds", vmin=0, vmax=1.6)
