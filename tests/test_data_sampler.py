@@ -205,3 +205,31 @@ def test_random_split_fractions_like_torch_and_generator():
         random_split(Squares(), [0.0, 1.0])
     with pytest.raises(ValueError, match="not between 0 and 1"):
         random_split(ds, [1.5, -0.5])
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 40), batch_size=st.integers(1, 9), drop_last=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_batches_cover_the_epoch_like_torch_and_the_fast_path_equals_item_by_item(
+        n, batch_size, drop_last, seed):
+    torch = pytest.importorskip("torch")
+    tdata = torch.utils.data
+    ours = list(BatchSampler(SequentialSampler(range(n)), batch_size, drop_last))
+    assert ours == list(tdata.BatchSampler(tdata.SequentialSampler(range(n)), batch_size, drop_last))
+    assert len(BatchSampler(SequentialSampler(range(n)), batch_size, drop_last)) == len(ours)
+    x = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
+    y = np.arange(n)
+    fast = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, seed=seed,
+                      drop_last=drop_last)
+    slow = DataLoader([(x[i], int(y[i])) for i in range(n)], batch_size=batch_size,
+                      shuffle=True, seed=seed, drop_last=drop_last)
+    a, b = list(fast), list(slow)
+    assert len(a) == len(b) == len(fast)
+    for (xa, ya), (xb, yb) in zip(a, b):
+        np.testing.assert_array_equal(xa.numpy(), xb.numpy())
+        np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+    seen = np.concatenate([yb.numpy() for _, yb in a]) if a else np.zeros(0, np.int64)
+    assert len(set(seen.tolist())) == seen.size == (n - n % batch_size if drop_last else n)
