@@ -11,6 +11,9 @@ clear error there, not a lost message and a hang) with its Tensors turned into b
 arrays, and the main process wraps those arrays in Tensors again; nothing of the autograd
 state travels.
 
+Threads. Each worker runs the framework's ops and BLAS on one thread (PyTorch's workers do the
+same), so k workers do not start k pools of threads on the same cores.
+
 Seeds. Each iterator (each epoch, or once with persistent workers) draws a base seed from the
 loader's generator (its own, or the framework's when it has none). Worker k seeds the
 framework's generator (`tc.manual_seed`) and Python's `random` with base_seed + k, and the
@@ -169,6 +172,14 @@ def _make_fetcher(dataset: Any, iterable: bool, auto_collation: bool, collate_fn
     return next_batch
 
 
+def _one_thread() -> None:
+    """A worker computes on one thread, as PyTorch's do (torch.set_num_threads(1)): k workers
+    each with a pool of threads per core would oversubscribe the machine."""
+    from ..ops.parallel import set_blas_threads, set_num_threads
+    set_num_threads(1)
+    set_blas_threads(1)
+
+
 def _seed_worker(base_seed: int, worker_id: int) -> int:
     seed = base_seed + worker_id
     random.seed(seed)
@@ -184,6 +195,7 @@ def _worker_loop(dataset: Any, iterable: bool, auto_collation: bool, collate_fn:
     global _worker_info
     where = f"in DataLoader worker process {worker_id}"
     try:
+        _one_thread()
         seed = _seed_worker(base_seed, worker_id)
         _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
         init_error = None
