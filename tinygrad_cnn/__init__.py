@@ -10,7 +10,7 @@ from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_
 from .errors import ArgumentError, BackwardError, DeviceError, DTypeError, ShapeError, WorkspaceError
 from .devices import accelerator, cuda, device  # noqa: F401  (tc.device('cpu'), tc.cuda.is_available())
 from . import backends  # noqa: F401  (tc.backends.cudnn.benchmark = True: accepted, no effect)
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .rng import manual_seed
 from .tensor import *  # noqa: F401,F403  (Tensor, factories, dtypes, tc.exp & co.)
 from .tensor import Tensor, __all__ as _tensor_all
@@ -18,6 +18,7 @@ from . import data  # noqa: E402  (tc.data.DataLoader, tc.data.MNIST, ...)
 from . import nn, optim, models  # noqa: E402  (tc.nn.Module, tc.optim.SGD, tc.models.LeNet5)
 from .nn.utils import summary  # noqa: E402  (tc.summary(model, input_size=(1, 1, 28, 28)))
 from .serialization import CheckpointError, load, save  # noqa: E402  (checkpoints: .npz, no pickle)
+from .autograd import functional as _autograd_functional  # noqa: E402,F401  (tc.autograd.functional)
 from . import gradcheck_suite, viz  # noqa: E402  (tc.viz.draw_graph, tc.gradcheck_suite.register)
 from . import onnx  # noqa: E402  (tc.onnx.export; the onnx package is imported only when it runs)
 from . import multiprocessing, utils  # noqa: E402  (tc.utils.data, tc.utils.checkpoint, Hogwild)
@@ -45,7 +46,7 @@ globals().update({_n: _function_form(_n) for _n in _FUNCTION_FORMS})
 
 __all__ = ["autograd", "data", "utils", "multiprocessing", "device", "cuda", "accelerator", "backends", "DeviceError", "nn", "optim", "models", "onnx", "save", "load", "CheckpointError",
            "Function", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "gradcheck", "GradcheckError", "GradcheckWarning", "viz", "gradcheck_suite", "manual_seed", "ShapeError",
+           "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "GradcheckWarning", "viz", "gradcheck_suite", "manual_seed", "ShapeError",
            "ArgumentError", "DTypeError", "BackwardError", "WorkspaceError", "Tensor", "set_workspace_limit",
            "set_num_threads", "get_num_threads", "set_blas_threads", "get_blas_threads",
            "get_workspace_limit", *_tensor_all, *_FUNCTION_FORMS]

@@ -729,3 +729,68 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, *, eps: float = 1e-6, atol: f
             raise GradcheckError(result.report())
         return False
     return True
+
+
+
+def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None, *,
+                  eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+                  gen_non_contig_grad_outputs: bool = False, raise_exception: bool = True,
+                  fast_mode: bool = False, upcast: bool = True, kink_aware: bool = True,
+                  seed: int = 0, **kwargs: Any) -> bool:
+    """Check second derivatives (PyTorch's torch.autograd.gradgradcheck): gradcheck applied to
+    the first-derivative function (x, v) ↦ vᵀ·∂fn/∂x, computed with create_graph=True, so every
+    backward rule fn uses is itself checked against finite differences of the backward.
+
+    `grad_outputs` are the cotangents v (random, seeded by `seed`, when None; they are checked
+    as inputs too, since the first derivative is linear in them). Reports as gradcheck does:
+    inputs keep their numbers, the cotangents come after them."""
+    fn2, inputs2 = first_derivative_problem(fn, inputs, grad_outputs, seed)
+    return gradcheck(fn2, inputs2, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception,
+                     fast_mode=fast_mode, upcast=upcast, kink_aware=kink_aware, seed=seed, **kwargs)
+
+
+def first_derivative_problem(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None,
+                             seed: int = 0) -> tuple[Callable[..., Any], tuple]:
+    """(fn2, inputs2) such that gradcheck(fn2, inputs2) checks fn's second derivatives:
+    fn2(x..., v...) = the gradients vᵀ·∂fn/∂x of every input x that requires grad."""
+    from . import autograd as _autograd
+    xs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    diff = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
+    if not diff:
+        raise GradcheckError("gradgradcheck: no input requires grad, so there is no derivative "
+                             "to check")
+    with _autograd.no_grad():
+        outs = fn(*xs)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    float_outs = [k for k, o in enumerate(outs) if isinstance(o, Tensor) and o.dtype.kind == "f"]
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed + 7919)
+        grad_outputs = tuple(Tensor._wrap(rng.standard_normal(outs[k].shape)).requires_grad_()
+                             for k in float_outs)
+    else:
+        grad_outputs = tuple(grad_outputs) if isinstance(grad_outputs, (tuple, list)) else (grad_outputs,)
+        if len(grad_outputs) != len(float_outs):
+            raise GradcheckError(f"gradgradcheck: got {len(grad_outputs)} grad_outputs for "
+                                 f"{len(float_outs)} floating-point output(s) of fn")
+    n = len(xs)
+
+    def first_derivative(*args: Any) -> tuple:
+        with _autograd.enable_grad():     # gradcheck evaluates under no_grad; this needs a graph
+            return _first(*args)
+
+    def _first(*args: Any) -> tuple:
+        ys, vs = args[:n], args[n:]
+        out = fn(*ys)
+        out = out if isinstance(out, tuple) else (out,)
+        pairs = [(out[k], v) for k, v in zip(float_outs, vs) if out[k].requires_grad]
+        targets = [ys[i] for i in diff]
+        if not pairs:
+            return tuple(Tensor._wrap(np.zeros(t.shape, t.dtype)) for t in targets)
+        grads = _autograd.grad([o for o, _ in pairs], targets,
+                               [v.to(o.dtype) for o, v in pairs], create_graph=True,
+                               allow_unused=True)
+        return tuple(Tensor._wrap(np.zeros(t.shape, t.dtype)) if g is None else g
+                     for g, t in zip(grads, targets))
+
+    first_derivative.__name__ = f"first derivative of {getattr(fn, '__name__', type(fn).__name__)}"
+    return first_derivative, xs + tuple(grad_outputs)

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .gradcheck import GradcheckResult, check_gradients
+from .gradcheck import GradcheckResult, check_gradients, first_derivative_problem
 from .tensor import Tensor
 
 __all__ = ["register", "unregister", "get", "names", "unavailable", "check", "check_all",
@@ -192,8 +192,9 @@ def _show(v: Any) -> str:
 
 def check(name: str, config: dict | None = None, *, seed: int = 0, fast_mode: bool = False,
           eps: float | None = None, atol: float | None = None, rtol: float | None = None,
-          samples: int | None = None) -> Row:
-    """Gradient-check one op in one configuration (merged over its defaults)."""
+          samples: int | None = None, order: int = 1) -> Row:
+    """Gradient-check one op in one configuration (merged over its defaults); `order=2` checks
+    its second derivatives (gradgradcheck: the backward rule against finite differences)."""
     case = get(name)
     cfg = {**case.defaults, **(config or {})}
     unknown = set(config or {}) - set(case.defaults)
@@ -209,6 +210,10 @@ def check(name: str, config: dict | None = None, *, seed: int = 0, fast_mode: bo
     try:
         rng = np.random.default_rng(seed)
         fn, inputs = case.build(dict(cfg), rng)
+        if order == 2:
+            fn, inputs = first_derivative_problem(fn, inputs, seed=seed)
+        elif order != 1:
+            raise ValueError(f"order must be 1 or 2, got {order!r}")
         res = check_gradients(fn, inputs, fast_mode=fast_mode, samples=samples, seed=seed, **tol)
     except Exception as e:          # an op that raises is reported as an ERROR row, not a crash
         row.status, row.message = "ERROR", f"{type(e).__name__}: {e}"
@@ -226,15 +231,17 @@ def check(name: str, config: dict | None = None, *, seed: int = 0, fast_mode: bo
 
 
 def check_all(ops: Iterable[str] | None = None, *, quick: bool = False, seed: int = 0,
-              fast_mode: bool = False, on_row: Callable[[Row], None] | None = None) -> list[Row]:
-    """Every op (or `ops`) over its grid (`quick`: the first configuration only)."""
+              fast_mode: bool = False, on_row: Callable[[Row], None] | None = None,
+              order: int = 1) -> list[Row]:
+    """Every op (or `ops`) over its grid (`quick`: the first configuration only); `order=2`
+    gradgradchecks them."""
     rows = []
     for name in (list(ops) if ops is not None else names()):
         case = get(name)
         configs = case.configs()[:1] if quick else case.configs()
         for cfg in configs:
             overrides = {k: v for k, v in cfg.items() if k in case.defaults}
-            row = check(name, overrides, seed=seed, fast_mode=fast_mode)
+            row = check(name, overrides, seed=seed, fast_mode=fast_mode, order=order)
             rows.append(row)
             if on_row is not None:
                 on_row(row)

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import autograd
 from . import devices as _device
+from . import numpy_dispatch as _np_dispatch
 from .errors import ArgumentError, DTypeError, ShapeError
 from .ops import activation as A
 from .ops import elementwise as E
@@ -103,6 +104,15 @@ def _normalize_dim(dim: int, ndim: int, op: str) -> int:
         raise ArgumentError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dims "
                             f"(expected a value in [{lo}, {hi}])")
     return int(dim) % max(ndim, 1)
+
+
+def _numpy_axis(op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> tuple[Any, Any]:
+    """NumPy's spellings (axis=, keepdims=), which PyTorch also accepts for reductions."""
+    if axis is not None:
+        if dim is not None:
+            raise ArgumentError(f"{op}: give dim or axis, not both")
+        dim = tuple(axis) if isinstance(axis, list) else axis
+    return dim, keepdim if keepdims is None else keepdims
 
 
 def _normalize_axes(dim: Any, ndim: int, op: str) -> tuple[int, ...]:
@@ -294,6 +304,22 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    # NumPy calls on tensors run the framework's ops (recorded, differentiable): see numpy_dispatch
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return _np_dispatch.array_ufunc(self, ufunc, method, *inputs, **kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
+        return _np_dispatch.array_function(func, args, kwargs)
+
+    def astype(self, dtype: Any, copy: bool = True) -> "Tensor":
+        """NumPy's name for `to(dtype)` (differentiable between float dtypes), so array code
+        runs on tensors too."""
+        return self.to(dtype=dtype, copy=copy)
+
+    def copy(self) -> "Tensor":
+        """NumPy's name for `clone()`: a new tensor, recorded (gradient flows back)."""
+        return self.clone()
+
     def __repr__(self) -> str:
         kw = dict(separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
         if self.dtype.kind == "f":
@@ -315,11 +341,11 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     # ---------------------------------------------------------------------------- autograd
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (see docs/autograd.md)."""
-        if self._base is not None and self._view_version != self._vc.value:
-            self._refresh_view()
-        autograd.backward(self, gradient, retain_graph)
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (only into `inputs` when given);
+        `create_graph=True` makes those gradients differentiable (see docs/autograd.md)."""
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if requires_grad:
@@ -538,11 +564,17 @@ class Tensor:
     def clone(self) -> "Tensor": return E.Clone.apply(self)
 
     # --------------------------------------------------------------------- reductions
-    def sum(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return R.Sum.apply(self, _normalize_axes(dim, self.ndim, "sum"), keepdims=_flag(keepdim, "keepdim"))
+    def sum(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+            keepdims: bool | None = None, dtype: Any = None) -> "Tensor":
+        dim, keepdim = _numpy_axis("sum", dim, keepdim, axis, keepdims)
+        x = self if dtype is None else self.to(dtype=dtype)
+        return R.Sum.apply(x, _normalize_axes(dim, x.ndim, "sum"), keepdims=_flag(keepdim, "keepdim"))
 
-    def mean(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return R.Mean.apply(self._to_float(), _normalize_axes(dim, self.ndim, "mean"), keepdims=_flag(keepdim, "keepdim"))
+    def mean(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+             keepdims: bool | None = None, dtype: Any = None) -> "Tensor":
+        dim, keepdim = _numpy_axis("mean", dim, keepdim, axis, keepdims)
+        x = self._to_float() if dtype is None else self.to(dtype=dtype)
+        return R.Mean.apply(x, _normalize_axes(dim, x.ndim, "mean"), keepdims=_flag(keepdim, "keepdim"))
 
     def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: int | None = None) -> "Tensor":
@@ -575,10 +607,14 @@ class Tensor:
     def min(self, dim: Any = None, keepdim: bool = False) -> Any:
         return self._extreme(dim, keepdim, False)
 
-    def amax(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+    def amax(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+             keepdims: bool | None = None) -> "Tensor":
+        dim, keepdim = _numpy_axis("amax", dim, keepdim, axis, keepdims)
         return R.Amax.apply(self, _normalize_axes(dim, self.ndim, "amax"), keepdims=_flag(keepdim, "keepdim"))
 
-    def amin(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+    def amin(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+             keepdims: bool | None = None) -> "Tensor":
+        dim, keepdim = _numpy_axis("amin", dim, keepdim, axis, keepdims)
         return R.Amin.apply(self, _normalize_axes(dim, self.ndim, "amin"), keepdims=_flag(keepdim, "keepdim"))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":

@@ -39,17 +39,17 @@ class Linear(Function):
         if bias is not None:
             out += bias
         need = ctx.needs_input_grad + (False,) * 3
-        ctx.save_for_backward(x2 if need[1] else None, weight if need[0] else None)
+        ctx.save_for_backward(x if need[1] else None, weight if need[0] else None)
         ctx.x_shape = x.shape
         return out.reshape(x.shape[:-1] + (weight.shape[0],))   # (M, out) -> (*, out)
 
     @staticmethod
     def backward(ctx, grad_output):
-        x2, weight = ctx.saved_tensors
+        x, weight = ctx.saved_tensors
         need_x, need_w, need_b = (ctx.needs_input_grad + (False,))[:3]
         # out_features from grad_output: `weight` is None when x needs no gradient (not saved)
         g = grad_output.reshape(-1, grad_output.shape[-1])       # (*, out) -> (M, out)
         grad_x = (g @ weight).reshape(ctx.x_shape) if need_x else None
-        grad_w = g.T @ x2 if need_w else None
+        grad_w = g.T @ x.reshape(-1, x.shape[-1]) if need_w else None   # (out, M) @ (M, in)
         grad_b = g.sum(axis=0) if need_b else None
         return grad_x, grad_w, grad_b

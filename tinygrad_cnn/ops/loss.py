@@ -34,6 +34,14 @@ def _reduce(loss: np.ndarray, reduction: str, denominator: float) -> tuple[np.nd
         return np.asarray(total / denominator, loss.dtype), 1.0 / denominator if denominator else 0.0
 
 
+def _one_hot(idx: np.ndarray, n_classes: int) -> np.ndarray:
+    """[c = t_i] as a float mask of the input's shape, from idx = the targets with axis 1 kept
+    (size 1). A constant: the rule multiplies by it instead of scattering in place, so it runs
+    on Tensors too."""
+    classes = np.arange(n_classes).reshape((1, -1) + (1,) * (idx.ndim - 2))
+    return (classes == idx).astype(np.float64 if idx.dtype.kind != "f" else idx.dtype)
+
+
 def _index_weights(target: np.ndarray, weight: np.ndarray | None, ignore_index: int,
                    dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(valid mask, safe target with ignored entries set to class 0, w[t_i] with 0 where ignored)."""
@@ -87,15 +95,17 @@ class CrossEntropy(Function):
             ctx.index = (valid, idx, w_t)
             a = None
         out, ctx.scale = _reduce(loss.astype(x.dtype, copy=False), reduction, denominator)
-        ctx.save_for_backward(logp, a, weight)
+        ctx.save_for_backward(x, target if probs else None, weight)
+        ctx.logp, ctx.a = logp, a
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
-        logp, a, weight = ctx.saved_tensors
+        x, target, weight = ctx.saved_tensors
         kw = ctx.kwargs
         eps = float(kw.get("label_smoothing", 0.0))
         need_x, need_t = (ctx.needs_input_grad + (False,))[:2]
+        logp = ctx.cached("logp", lambda: x.log_softmax(1))
         ndim, n_classes, dtype = logp.ndim, logp.shape[1], logp.dtype
         # r_i as an array that broadcasts along the class dim
         r = (grad_output * ctx.scale).astype(dtype, copy=False)
@@ -103,6 +113,10 @@ class CrossEntropy(Function):
         wc = _class_view(weight.astype(dtype, copy=False), ndim) if weight is not None else None
         grad_x = grad_t = None
         if ctx.index is None:                                          # probability targets
+            def targets_weights():
+                q = target.astype(dtype) * (1 - eps) + eps / n_classes if eps else target.astype(dtype)
+                return q * wc if wc is not None else q
+            a = ctx.cached("a", targets_weights)
             if need_x:
                 big_a = np.sum(a, axis=1, keepdims=True)
                 grad_x = r * (np.exp(logp) * big_a - a)
@@ -119,9 +133,7 @@ class CrossEntropy(Function):
             big_a = (1 - eps) * w_t1 + (eps / n_classes) * w_sum * np.expand_dims(valid, 1)
         else:
             big_a = w_t1
-        grad_x = np.exp(logp) * (r * big_a)
-        hit = np.take_along_axis(grad_x, idx, axis=1) - r * (1 - eps) * w_t1
-        np.put_along_axis(grad_x, idx, hit, axis=1)                    # - r (1-ε) w_t one_hot
+        grad_x = np.exp(logp) * (r * big_a) - (r * (1 - eps) * w_t1) * _one_hot(idx, n_classes)
         if eps:
             spread = (eps / n_classes) * (wc if wc is not None else 1.0)
             grad_x -= r * spread * np.expand_dims(valid, 1)
@@ -146,9 +158,8 @@ class NLLLoss(Function):
     def backward(ctx, grad_output):
         idx, w_t = ctx.index
         r = grad_output * ctx.scale
-        grad = np.zeros(ctx.shape, grad_output.dtype)
-        np.put_along_axis(grad, idx, np.expand_dims(-(r * w_t), 1).astype(grad.dtype), axis=1)
-        return grad, None, None
+        grad = np.expand_dims(-(r * w_t), 1) * _one_hot(idx, ctx.shape[1])
+        return grad.astype(grad_output.dtype), None, None
 
 
 class MSELoss(Function):
@@ -159,12 +170,14 @@ class MSELoss(Function):
         diff = x - y
         sq = diff * diff
         out, ctx.scale = _reduce(sq, reduction, sq.size)
-        ctx.save_for_backward(diff)
+        ctx.save_for_backward(x, y)
+        ctx.diff = diff
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
-        (diff,) = ctx.saved_tensors
+        x, y = ctx.saved_tensors
+        diff = ctx.cached("diff", lambda: x - y)
         need_x, need_y = ctx.needs_input_grad
         g = (2 * ctx.scale) * grad_output * diff
         return (g if need_x else None), (-g if need_y else None)
@@ -189,12 +202,14 @@ class HuberLoss(Function):
         size = np.abs(diff)
         loss = np.where(size < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta)) * scale
         out, ctx.scale = _reduce(loss.astype(x.dtype, copy=False), reduction, loss.size)
-        ctx.save_for_backward(diff)
+        ctx.save_for_backward(x, y)
+        ctx.diff = diff
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
-        (diff,) = ctx.saved_tensors
+        x, y = ctx.saved_tensors
+        diff = ctx.cached("diff", lambda: x - y)
         delta, scale = ctx.kwargs.get("delta", 1.0), ctx.kwargs.get("scale", 1.0)
         need_x, need_y = ctx.needs_input_grad
         g = _scaled(grad_output, ctx.scale * scale, diff.dtype) * np.clip(diff, -delta, delta)
@@ -216,12 +231,15 @@ class BinaryCrossEntropy(Function):
         if weight is not None:
             loss = loss * weight
         out, ctx.scale = _reduce(loss.astype(x.dtype, copy=False), reduction, loss.size)
-        ctx.save_for_backward(x, y, weight, log_x, log_1mx)
+        ctx.save_for_backward(x, y, weight)
+        ctx.logs = log_x, log_1mx
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, y, weight, log_x, log_1mx = ctx.saved_tensors
+        x, y, weight = ctx.saved_tensors
+        log_x, log_1mx = ctx.cached("logs", lambda: (np.maximum(np.log(x), -100),
+                                                     np.maximum(np.log(1 - x), -100)))
         need_x, need_y = ctx.needs_input_grad[:2]
         r = _scaled(grad_output, ctx.scale, x.dtype)
         if weight is not None:
@@ -247,12 +265,14 @@ class BinaryCrossEntropyWithLogits(Function):
         if weight is not None:
             loss = loss * weight
         out, ctx.scale = _reduce(loss.astype(x.dtype, copy=False), reduction, loss.size)
-        ctx.save_for_backward(x, y, weight, pos_weight, softplus_neg)
+        ctx.save_for_backward(x, y, weight, pos_weight)
+        ctx.softplus_neg = softplus_neg
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, y, weight, pos_weight, softplus_neg = ctx.saved_tensors
+        x, y, weight, pos_weight = ctx.saved_tensors
+        softplus_neg = ctx.cached("softplus_neg", lambda: np.log(1 + np.exp(-np.abs(x))) + np.maximum(-x, 0))
         need_x, need_y = ctx.needs_input_grad[:2]
         r = _scaled(grad_output, ctx.scale, x.dtype)
         if weight is not None:
@@ -288,12 +308,14 @@ class KLDivergence(Function):
         denominator = (x.shape[0] if x.ndim else 1) if reduction == "batchmean" else loss.size
         out, ctx.scale = _reduce(loss.astype(x.dtype, copy=False),
                                  "mean" if reduction == "batchmean" else reduction, denominator)
-        ctx.save_for_backward(x, y, prob)
+        ctx.save_for_backward(x, y)
+        ctx.prob = prob
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, y, prob = ctx.saved_tensors
+        x, y = ctx.saved_tensors
+        prob = ctx.cached("prob", lambda: np.exp(y) if ctx.kwargs.get("log_target", False) else y)
         need_x, need_y = ctx.needs_input_grad
         r = _scaled(grad_output, ctx.scale, x.dtype)
         grad_x = -r * prob if need_x else None

@@ -91,12 +91,31 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        grad = np.zeros(ctx.in_shape, dtype=grad_output.dtype)
+        # zeros of grad_output's kind (an array, or a Tensor under create_graph)
+        grad = np.zeros_like(grad_output, shape=ctx.in_shape)
         if _is_basic_index(ctx.index):
             grad[ctx.index] = grad_output           # basic slices never repeat an element
         else:
             np.add.at(grad, ctx.index, grad_output)
         return grad, None
+
+
+class IndexAdd(Function):
+    """z = a with v added at `index` (np.add.at: repeated indices accumulate) — the scatter
+    that Index's backward does, as an op of its own so that it is differentiable;
+    dz/da = 1, dz/dv = the gradient gathered at `index` (an Index)."""
+
+    @staticmethod
+    def forward(ctx, a, values, index):
+        ctx.index = index
+        out = a.copy()
+        np.add.at(out, index, values)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        need_a, need_v = ctx.needs_input_grad[:2]
+        return (grad_output if need_a else None), (grad_output[ctx.index] if need_v else None), None
 
 
 class IndexPut(Function):
@@ -123,7 +142,7 @@ class IndexPut(Function):
             if not _is_basic_index(ctx.index):
                 # a repeated integer index is written several times and the last write wins:
                 # only that write's value reaches the output, so only it gets a gradient
-                ids = np.arange(grad_v.size).reshape(grad_v.shape)
+                ids = np.arange(int(np.prod(grad_v.shape))).reshape(grad_v.shape)
                 owner = np.full(grad_output.shape, -1)
                 owner[ctx.index] = ids
                 grad_v = grad_v * (owner[ctx.index] == ids)
@@ -200,7 +219,7 @@ class GatherPad(Function):
         g = grad_output
         for axis, idx, size in reversed(ctx.gathers):
             moved = np.moveaxis(g, axis, 0)                       # the padded axis first
-            out = np.zeros((size,) + moved.shape[1:], g.dtype)
+            out = np.zeros_like(moved, shape=(size,) + moved.shape[1:])
             np.add.at(out, idx, moved)                            # repeated sources accumulate
             g = np.moveaxis(out, 0, axis)
         return np.ascontiguousarray(g)

@@ -25,7 +25,7 @@ _ERFC_COEFFICIENTS = (
 
 def erf(x: np.ndarray) -> np.ndarray:
     """The error function, elementwise, in float64 (NumPy has none)."""
-    x = np.asarray(x, np.float64)
+    x = x.astype(np.float64)               # an array, or a Tensor under create_graph
     z = np.abs(x)
     t = 2.0 / (2.0 + z)
     ty = 4.0 * t - 2.0
@@ -42,12 +42,14 @@ class SiLU(Function):
     @staticmethod
     def forward(ctx, a):
         s = stable_sigmoid(a)
-        ctx.save_for_backward(a, s)
+        ctx.save_for_backward(a)
+        ctx.s = s
         return a * s
 
     @staticmethod
     def backward(ctx, grad_output):
-        a, s = ctx.saved_tensors
+        (a,) = ctx.saved_tensors
+        s = ctx.cached("s", lambda: stable_sigmoid(a))
         return grad_output * s * (1 + a * (1 - s))
 
 
@@ -75,11 +77,12 @@ class GELU(Function):
     def backward(ctx, grad_output):
         (a,) = ctx.saved_tensors
         if ctx.kwargs["approximate"] == "tanh":
-            t = ctx.t
+            t = ctx.cached("t", lambda: np.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a ** 3)))
             du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a ** 2)
             return grad_output * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * du)
         pdf = np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
-        return grad_output * (ctx.cdf + a * pdf)
+        cdf = ctx.cached("cdf", lambda: (0.5 * (1 + erf(a / math.sqrt(2)))).astype(a.dtype))
+        return grad_output * (cdf + a * pdf)
 
 
 class ELU(Function):
@@ -104,14 +107,16 @@ class Softplus(Function):
     @staticmethod
     def forward(ctx, a, *, beta, threshold):
         ba = a * beta
-        ctx.save_for_backward(ba)
+        ctx.save_for_backward(a)
+        ctx.ba = ba
         # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow
         soft = (np.maximum(ba, 0) + np.log1p(np.exp(-np.abs(ba)))) / beta
         return np.where(ba > threshold, a, soft).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad_output):
-        (ba,) = ctx.saved_tensors
+        (a,) = ctx.saved_tensors
+        ba = ctx.cached("ba", lambda: a * ctx.kwargs["beta"])
         return np.where(ba > ctx.kwargs["threshold"], grad_output, grad_output * stable_sigmoid(ba))
 
 

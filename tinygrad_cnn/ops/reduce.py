@@ -96,9 +96,11 @@ class MaxDim(Function):
     def backward(ctx, grad_values, grad_indices):
         axis, keepdims = ctx.axes, ctx.keepdims
         g = grad_values if keepdims else np.expand_dims(grad_values, axis)
-        grad = np.zeros(ctx.in_shape, dtype=grad_values.dtype)
-        np.put_along_axis(grad, ctx.idx, g, axis=axis)
-        return grad, None
+        # one-hot of the argmax along `axis` (a constant: the argmax is locally constant)
+        shape = [1] * len(ctx.in_shape)
+        shape[axis] = ctx.in_shape[axis]
+        onehot = np.arange(ctx.in_shape[axis]).reshape(shape) == ctx.idx
+        return g * onehot, None
 
 
 class Var(Function):
@@ -108,7 +110,7 @@ class Var(Function):
     def forward(ctx, a, axes, correction=1, keepdims=False):
         ctx.axes, ctx.keepdims = axes, keepdims
         mean = np.mean(a, axis=axes, keepdims=True)
-        ctx.save_for_backward(a, mean)
+        ctx.save_for_backward(a)
         ctx.denominator = max(_reduced_count(a.shape, axes) - correction, 0)
         squares = np.sum((a - mean) ** 2, axis=axes, keepdims=keepdims)
         with np.errstate(divide="ignore", invalid="ignore"):    # n <= correction: inf/nan, like torch
@@ -116,8 +118,9 @@ class Var(Function):
 
     @staticmethod
     def backward(ctx, grad_output, *_):
-        a, mean = ctx.saved_tensors
+        (a,) = ctx.saved_tensors
         axes, keepdims = ctx.axes, ctx.keepdims
+        mean = np.mean(a, axis=axes, keepdims=True)     # recomputed: differentiable on Tensors
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = 2.0 / ctx.denominator if ctx.denominator else np.nan
         return (_kept(grad_output, axes, keepdims) * (a - mean) * scale).astype(a.dtype), None

@@ -25,10 +25,10 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .errors import AnomalyError, ArgumentError, BackwardError
+from ..errors import AnomalyError, ArgumentError, BackwardError
 
 __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "backward", "grad_mode", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
+           "backward", "grad", "once_differentiable", "gradgradcheck", "gradcheck", "grad_mode", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
 
 
 # ----------------------------------------------------------------------------------- grad mode
@@ -150,7 +150,7 @@ class Context:
     """
 
     __slots__ = ("fn", "inputs", "edges", "needs_input_grad", "kwargs", "saved", "saved_versions",
-                 "outputs_meta", "freed", "pre_hooks", "retained", "forward_site", "scope", "keep", "__dict__",
+                 "outputs_meta", "freed", "pre_hooks", "retained", "forward_site", "scope", "keep", "graph", "__dict__",
                  "__weakref__")
 
     def __init__(self, fn: type, inputs: tuple, needs_input_grad: tuple[bool, ...],
@@ -172,6 +172,7 @@ class Context:
         self.forward_site: str | None = None            # user file:line, recorded in anomaly mode
         self.scope: tuple = ()                          # Modules whose forward made this op, outer first
         self.keep: list | None = None                   # tensors kept alive past free() (graph viewer)
+        self.graph = False                              # backward running on Tensors (create_graph)
 
     # -- the PyTorch-style API used inside forward/backward
     def save_for_backward(self, *arrays: Any) -> None:
@@ -181,10 +182,33 @@ class Context:
 
     @property
     def saved_tensors(self) -> tuple:
+        """What forward saved: arrays in an ordinary backward; under create_graph=True, the
+        graph's own tensors for saved inputs and outputs (so the backward rule records itself
+        onto the forward graph) and the values themselves for anything else."""
         if self.freed:
             raise BackwardError(self._freed_message())
         self._check_versions()
-        return self.saved
+        if not self.graph:
+            return self.saved
+        return tuple(self._as_graph_tensor(a, entry) for a, entry in zip(self.saved, self.saved_versions))
+
+    def _as_graph_tensor(self, array: Any, entry: tuple | None) -> Any:
+        if entry is None:
+            return array
+        counter, _, _, (kind, index) = entry
+        if kind == "input":
+            t = self.inputs[index]
+            return t if t is not None and t._data is array else array
+        t = _TensorType._wrap(array)              # an output: a handle on this node's output
+        t._vc, t.requires_grad, t.grad_fn, t._output_nr = counter, True, self, index
+        return t
+
+    def cached(self, name: str, recompute: Callable[[], Any]) -> Any:
+        """A value forward derived from its inputs and kept to speed up the ordinary backward
+        (`ctx.<name>`). Under create_graph=True the cache is not part of the graph, so the
+        value is recomputed from the graph's tensors by `recompute()` instead: the backward
+        rule stays one formula, and its second derivative sees the dependence."""
+        return recompute() if self.graph else self.__dict__[name]
 
     def mark_non_differentiable(self, *arrays: np.ndarray) -> None:
         """Outputs listed here (by identity) get no gradient, e.g. the indices of max()."""
@@ -219,7 +243,7 @@ class Context:
             return None
         for i, t in enumerate(self.inputs):
             if _is_tensor(t) and (t._data is array or np.may_share_memory(t._data, array)):
-                return (t._vc, t._vc.value, t.shape, f"input {i}")
+                return (t._vc, t._vc.value, t.shape, ("input", i))
         return None
 
     def _track_saved_outputs(self, outputs: list) -> None:
@@ -231,8 +255,7 @@ class Context:
                 continue
             for nr, t in enumerate(outputs):
                 if t._data is array or np.may_share_memory(t._data, array):
-                    versions[k] = (t._vc, t._vc.value, t.shape,
-                                   "its output" if len(outputs) == 1 else f"output {nr}")
+                    versions[k] = (t._vc, t._vc.value, t.shape, ("output", nr))
                     break
         self.saved_versions = tuple(versions)
 
@@ -240,8 +263,10 @@ class Context:
         for entry in self.saved_versions:
             if entry is None:
                 continue
-            counter, version, shape, role = entry
+            counter, version, shape, (kind, index) = entry
             if counter.value != version:
+                role = (f"input {index}" if kind == "input" else
+                        "its output" if len(self.outputs_meta) == 1 else f"output {index}")
                 raise BackwardError(
                     f"one of the tensors {self.name} saved for backward ({role}, shape {shape}) "
                     f"was modified by an in-place operation: it is at version {counter.value}, "
@@ -406,82 +431,253 @@ def topological_order(roots: Iterable[Context],
     return order
 
 
-def backward(tensor: Any, gradient: Any = None, retain_graph: bool = False) -> None:
-    """Backpropagate from `tensor`, accumulating into the `.grad` of leaves that require grad."""
+def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs: Any = None) -> None:
+    """Backpropagate from one or several roots, accumulating into the `.grad` of the leaves
+    that require grad (or only into `inputs`, leaves or not, when given). `create_graph=True`
+    runs every backward rule on Tensors, so the gradients are themselves differentiable; it
+    implies `retain_graph=True`, as in PyTorch."""
+    roots = _roots(tensors, grad_tensors, "backward", create_graph)
+    targets = None if inputs is None else _targets(inputs, "backward(inputs=...)")
+    if retain_graph is None:
+        retain_graph = create_graph
+    _run(roots, bool(retain_graph), bool(create_graph), targets, accumulate=True)
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool | None = None,
+         materialize_grads: bool = False) -> tuple:
+    """d(outputs)/d(inputs) as a tuple of Tensors, one per input, without touching any `.grad`
+    (PyTorch's torch.autograd.grad). `grad_outputs` weights non-scalar outputs (the vector of
+    the vector-Jacobian product); with `create_graph=True` the results are differentiable.
+    An input the outputs do not depend on raises, unless `allow_unused=True` (then None, or
+    zeros with `materialize_grads=True`)."""
+    single = _is_tensor(inputs)
+    targets = _targets([inputs] if single else inputs, "grad(inputs=...)")
+    roots = _roots(outputs, grad_outputs, "grad", create_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    found = _run(roots, bool(retain_graph), bool(create_graph), targets, accumulate=False)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    results = []
+    for i, t in enumerate(targets):
+        g = found.get(i)
+        if g is None:
+            if not allow_unused:
+                raise BackwardError(
+                    f"grad(): input {i} (shape {tuple(t.shape)}) was not used to compute the "
+                    f"outputs, so it has no gradient; pass allow_unused=True to get None for it "
+                    f"(or materialize_grads=True to get zeros)")
+            if materialize_grads:
+                g = np.zeros(t.shape, t.dtype)
+        results.append(None if g is None else g if _is_tensor(g) else _TensorType._wrap(g))
+    return tuple(results)
+
+
+def _roots(tensors: Any, grads: Any, op: str, graph: bool) -> list:
+    """(tensor, initial gradient) per root; the gradient is an array, or a Tensor in graph mode."""
     Tensor = _TensorType
-    if not tensor.requires_grad:
-        raise BackwardError(
-            "backward() called on a tensor that does not require grad: it was not computed from "
-            "any tensor with requires_grad=True, or it was computed under no_grad().")
-    if gradient is None:
-        if tensor._data.size != 1:
-            raise BackwardError(
-                f"backward() without a gradient is only defined for a scalar (one-element) "
-                f"output, but the output has shape {tuple(tensor.shape)}; call "
-                f"backward(gradient=...) with a tensor of that shape, or reduce it first (.sum()).")
-        grad = np.ones_like(tensor._data)
+    ts = [tensors] if _is_tensor(tensors) else list(tensors)
+    if grads is None:
+        gs = [None] * len(ts)
     else:
-        grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
-        if grad.shape != tensor._data.shape:
-            raise BackwardError(f"backward(gradient=...) got shape {grad.shape}, but the output "
-                                f"has shape {tensor._data.shape}; they must match.")
-        grad = grad.astype(tensor._data.dtype, copy=False)
-
-    # Arrays already stored in some leaf's .grad, or owned by the caller: reaching a leaf again
-    # they are copied, so no .grad aliases another's or the caller's `gradient` array.
-    handed_out: set[int] = {id(grad)} if gradient is not None else set()
-    if tensor.grad_fn is None:            # backward on a leaf: d leaf / d leaf = 1
-        _accumulate_leaf(tensor, grad, handed_out)
-        return
-
-    root = tensor.grad_fn
-    pending: dict[int, list] = {id(root): [None] * len(root.outputs_meta)}
-    pending[id(root)][tensor._output_nr] = grad
-    for node in reversed(topological_order([root])):
-        grads = pending.pop(id(node), None)
-        if grads is None:                 # reachable, but no gradient flows into it
+        gs = [grads] if _is_tensor(grads) or not isinstance(grads, (list, tuple)) else list(grads)
+    if not ts or any(not _is_tensor(t) for t in ts):
+        raise BackwardError(f"{op}(): expected a Tensor or a sequence of Tensors as outputs, got "
+                            f"{type(tensors).__name__}")
+    if len(gs) != len(ts):
+        raise BackwardError(f"{op}(): got {len(ts)} output(s) but {len(gs)} gradient(s); give "
+                            f"one gradient (or None) per output")
+    roots = []
+    for k, (t, g) in enumerate(zip(ts, gs)):
+        label = "" if len(ts) == 1 else f" (output {k})"
+        if t._base is not None and t._view_version != t._vc.value:
+            t._refresh_view()
+        if not t.requires_grad:
+            raise BackwardError(
+                f"{op}(){label}: the tensor does not require grad: it was not computed from any "
+                f"tensor with requires_grad=True, or it was computed under no_grad().")
+        if g is None:
+            if t._data.size != 1:
+                raise BackwardError(
+                    f"{op}(){label}: a gradient can only be implied for a scalar (one-element) "
+                    f"output, but the output has shape {tuple(t.shape)}; pass "
+                    f"{'gradient' if op == 'backward' else 'grad_outputs'}=... with a tensor of "
+                    f"that shape, or reduce it first (.sum()).")
+            arr = np.ones_like(t._data)
+            roots.append((t, Tensor._wrap(arr) if graph else arr, False))
             continue
-        if node.freed:
-            raise BackwardError(node._freed_message())
-        _run_output_hooks(node, grads)
-        if len(grads) > 1:                # multi-output op: absent gradients are zeros
-            grads = [np.zeros(s, d) if g is None else g
-                     for g, (s, d) in zip(grads, node.outputs_meta)]
-        input_grads = node.fn.backward(node, *grads)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
-        _check_gradient_count(node, input_grads)
-        if grad_mode.anomaly:
-            _check_finite(node.name, "backward", input_grads, node.forward_site)
-        for index, (inp, need, edge, g) in enumerate(
-                zip(node.inputs, node.needs_input_grad, node.edges, input_grads)):
-            if not need or g is None:
-                continue
-            if edge is None:
-                _accumulate_leaf(inp, _conform(node, index, inp._data, g), handed_out)
+        if isinstance(g, Tensor):
+            arr = g._data
+        else:
+            try:
+                arr = np.asarray(g, dtype=t.dtype)
+            except (TypeError, ValueError):
+                raise BackwardError(f"{op}(){label}: the gradient must be a tensor or array of "
+                                    f"numbers, got {type(g).__name__}") from None
+        if arr.shape != t._data.shape:
+            raise BackwardError(f"{op}(){label}: the gradient has shape {arr.shape}, but the "
+                                f"output has shape {t._data.shape}; they must match.")
+        if graph:
+            g = g if isinstance(g, Tensor) else Tensor._wrap(arr)
+            roots.append((t, g if g.dtype == t.dtype else g.to(t.dtype), True))
+        else:
+            roots.append((t, arr.astype(t.dtype, copy=False), True))
+    return roots
+
+
+def _targets(inputs: Any, op: str) -> list:
+    ts = [inputs] if _is_tensor(inputs) else list(inputs)
+    for i, t in enumerate(ts):
+        if not _is_tensor(t):
+            raise BackwardError(f"{op}: input {i} is a {type(t).__name__}, not a Tensor")
+        if not t.requires_grad:
+            raise BackwardError(f"{op}: input {i} (shape {tuple(t.shape)}) does not require grad, "
+                                f"so no gradient is defined for it")
+    return ts
+
+
+def _run(roots: list, retain_graph: bool, graph: bool, targets: list | None,
+         accumulate: bool) -> dict:
+    """The engine: one reverse topological sweep from all roots. With `targets`, gradients are
+    captured only for those tensors (leaves by identity, non-leaves by graph position) and
+    accumulated into their `.grad` when `accumulate`, else returned; without, every leaf that
+    requires grad accumulates."""
+    leaf_slot: dict[int, int] = {}
+    node_slot: dict[tuple, int] = {}
+    if targets is not None:
+        for i, t in enumerate(targets):
+            if t.grad_fn is None:
+                leaf_slot[id(t)] = i
             else:
-                producer, nr = edge
-                shape, dtype = producer.outputs_meta[nr]
-                g = _conform(node, index, (shape, dtype), g)
-                slots = pending.setdefault(id(producer), [None] * len(producer.outputs_meta))
-                slots[nr] = g if slots[nr] is None else slots[nr] + g
-        if not retain_graph:
-            node.free()
+                node_slot[(id(t.grad_fn), t._output_nr)] = i
+    found: dict[int, Any] = {}
+    handed_out: set[int] = set()
+    for t, g, user_owned in roots:
+        if user_owned:
+            handed_out.add(id(g))
+
+    def deliver_leaf(leaf: Any, g: Any) -> None:
+        if targets is None:
+            _accumulate_leaf(leaf, g, handed_out)
+            return
+        i = leaf_slot.get(id(leaf))
+        if i is None:
+            return
+        _deliver(i, targets[i], g, found, accumulate, handed_out)
+
+    pending: dict[int, list] = {}
+    nodes = []
+    for t, g, _ in roots:
+        if t.grad_fn is None:                 # backward on a leaf: d leaf / d leaf = 1
+            deliver_leaf(t, g)
+            continue
+        node = t.grad_fn
+        slots = pending.setdefault(id(node), [None] * len(node.outputs_meta))
+        slots[t._output_nr] = g if slots[t._output_nr] is None else slots[t._output_nr] + g
+        nodes.append(node)
+    if not nodes:
+        return found
+    with set_grad_enabled(graph):
+        for node in reversed(topological_order(nodes)):
+            grads = pending.pop(id(node), None)
+            if grads is None:                 # reachable, but no gradient flows into it
+                continue
+            if node.freed:
+                raise BackwardError(node._freed_message())
+            _run_output_hooks(node, grads, graph)
+            if node_slot:
+                for nr, g in enumerate(grads):
+                    i = node_slot.get((id(node), nr))
+                    if i is not None and g is not None:
+                        _deliver(i, targets[i], g, found, accumulate, handed_out)
+            if len(grads) > 1:                # multi-output op: absent gradients are zeros
+                grads = [_zeros(s, d, graph) if g is None else g
+                         for g, (s, d) in zip(grads, node.outputs_meta)]
+            input_grads = _call_backward(node, grads, graph)
+            for index, (inp, need, edge, g) in enumerate(
+                    zip(node.inputs, node.needs_input_grad, node.edges, input_grads)):
+                if not need or g is None:
+                    continue
+                if edge is None:
+                    deliver_leaf(inp, _conform(node, index, (inp.shape, inp.dtype), g, graph))
+                else:
+                    producer, nr = edge
+                    shape, dtype = producer.outputs_meta[nr]
+                    g = _conform(node, index, (shape, dtype), g, graph)
+                    slots = pending.setdefault(id(producer), [None] * len(producer.outputs_meta))
+                    slots[nr] = g if slots[nr] is None else slots[nr] + g
+            if not retain_graph:
+                node.free()
+    return found
 
 
-def _conform(node: Context, index: int, like: Any, g: Any) -> np.ndarray:
-    """Check a returned gradient against its input (an array, or the (shape, dtype) the input
-    had when recorded): same shape, same dtype (cast if needed)."""
-    shape, dtype = (like.shape, like.dtype) if isinstance(like, np.ndarray) else like
-    if isinstance(g, _TensorType):
-        g = g._data
-    g = np.asarray(g)
-    if g.shape != shape:
+def _call_backward(node: Context, grads: list, graph: bool) -> tuple:
+    """Run one op's backward rule: on arrays (the fast path), or in graph mode on Tensors with
+    `ctx.saved_tensors` giving the graph's own tensors, so the rule records itself."""
+    if graph:
+        node.graph = True
+        try:
+            input_grads = node.fn.backward(node, *grads)
+        finally:
+            node.graph = False
+    else:
+        input_grads = node.fn.backward(node, *grads)
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
+    _check_gradient_count(node, input_grads)
+    if grad_mode.anomaly:
+        _check_finite(node.name, "backward", [g._data if _is_tensor(g) else g for g in input_grads],
+                      node.forward_site)
+    if graph:
+        input_grads = tuple(_graph_gradient(node, g, grads) for g in input_grads)
+    return input_grads
+
+
+def _graph_gradient(node: Context, g: Any, grads: list) -> Any:
+    """In graph mode a rule that returned a plain array computed it outside the graph: the
+    gradient is right, but differentiating it again would silently give zero. It becomes a
+    tensor whose own backward raises, naming the op (once_differentiable's behaviour)."""
+    if g is None or _is_tensor(g):
+        return g
+    arr = np.asarray(g)
+    upstream = [t for t in grads if _is_tensor(t) and t.requires_grad]
+    upstream += [t for t in node.inputs if _is_tensor(t) and t.requires_grad]
+    if not upstream:
+        return _TensorType._wrap(arr)
+    return _NotTwiceDifferentiable.apply(arr, node.name, *upstream)
+
+
+def _zeros(shape: tuple, dtype: Any, graph: bool) -> Any:
+    arr = np.zeros(shape, dtype)
+    return _TensorType._wrap(arr) if graph else arr
+
+
+def _deliver(i: int, target: Any, g: Any, found: dict, accumulate: bool, handed_out: set) -> None:
+    if accumulate:
+        _accumulate_leaf(target, g, handed_out)
+    else:
+        found[i] = g if found.get(i) is None else found[i] + g
+
+
+def _conform(node: Context, index: int, like: tuple, g: Any, graph: bool = False) -> Any:
+    """Check a returned gradient against its input's recorded (shape, dtype): same shape, same
+    dtype (cast if needed). In graph mode it stays a Tensor."""
+    shape, dtype = like
+    if graph:
+        gshape, gdtype = tuple(g.shape), g.dtype
+    else:
+        if _is_tensor(g):
+            g = g._data
+        g = np.asarray(g)
+        gshape, gdtype = g.shape, g.dtype
+    if gshape != shape:
         raise BackwardError(
-            f"{node.name}.backward returned a gradient of shape {g.shape} for input {index}, "
+            f"{node.name}.backward returned a gradient of shape {gshape} for input {index}, "
             f"whose shape is {shape}; each gradient must have its input's shape.")
-    if g.dtype != dtype:
-        g = g.astype(dtype)
+    if gdtype != dtype:
+        g = g.to(dtype) if graph else g.astype(dtype)
     return g
 
 
@@ -493,52 +689,118 @@ def _check_gradient_count(node: Context, input_grads: tuple) -> None:
             f"{n_in} positional input(s); return one gradient (or None) per input.")
 
 
-def _accumulate_leaf(leaf: Any, g: np.ndarray, handed_out: set[int]) -> None:
+def _accumulate_leaf(leaf: Any, g: Any, handed_out: set[int]) -> None:
+    """Add g into leaf.grad. Arrays: the same array may reach two leaves (Add passes its
+    gradient through to both inputs) or be a read-only view, so it is copied and each leaf owns
+    its .grad. In graph mode g is a Tensor and .grad keeps its graph (as in PyTorch)."""
+    Tensor = _TensorType
     for hook in getattr(leaf, "_hooks", None) or ():
-        new = hook(_TensorType._wrap(g))
+        new = hook(g if isinstance(g, Tensor) else Tensor._wrap(g))
         if new is not None:
-            g = _conform_hook(leaf, new)
-    # The same array may reach two leaves (Add passes its gradient through to both inputs) or
-    # be a read-only view; copy so that each leaf owns its .grad.
+            g = _conform_hook(leaf, new, isinstance(g, Tensor))
+    if isinstance(g, Tensor):
+        if id(g) in handed_out:
+            g = g.clone()
+        handed_out.add(id(g))
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        return
     if id(g) in handed_out or g.base is not None or not g.flags.writeable:
         g = g.copy()
     if leaf.grad is None:
         handed_out.add(id(g))
-        leaf.grad = _TensorType._wrap(g)
+        leaf.grad = Tensor._wrap(g)
     else:
-        leaf.grad = _TensorType._wrap(leaf.grad._data + g)
+        leaf.grad = Tensor._wrap(leaf.grad._data + g)
 
 
-def _conform_hook(t: Any, new: Any) -> np.ndarray:
-    arr = new._data if isinstance(new, _TensorType) else np.asarray(new)
-    if arr.shape != t._data.shape:
-        raise BackwardError(f"a hook returned a gradient of shape {arr.shape} for a tensor of "
-                            f"shape {t._data.shape}; hooks must keep the gradient's shape.")
-    return arr.astype(t._data.dtype, copy=False)
+def _conform_hook(t: Any, new: Any, graph: bool) -> Any:
+    Tensor = _TensorType
+    shape = new.shape if isinstance(new, Tensor) else np.shape(new)
+    if tuple(shape) != tuple(t.shape):
+        raise BackwardError(f"a hook returned a gradient of shape {tuple(shape)} for a tensor of "
+                            f"shape {tuple(t.shape)}; hooks must keep the gradient's shape.")
+    if graph:
+        new = new if isinstance(new, Tensor) else Tensor._wrap(np.asarray(new))
+        return new if new.dtype == t.dtype else new.to(t.dtype)
+    arr = new._data if isinstance(new, Tensor) else np.asarray(new)
+    return arr.astype(t.dtype, copy=False)
 
 
-def _run_output_hooks(node: Context, grads: list) -> None:
+def _run_output_hooks(node: Context, grads: list, graph: bool) -> None:
     """Tensor hooks and retain_grad() on non-leaf outputs see the complete incoming gradient."""
+    Tensor = _TensorType
     if node.pre_hooks:
         for nr, hooks in node.pre_hooks.items():
             if grads[nr] is None:
                 continue
             for hook in hooks:
-                new = hook(_TensorType._wrap(grads[nr]))
+                g = grads[nr]
+                new = hook(g if isinstance(g, Tensor) else Tensor._wrap(g))
                 if new is not None:
                     shape, dtype = node.outputs_meta[nr]
-                    arr = new._data if isinstance(new, _TensorType) else np.asarray(new)
-                    if arr.shape != shape:
+                    got = new.shape if isinstance(new, Tensor) else np.shape(new)
+                    if tuple(got) != tuple(shape):
                         raise BackwardError(
                             f"a hook on the output of {node.name} returned a gradient of shape "
-                            f"{arr.shape}, expected {shape}.")
-                    grads[nr] = arr.astype(dtype, copy=False)
+                            f"{tuple(got)}, expected {shape}.")
+                    if graph:
+                        new = new if isinstance(new, Tensor) else Tensor._wrap(np.asarray(new))
+                        grads[nr] = new if new.dtype == dtype else new.to(dtype)
+                    else:
+                        arr = new._data if isinstance(new, Tensor) else np.asarray(new)
+                        grads[nr] = arr.astype(dtype, copy=False)
     if node.retained:
         for nr, ref in node.retained.items():
             t = ref()
-            if t is not None and grads[nr] is not None:
-                g = grads[nr].copy()
-                t.grad = _TensorType._wrap(g if t.grad is None else t.grad._data + g)
+            g = grads[nr]
+            if t is not None and g is not None:
+                if not isinstance(g, Tensor):
+                    g = Tensor._wrap(g.copy())
+                t.grad = g if t.grad is None else t.grad + g
+
+
+class _NotTwiceDifferentiable(Function):
+    """The gradient an op's backward computed outside the graph (a `once_differentiable`
+    backward, or one that returned arrays under create_graph=True). Its value is exact; its
+    backward raises, naming the op, because differentiating it again would be silently zero."""
+
+    @staticmethod
+    def forward(ctx, value, op_name, *upstream):
+        ctx.op_name = op_name
+        return value
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise BackwardError(
+            f"the gradient computed by {ctx.op_name}.backward is not differentiable: that "
+            f"backward is once_differentiable (it works on NumPy arrays outside the graph), so "
+            f"a second derivative through it cannot be computed. Write its backward with "
+            f"differentiable operations to use create_graph=True through it.")
+
+
+def once_differentiable(backward_fn: Callable) -> Callable:
+    """Decorator for a custom Function's backward that works on NumPy arrays only (as PyTorch's
+    torch.autograd.function.once_differentiable): under create_graph=True it still gets arrays,
+    and its results become gradients whose own backward raises a clear error."""
+    @functools.wraps(backward_fn)
+    def wrapper(ctx: Context, *grad_outputs: Any) -> Any:
+        if not getattr(ctx, "graph", False):
+            return backward_fn(ctx, *grad_outputs)
+        arrays = [g._data if _is_tensor(g) else g for g in grad_outputs]
+        ctx.graph = False                 # saved_tensors as arrays
+        try:
+            with no_grad():
+                result = backward_fn(ctx, *arrays)
+        finally:
+            ctx.graph = True
+        single = not isinstance(result, tuple)
+        results = (result,) if single else result
+        out = tuple(_graph_gradient(ctx, None if r is None else
+                                    (r._data if _is_tensor(r) else np.asarray(r)), grad_outputs)
+                    for r in results)
+        return out[0] if single else out
+    wrapper.once_differentiable = True
+    return wrapper
 
 
 # ---------------------------------------------------------------------------- anomaly checks
@@ -564,3 +826,12 @@ def _user_call_site() -> str:
     if frame is None:
         return "<unknown>"
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def __getattr__(name: str) -> Any:
+    """tc.autograd.gradcheck / gradgradcheck, as in torch.autograd (defined in gradcheck.py,
+    which sits above this module)."""
+    if name in ("gradcheck", "gradgradcheck"):
+        from .. import gradcheck as _gc
+        return getattr(_gc, name)
+    raise AttributeError(f"module 'tinygrad_cnn.autograd' has no attribute {name!r}")
