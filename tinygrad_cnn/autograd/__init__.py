@@ -374,7 +374,10 @@ class Function:
         for i, o in enumerate(outs):
             if isinstance(o, Tensor):       # a user forward that returned a Tensor
                 o = o._data
-            o = np.asarray(o)
+            if not isinstance(o, np.ndarray):   # a NumPy scalar (np.sqrt of a 0-d array)
+                scalar, o = o, np.asarray(o)
+                if record and ctx.saved:        # keep "saved its output" recognisable
+                    ctx.saved = tuple(o if v is scalar else v for v in ctx.saved)
             t = Tensor._wrap(o)
             if o.base is not None or any(o is r for r in raw):
                 _share_memory_identity(cls, t, o, args, multi)

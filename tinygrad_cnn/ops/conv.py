@@ -52,6 +52,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
+from .generic import is_graph
 from ..errors import ArgumentError, ShapeError, WorkspaceError
 from .parallel import Scratch, get_num_threads, partition, run_parallel
 from .workspace import get_workspace_limit, strided_ufuncs
@@ -560,6 +561,10 @@ class ConvNd(Function):
             (x_shape, w_shape), need = ctx.empty_shapes, ctx.needs_input_grad + (False, False)
             return tuple(np.zeros(shape, grad_output.dtype) if need[i] else None
                          for i, shape in enumerate((x_shape, w_shape, w_shape[:1])))
+        if is_graph(grad_output):         # create_graph: the same products, as differentiable ops
+            ctx.saved_tensors             # (the in-place check)
+            return conv_backward_graph(ctx.inputs[0], ctx.inputs[1], grad_output, ctx.needs_input_grad,
+                                       **ctx.kwargs)
         if "bands" in ctx.__dict__:       # one image's columns exceed the workspace limit
             return _banded_backward(ctx, grad_output)
         x, weight, kept = ctx.saved_tensors
@@ -741,6 +746,14 @@ class ConvTransposeNd(Function):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = (ctx.needs_input_grad + (False, False))[:3]
         kw = ctx.kwargs
+        if is_graph(grad_output):         # create_graph: the same products, as differentiable ops
+            crops, pads = ctx.adjoint
+            g = grad_output[(slice(None), slice(None)) + tuple(slice(0, c) for c in crops)]
+            grad_x, grad_w, _ = conv_backward_graph(
+                g, ctx.inputs[1], ctx.inputs[0], (need_x, need_w, False), stride=kw["stride"],
+                padding=pads, dilation=kw["dilation"], groups=kw["groups"], adjoint=True)
+            grad_b = grad_output.sum(axis=(0,) + tuple(range(2, grad_output.ndim))) if need_b else None
+            return grad_x, grad_w, grad_b
         stride, dilation, groups = kw["stride"], kw["dilation"], kw["groups"]
         grad_x = grad_w = grad_b = None
         if need_b:
@@ -763,6 +776,41 @@ class ConvTransposeNd(Function):
         return grad_x if need_x else None, grad_w, grad_b
 
 
+def conv_backward_graph(x: Any, weight: Any, grad_output: Any, needs: tuple, *, stride: tuple,
+                        padding: tuple, dilation: tuple, groups: int, adjoint: bool = False) -> tuple:
+    """ConvNd's backward under create_graph=True, from the Functions it is made of, so that it
+    is itself differentiable (second derivatives, gradient penalties):
+        grad_input  = conv_transpose(grad_output, W)                (the adjoint conv)
+        grad_weight = Σ_n G_n · unfold(x)_nᵀ                        (per group: a correlation of
+                                                                     x with grad_output)
+        grad_bias   = Σ grad_output
+    With `adjoint=True` (ConvTransposeNd's backward) the roles swap: `x` is the conv's input
+    (ConvTranspose's grad_output), `grad_output` is the conv's output gradient (its input), and
+    grad_input is that conv itself."""
+    need_x, need_w, need_b = (tuple(needs) + (False,) * 3)[:3]
+    kernel = tuple(weight.shape[2:])
+    n = x.shape[0]
+    grad_x = grad_w = grad_b = None
+    if need_x:
+        if adjoint:
+            grad_x = ConvNd.apply(x, weight, None, stride=stride, padding=padding,
+                                  dilation=dilation, groups=groups)
+        else:
+            grad_x = ConvTransposeNd.apply(grad_output, weight, None, stride=stride,
+                                           padding=padding, dilation=dilation, groups=groups,
+                                           out=tuple(x.shape[2:]))
+    if need_w:
+        cols = Unfold.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+        positions = cols.shape[-1]
+        cols = cols.reshape(n, groups, -1, positions)                  # (N, G, C/G·KK, L)
+        g = grad_output.reshape(n, groups, -1, positions)              # (N, G, CO/G, L)
+        grad_w = np.matmul(g, np.swapaxes(cols, -1, -2)).sum(axis=0)   # (G, CO/G, C/G·KK)
+        grad_w = grad_w.reshape(weight.shape)
+    if need_b:
+        grad_b = grad_output.sum(axis=(0,) + tuple(range(2, grad_output.ndim)))
+    return grad_x, grad_w, grad_b
+
+
 # --------------------------------------------------------------------------- unfold / fold
 class Unfold(Function):
     """cols = im2col(x): (N, C, H, W) -> (N, C*KH*KW, OH*OW), PyTorch's F.unfold.
@@ -778,6 +826,8 @@ class Unfold(Function):
     def backward(ctx, grad_output):
         x_shape, out = ctx.shape
         kw = ctx.kwargs
+        if is_graph(grad_output):         # create_graph: col2im as the Fold op (its backward: Unfold)
+            return Fold.apply(grad_output, output_size=tuple(x_shape[2:]), **kw)
         return col2im(grad_output, x_shape, kw["kernel"], kw["stride"], kw["padding"], kw["dilation"], out)
 
 
@@ -796,4 +846,6 @@ class Fold(Function):
     @staticmethod
     def backward(ctx, grad_output):
         kw = ctx.kwargs
+        if is_graph(grad_output):         # create_graph: im2col as the Unfold op (its backward: Fold)
+            return Unfold.apply(grad_output, **{k: v for k, v in kw.items() if k != "output_size"})
         return im2col(grad_output, kw["kernel"], kw["stride"], kw["padding"], kw["dilation"], ctx.out)

@@ -28,7 +28,7 @@ class Embedding(Function):
         if kw.get("scale_grad_by_freq"):
             counts = np.bincount(flat, minlength=ctx.rows)
             g = g / counts[flat].reshape(-1, 1)
-        grad = np.zeros((ctx.rows, g.shape[1]), grad_output.dtype)
+        grad = np.zeros_like(g, shape=(ctx.rows, g.shape[1]))   # an array, or a Tensor (create_graph)
         np.add.at(grad, flat, g)
         if kw.get("padding_idx") is not None:
             grad[kw["padding_idx"]] = 0
@@ -53,5 +53,7 @@ class MaxUnpool2d(Function):
     @staticmethod
     def backward(ctx, grad_output):
         n, c = grad_output.shape[:2]
-        g = grad_output.reshape(n, c, -1)                    # (N, C, OH, OW) -> (N, C, OH*OW)
-        return np.take_along_axis(g, ctx.flat_idx, axis=2).reshape(ctx.in_shape), None
+        g = grad_output.reshape(n * c, -1)                   # (N, C, OH, OW) -> (N*C, OH*OW)
+        rows = np.arange(n * c).reshape(-1, 1)
+        # the gather as advanced indexing (not take_along_axis): it also runs on Tensors
+        return g[rows, ctx.flat_idx.reshape(n * c, -1)].reshape(ctx.in_shape), None

@@ -222,7 +222,7 @@ class GatherPad(Function):
             out = np.zeros_like(moved, shape=(size,) + moved.shape[1:])
             np.add.at(out, idx, moved)                            # repeated sources accumulate
             g = np.moveaxis(out, 0, axis)
-        return np.ascontiguousarray(g)
+        return g
 
 
 class Cat(Function):

@@ -41,16 +41,29 @@ class BatchNorm(Function):
         if bias is not None:
             y += bias.reshape(shape)
         ctx.training = training
-        ctx.save_for_backward(xhat, inv_std, weight)
+        ctx.save_for_backward(x, weight)
+        ctx.stats = xhat, inv_std
+        if not training:              # the running stats change in place after this step
+            ctx.eval_stats = mean.copy(), var.copy()
         return y
 
     @staticmethod
     def backward(ctx, grad_output):
-        xhat, inv_std, weight = ctx.saved_tensors
+        x, weight = ctx.saved_tensors
         need_x, need_w, need_b = (ctx.needs_input_grad + (False,) * 3)[:3]
         g = grad_output
         axes = (0,) + tuple(range(2, g.ndim))
         shape = (1, g.shape[1]) + (1,) * (g.ndim - 2)
+
+        def statistics():             # x̂ and 1/σ from x itself, differentiably (create_graph)
+            if ctx.training:
+                mean = np.mean(x, axis=axes, keepdims=True)
+                var = np.mean((x - mean) * (x - mean), axis=axes, keepdims=True)
+            else:
+                mean, var = (v.reshape(shape) for v in ctx.eval_stats)
+            inv = 1.0 / np.sqrt(var + ctx.kwargs["eps"])
+            return (x - mean) * inv, inv.reshape(-1)
+        xhat, inv_std = ctx.cached("stats", statistics)
         grad_w = np.sum(g * xhat, axis=axes) if need_w else None
         grad_b = np.sum(g, axis=axes) if need_b else None
         grad_x = None
@@ -80,10 +93,16 @@ class Standardize(Function):
         xc = x - mean
         inv_std = (1.0 / np.sqrt(np.mean(xc * xc, axis=axes, keepdims=True) + eps)).astype(x.dtype, copy=False)
         xhat = xc * inv_std
-        ctx.save_for_backward(xhat, inv_std)
+        ctx.save_for_backward(x, xhat)
+        ctx.inv_std = inv_std
         return xhat
 
     @staticmethod
     def backward(ctx, grad_output):
-        xhat, inv_std = ctx.saved_tensors
-        return _through_statistics(grad_output, xhat, ctx.kwargs["axes"]) * inv_std
+        x, xhat = ctx.saved_tensors
+        axes = ctx.kwargs["axes"]
+
+        def inv_std():                # 1/σ from x itself, differentiably (create_graph)
+            xc = x - np.mean(x, axis=axes, keepdims=True)
+            return 1.0 / np.sqrt(np.mean(xc * xc, axis=axes, keepdims=True) + ctx.kwargs["eps"])
+        return _through_statistics(grad_output, xhat, axes) * ctx.cached("inv_std", inv_std)

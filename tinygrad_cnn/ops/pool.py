@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ..autograd import Function
+from .generic import is_graph, scatter_to_flat_positions
 from ..errors import ShapeError
 from .parallel import partition, run_parallel
 from .resample import Separable2d
@@ -151,6 +152,9 @@ class MaxPool2d(Function):
         x_shape, after = ctx.shapes
         n, c, h, w = x_shape
         arg = ctx.arg
+        if is_graph(grad_output):         # create_graph: the same scatter, as differentiable ops
+            positions = _flat_indices(arg, kernel, stride, padding, dilation, (h, w))
+            return scatter_to_flat_positions(grad_output, positions, x_shape)
         (ph, pw), (ah, aw) = padding, after
         padded = any(padding) or any(after)
         overlapping = any(s < dl * (k - 1) + 1 for k, s, dl in zip(kernel, stride, dilation))
@@ -253,6 +257,13 @@ class AvgPool2d(Function):
         x_shape, after = ctx.shapes
         n, c, h, w = x_shape
         (ph, pw), (ah, aw) = padding, after
+        if is_graph(grad_output):         # create_graph: each window's share, folded back (col2im)
+            from .conv import Fold
+            share = (grad_output / ctx.div).reshape(n, c, 1, -1)            # (N, C, 1, OH*OW)
+            cols = share.expand(n, c, kernel[0] * kernel[1], share.shape[-1])
+            return Fold.apply(cols.reshape(n, -1, share.shape[-1]), output_size=(h, w),
+                              kernel=tuple(kernel), stride=tuple(stride),
+                              padding=((ph, ah), (pw, aw)), dilation=(1, 1))
         dxp = np.zeros((n, c, h + ph + ah, w + pw + aw), grad_output.dtype)
 
         def work(images: range) -> None:
@@ -345,6 +356,8 @@ class AdaptiveMaxPool2d(Function):
     @staticmethod
     def backward(ctx, grad_output, *_):
         n, c, h, w = ctx.x_shape
+        if is_graph(grad_output):         # create_graph: the same scatter, as differentiable ops
+            return scatter_to_flat_positions(grad_output, ctx.idx, ctx.x_shape)
         dx = np.zeros((n * c, h * w), grad_output.dtype)
         rows = np.arange(n * c)
         idx = ctx.idx.reshape(n * c, -1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from .generic import contiguous
 
 __all__ = ["Separable2d", "Interpolate2d", "interpolation_matrix"]
 
@@ -28,7 +29,7 @@ class Separable2d(Function):
     @staticmethod
     def backward(ctx, grad_output):
         a_h, a_w = ctx.mats
-        return np.ascontiguousarray(np.matmul(np.matmul(a_h.T, grad_output), a_w))   # (N, C, H, W)
+        return contiguous(np.matmul(np.matmul(a_h.T, grad_output), a_w))   # (N, C, H, W)
 
 
 def interpolation_matrix(size: int, out: int, mode: str, align_corners: bool,
