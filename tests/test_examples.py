@@ -45,6 +45,21 @@ def test_autoencoder_reconstructs_better_than_the_mean_image(tmp_path):
     assert trained < 0.5 * mean_image, out        # measured: 0.0121 vs 0.0642
 
 
+def test_gradient_penalty_critic_learns_and_keeps_gradient_norms_near_one(tmp_path):
+    out = _run("gradient_penalty.py", "--steps", "75", cwd=tmp_path)
+    steps = re.findall(r"Wasserstein estimate\s+([-\d.]+), penalty ([\d.]+), .* interpolates ([\d.]+)", out)
+    first, last = [tuple(map(float, s)) for s in (steps[0], steps[-1])]
+    assert last[0] > first[0] + 0.3, out          # the critic separates real from shuffled
+    assert abs(last[2] - 1.0) < 0.3 < abs(first[2] - 1.0), out   # the penalty pulled ‖∇‖ to 1
+
+
+def test_newton_converges_to_the_rosenbrock_minimum(tmp_path):
+    out = _run("newton.py", cwd=tmp_path)
+    m = re.search(r"converged to \(([\d.]+), ([\d.]+)\) in (\d+) Newton steps", out)
+    assert m and abs(float(m.group(1)) - 1) < 1e-10 and abs(float(m.group(2)) - 1) < 1e-10, out
+    assert int(m.group(3)) <= 10, out
+
+
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")
 def test_draw_lenet_graph_writes_three_svgs(tmp_path):
     _run("draw_lenet_graph.py", cwd=tmp_path)

@@ -41,7 +41,7 @@ def _function_form(name: str):
 _FUNCTION_FORMS = ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clamp", "sum", "mean",
                    "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "reshape",
                    "flatten", "unsqueeze", "squeeze", "permute", "transpose", "softmax",
-                   "log_softmax", "clone"]
+                   "log_softmax", "clone", "norm"]
 globals().update({_n: _function_form(_n) for _n in _FUNCTION_FORMS})
 
 __all__ = ["autograd", "data", "utils", "multiprocessing", "device", "cuda", "accelerator", "backends", "DeviceError", "nn", "optim", "models", "onnx", "save", "load", "CheckpointError",

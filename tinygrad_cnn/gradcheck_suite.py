@@ -232,7 +232,8 @@ def check(name: str, config: dict | None = None, *, seed: int = 0, fast_mode: bo
 
 def check_all(ops: Iterable[str] | None = None, *, quick: bool = False, seed: int = 0,
               fast_mode: bool = False, on_row: Callable[[Row], None] | None = None,
-              order: int = 1) -> list[Row]:
+              order: int = 1, eps: float | None = None, atol: float | None = None,
+              rtol: float | None = None) -> list[Row]:
     """Every op (or `ops`) over its grid (`quick`: the first configuration only); `order=2`
     gradgradchecks them."""
     rows = []
@@ -243,7 +244,8 @@ def check_all(ops: Iterable[str] | None = None, *, quick: bool = False, seed: in
             configs = [cfg for cfg in configs if not cfg.get("ties")] or configs[:0]
         for cfg in configs:
             overrides = {k: v for k, v in cfg.items() if k in case.defaults}
-            row = check(name, overrides, seed=seed, fast_mode=fast_mode, order=order)
+            row = check(name, overrides, seed=seed, fast_mode=fast_mode, order=order,
+                        eps=eps, atol=atol, rtol=rtol)
             rows.append(row)
             if on_row is not None:
                 on_row(row)
@@ -918,6 +920,8 @@ def _add_check_flags(p: Any) -> None:
     p.add_argument("--atol", type=float, default=None, help="absolute tolerance (default 1e-5)")
     p.add_argument("--rtol", type=float, default=None, help="relative tolerance (default 1e-3)")
     p.add_argument("--fast", action="store_true", help="fast mode: random projections vᵀJu")
+    p.add_argument("--order", type=int, choices=(1, 2), default=1,
+                   help="2: check second derivatives (gradgradcheck; configurations with ties skipped)")
     p.add_argument("--seed", type=int, default=0, help="seed for inputs and resampling (default 0)")
     p.add_argument("--verbose", "-v", action="store_true", help="print the full report of every check")
 
@@ -983,7 +987,7 @@ def run_command(args: Any) -> int:
         print(f"gradcheck: {case.name} needs nn.functional.{', '.join(case.requires)}, which this "
               f"build does not have", file=sys.stderr)
         return 2
-    row = check(case.name, cfg, seed=args.seed, fast_mode=args.fast, **tol)
+    row = check(case.name, cfg, seed=args.seed, fast_mode=args.fast, order=args.order, **tol)
     print(format_header())
     print(format_row(row))
     if row.status == "ERROR":
@@ -1038,11 +1042,8 @@ def _run_all(args: Any, tol: dict) -> int:
         if args.verbose and row.result is not None:
             print(row.result.report(), flush=True)
 
-    for name in (ops if ops is not None else names()):
-        case = get(name)
-        for cfg in (case.configs()[:1] if args.quick else case.configs()):
-            show(check(name, {k: v for k, v in cfg.items() if k in case.defaults},
-                       seed=args.seed, fast_mode=args.fast, **tol))
+    check_all(ops, quick=args.quick, seed=args.seed, fast_mode=args.fast, on_row=show,
+              order=args.order, **tol)
     elapsed = time.perf_counter() - start
     bad = [r for r in rows if not r.passed]
     n_ops = len({r.op for r in rows})

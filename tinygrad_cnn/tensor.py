@@ -586,6 +586,23 @@ class Tensor:
             correction: int | None = None) -> "Tensor":
         return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> "Tensor":
+        """The vector p-norm over `dim` (all elements by default), as torch.norm: p = 2 / 'fro'
+        (√Σx²), 1 (Σ|x|), inf / -inf (max / min |x|), or any other number ((Σ|x|^p)^(1/p))."""
+        x = self._to_float() if dtype is None else self.to(dtype=dtype)
+        if p in ("fro", 2, 2.0):
+            return (x * x).sum(dim, keepdim).sqrt()
+        p = _number(p, "p", "norm")
+        if p == float("inf"):
+            return x.abs().amax(dim, keepdim)
+        if p == float("-inf"):
+            return x.abs().amin(dim, keepdim)
+        if p == 1:
+            return x.abs().sum(dim, keepdim)
+        if p == 0:
+            return (x != 0).to(x.dtype).sum(dim, keepdim)
+        return (x.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
     def _extreme(self, dim: Any, keepdim: bool, largest: bool) -> Any:
         op = "max" if largest else "min"
         if self._data.size == 0:

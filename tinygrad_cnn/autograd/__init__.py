@@ -547,14 +547,14 @@ def _run(roots: list, retain_graph: bool, graph: bool, targets: list | None,
     captured only for those tensors (leaves by identity, non-leaves by graph position) and
     accumulated into their `.grad` when `accumulate`, else returned; without, every leaf that
     requires grad accumulates."""
-    leaf_slot: dict[int, int] = {}
-    node_slot: dict[tuple, int] = {}
+    leaf_slot: dict[int, list] = {}       # a tensor may be asked for twice: every slot gets it
+    node_slot: dict[tuple, list] = {}
     if targets is not None:
         for i, t in enumerate(targets):
             if t.grad_fn is None:
-                leaf_slot[id(t)] = i
+                leaf_slot.setdefault(id(t), []).append(i)
             else:
-                node_slot[(id(t.grad_fn), t._output_nr)] = i
+                node_slot.setdefault((id(t.grad_fn), t._output_nr), []).append(i)
     found: dict[int, Any] = {}
     handed_out: set[int] = set()
     for t, g, user_owned in roots:
@@ -565,10 +565,10 @@ def _run(roots: list, retain_graph: bool, graph: bool, targets: list | None,
         if targets is None:
             _accumulate_leaf(leaf, g, handed_out)
             return
-        i = leaf_slot.get(id(leaf))
-        if i is None:
-            return
-        _deliver(i, targets[i], g, found, accumulate, handed_out)
+        for i in leaf_slot.get(id(leaf), ()):
+            _deliver(i, targets[i], g, found, accumulate, handed_out)
+            if accumulate:
+                break                         # one .grad per tensor
 
     pending: dict[int, list] = {}
     nodes = []
@@ -592,9 +592,10 @@ def _run(roots: list, retain_graph: bool, graph: bool, targets: list | None,
             _run_output_hooks(node, grads, graph)
             if node_slot:
                 for nr, g in enumerate(grads):
-                    i = node_slot.get((id(node), nr))
-                    if i is not None and g is not None:
+                    for i in node_slot.get((id(node), nr), ()) if g is not None else ():
                         _deliver(i, targets[i], g, found, accumulate, handed_out)
+                        if accumulate:
+                            break
             if len(grads) > 1:                # multi-output op: absent gradients are zeros
                 grads = [_zeros(s, d, graph) if g is None else g
                          for g, (s, d) in zip(grads, node.outputs_meta)]
@@ -834,7 +835,10 @@ def _user_call_site() -> str:
 def __getattr__(name: str) -> Any:
     """tc.autograd.gradcheck / gradgradcheck, as in torch.autograd (defined in gradcheck.py,
     which sits above this module)."""
-    if name in ("gradcheck", "gradgradcheck"):
-        from .. import gradcheck as _gc
-        return getattr(_gc, name)
+    if name == "gradcheck":
+        from ..gradcheck import gradcheck
+        return gradcheck
+    if name == "gradgradcheck":
+        from ..gradcheck import gradgradcheck
+        return gradgradcheck
     raise AttributeError(f"module 'tinygrad_cnn.autograd' has no attribute {name!r}")

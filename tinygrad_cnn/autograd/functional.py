@@ -126,10 +126,8 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bo
             per_input = [[] for _ in xs]
             for k in range(o.numel()):
                 e = np.zeros(o.numel(), o.dtype)
-                e[k] = 1.0
-                cot = tuple(Tensor._wrap(e.reshape(o.shape)) if other is o else
-                            Tensor._wrap(np.zeros(other.shape, other.dtype)) for other in outs)
-                gs = _grads((o,), xs, (cot[outs.index(o)],), create_graph)
+                e[k] = 1.0                    # row k of the Jacobian: the vjp with a unit vector
+                gs = _grads((o,), xs, (Tensor._wrap(e.reshape(o.shape)),), create_graph)
                 for j, g in enumerate(gs):
                     per_input[j].append(g)
             blocks = []
