@@ -823,7 +823,7 @@ def _user_call_site() -> str:
     """file:line of the innermost stack frame outside this package (the user's code)."""
     import os
     import sys
-    package_dir = os.path.dirname(os.path.abspath(__file__))
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # tinygrad_cnn/
     frame = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package_dir):
         frame = frame.f_back
