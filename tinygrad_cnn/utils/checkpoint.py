@@ -107,6 +107,8 @@ class Checkpoint(Function):
         saved = ctx.saved_tensors
         n = len(saved)
         needs = ctx.needs_input_grad[1:]
+        if getattr(ctx, "graph", False):     # create_graph: recompute on the graph's own tensors
+            return (None, *_graph_backward(ctx, call, list(ctx.inputs[1:]), needs, grad_outputs))
         inputs = []
         for array, need in zip(saved, needs):
             t = Tensor._wrap(array)
@@ -146,6 +148,31 @@ class Checkpoint(Function):
             for p, grad, hooks in stash:
                 p.grad, p._hooks = grad, hooks
         return (None, *input_grads, *param_grads)
+
+
+def _graph_backward(ctx: Any, call: _Call, tensors: list, needs: tuple, grad_outputs: tuple) -> list:
+    """Checkpoint's backward under create_graph=True: the function re-run on the inputs
+    themselves (not copies), and its gradient taken with create_graph, so it is differentiable
+    again (a gradient penalty through a checkpointed block)."""
+    from ..autograd import grad as autograd_grad
+    n = len(call.arg_slots) + len(call.kwarg_slots)
+    gen = rng.generator()
+    current = gen.bit_generator.state
+    try:
+        if call.preserve and call.rng_state is not None:
+            gen.bit_generator.state = call.rng_state
+        outs = _outputs(call(tensors[:n]), call.function)
+    finally:
+        gen.bit_generator.state = current
+    pairs = [(o, g) for o, g in zip(outs, grad_outputs) if o.requires_grad and g is not None]
+    wanted = [i for i, need in enumerate(needs) if need]
+    result: list = [None] * len(tensors)
+    if pairs and wanted:
+        grads = autograd_grad([o for o, _ in pairs], [tensors[i] for i in wanted],
+                              [g for _, g in pairs], create_graph=True, allow_unused=True)
+        for i, g in zip(wanted, grads):
+            result[i] = g
+    return result
 
 
 def _parameters_of(function: Callable) -> list[Tensor]:
