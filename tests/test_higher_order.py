@@ -177,8 +177,14 @@ def test_the_backward_graph_can_be_drawn():
 
 
 # ---------------------------------------------------------- the registry, at second order
+def _builtin_ops() -> list:
+    """The registry's built-in ops (docs examples and tests register user ops too)."""
+    return [n for n in gradcheck_suite.names()
+            if gradcheck_suite.get(n).build.__module__.startswith("tinygrad_cnn")]
+
+
 def test_gradgradcheck_registry_quick_grid_passes():
-    rows = gradcheck_suite.check_all(quick=True, order=2)
+    rows = gradcheck_suite.check_all(_builtin_ops(), quick=True, order=2)
     failed = [(r.op, r.config, r.status, r.message[:300]) for r in rows if not r.passed]
     assert not failed, failed
     assert len({r.op for r in rows}) >= 60
@@ -186,7 +192,7 @@ def test_gradgradcheck_registry_quick_grid_passes():
 
 @pytest.mark.slow
 def test_gradgradcheck_registry_full_grid_passes():
-    rows = gradcheck_suite.check_all(order=2)
+    rows = gradcheck_suite.check_all(_builtin_ops(), order=2)
     failed = [(r.op, r.config, r.status, r.message[:300]) for r in rows if not r.passed]
     assert not failed, failed
 
