@@ -49,7 +49,6 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import rng
-from ..errors import ArgumentError
 from ..tensor import Tensor
 from .collate import fetch
 
@@ -458,46 +457,3 @@ class MultiProcessIterator:
                 self._shutdown_workers()
             except Exception:               # interpreter teardown: multiprocessing's own
                 pass                        # exit handler terminates daemonic workers
-
-
-def check_worker_args(num_workers: Any, timeout: Any, prefetch_factor: Any,
-                      persistent_workers: bool) -> int | None:
-    """PyTorch's checks of the worker options; returns the prefetch factor to use."""
-    if not isinstance(num_workers, (int, np.integer)) or isinstance(num_workers, bool) or num_workers < 0:
-        raise ArgumentError(f"num_workers option should be non-negative; use num_workers=0 to "
-                            f"disable multiprocessing (got num_workers={num_workers!r})")
-    if not isinstance(timeout, (int, float)) or timeout < 0:
-        raise ArgumentError(f"timeout option should be non-negative (got timeout={timeout!r})")
-    if num_workers == 0 and prefetch_factor is not None:
-        raise ArgumentError("prefetch_factor option could only be specified in multiprocessing. "
-                            "let num_workers > 0 to enable multiprocessing, otherwise set "
-                            "prefetch_factor to None.")
-    if num_workers > 0 and prefetch_factor is None:
-        prefetch_factor = 2
-    elif prefetch_factor is not None and (not isinstance(prefetch_factor, int) or prefetch_factor < 1):
-        raise ArgumentError(f"prefetch_factor option should be a positive int (got "
-                            f"prefetch_factor={prefetch_factor!r})")
-    if persistent_workers and num_workers == 0:
-        raise ArgumentError("persistent_workers option needs num_workers > 0")
-    return prefetch_factor
-
-
-def resolve_context(context: Any, num_workers: int) -> Any:
-    """multiprocessing_context=: None, a start method name or a context object (PyTorch's checks)."""
-    import multiprocessing
-    if context is None:
-        return None
-    if num_workers == 0:
-        raise ArgumentError(f"multiprocessing_context can only be used with multi-process loading "
-                            f"(num_workers > 0), but got num_workers={num_workers}")
-    if isinstance(context, str):
-        methods = multiprocessing.get_all_start_methods()
-        if context not in methods:
-            raise ArgumentError(f"multiprocessing_context option should specify a valid start "
-                                f"method in {methods!r}, but got multiprocessing_context={context!r}")
-        return multiprocessing.get_context(context)
-    if not isinstance(context, multiprocessing.context.BaseContext):
-        raise TypeError(f"multiprocessing_context option should be a valid context object or a "
-                        f"string specifying the start method, but got "
-                        f"multiprocessing_context={context!r}")
-    return context
