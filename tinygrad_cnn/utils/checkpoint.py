@@ -21,8 +21,10 @@ through the outer engine once (hooks run once). Parameters the function reaches 
 use_reentrant=True, but only when some input requires grad.
 
 `use_reentrant` is accepted for PyTorch scripts and both values run this mechanism; as in
-PyTorch, keyword arguments are only allowed with use_reentrant=False. Not supported: a
-double backward (create_graph) through a checkpoint, `context_fn`/`debug`.
+PyTorch, keyword arguments are only allowed with use_reentrant=False. Under
+create_graph=True the backward re-runs the function on the graph's own tensors and takes its
+gradient with create_graph, so a checkpoint is twice differentiable (gradgradcheck'ed in the
+registry). Not supported: `context_fn`/`debug`.
 Module buffers updated in forward (BatchNorm running stats) are updated again by the
 recomputation, as in PyTorch.
 """
