@@ -101,8 +101,11 @@ def _build_and_install(tmp_path: Path) -> Path:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
+    # without PYTHONPATH: a checkout on it would make pip think the package is installed already
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-                    "--no-index", "-q", str(wheel)], check=True, capture_output=True, timeout=300)
+                    "--no-index", "--force-reinstall", "-q", str(wheel)], check=True,
+                   capture_output=True, timeout=300, env=clean)
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()
     # NumPy and graphviz from this interpreter (appended after the venv's own site-packages)
