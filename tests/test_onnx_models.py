@@ -104,6 +104,7 @@ if __name__ == "__main__":          # PYTHONPATH=. python tests/test_onnx_models
 
     from onnx_roundtrip import export_bytes, ours, session
 
+    tc.manual_seed(0)
     rng = np.random.default_rng(0)
     for name, net, shape in [("LeNet-5", tc.models.LeNet5(), (1, 28, 28)), ("ResNet-18", vision.resnet18(num_classes=10), (3, 32, 32)),
                              ("MobileNetV2", vision.mobilenet_v2(num_classes=10), (3, 32, 32))]:

@@ -45,6 +45,7 @@ CASES = {
     "conv2d_circular": (lambda: nn.Conv2d(3, 2, 3, padding=(1, 2), padding_mode="circular"), IMG),
     "conv1d_stride_dilation": (lambda: nn.Conv1d(3, 5, 3, stride=2, dilation=2, padding=1), SEQ),
     "conv1d_same": (lambda: nn.Conv1d(3, 4, 4, padding="same"), SEQ),
+    "conv3d": (lambda: nn.Conv3d(2, 3, 3, stride=(1, 2, 2), padding=1, dilation=(2, 1, 1)), (2, 2, 5, 6, 6)),
     "conv_transpose2d": (lambda: nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1), IMG),
     "conv_transpose2d_groups_dilation": (lambda: nn.ConvTranspose2d(4, 4, 2, groups=2, dilation=2), (2, 4, 5, 5)),
     "conv_transpose1d": (lambda: nn.ConvTranspose1d(3, 2, 4, stride=3), SEQ),

@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Context
-from ..tensor import Tensor
 from .builder import GraphBuilder
 from .trace import ExportError
 
@@ -76,7 +75,3 @@ class Call:
 
     def fail(self, why: str) -> ExportError:
         return ExportError(f"cannot export {self.name} (called in {self.where}): {why}")
-
-
-def is_tensor(x: Any) -> bool:
-    return isinstance(x, Tensor)

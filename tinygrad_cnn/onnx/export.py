@@ -23,7 +23,7 @@ from ..tensor import Tensor
 from .builder import GraphBuilder, onnx_dtype
 from .call import Call
 from .ops import BROADCASTING, CONVERTERS, DYNAMIC_ARGS, converter_for
-from .trace import (ExportError, Recording, Trace, check_inputs, companion_input, describe_scope,
+from .trace import (ExportError, Trace, check_inputs, companion_input, describe_scope,
                     record)
 
 __all__ = ["export", "MIN_OPSET", "MAX_OPSET"]
@@ -169,7 +169,7 @@ def _compare(trace: Trace, input_ids: dict[int, int], where: Callable[[Context],
 def _differs(ctx: Context, name: str, va: Any, vb: Any, where: Callable[[Context], str]) -> None:
     raise ExportError(f"cannot export {ctx.name} (called in {where(ctx)}): its argument {name!r} "
                       f"depends on the input: {va!r} for the example input, {vb!r} for an input with "
-                      f"one more element along each dynamic axis and shuffled values. Export "
+                      f"more elements along each dynamic axis and shuffled values. Export "
                       f"records constants; drop that axis from dynamic_axes, or compute the "
                       f"argument from static sizes")
 
@@ -235,15 +235,20 @@ def export(model: Any, example_input: Any, f: Any, *, input_names: Sequence[str]
         dyn = _dynamic_axes(dynamic_axes, in_names, out_names,
                             {**{n: x.ndim for n, x in zip(in_names, inputs)},
                              **{n: o.ndim for n, o in zip(out_names, a.outputs)}})
-        companions = [Tensor._wrap(companion_input(x.numpy(), sorted(dyn.get(n, {})), seed=k))
-                      for k, (n, x) in enumerate(zip(in_names, inputs))]
+        grow = {dim: k + 1 for k, dim in enumerate(dict.fromkeys(
+            d for n in in_names for d in dyn.get(n, {}).values()))}     # dim name -> extra elements
+        companions = [Tensor._wrap(companion_input(
+            x.numpy(), {axis: grow[d] for axis, d in dyn.get(n, {}).items()}, seed=k))
+            for k, (n, x) in enumerate(zip(in_names, inputs))]
         try:
             b = record(model, companions)
-        except Exception as e:             # the model rejects another size along a dynamic axis
-            raise ExportError(f"export: the model failed on an input with one more element along "
-                              f"its dynamic axes {dyn} (shapes "
-                              f"{[tuple(t.shape) for t in companions]}): {type(e).__name__}: {e}. "
-                              f"Those axes cannot be dynamic for this model") from e
+        except Exception as e:             # e.g. a size along a dynamic axis the model rejects
+            along = (f" and more elements along its dynamic axes {dyn} (shapes "
+                     f"{[tuple(t.shape) for t in companions]})" if grow else "")
+            raise ExportError(f"export: the model failed on a companion input with the example's "
+                              f"values shuffled{along}: {type(e).__name__}: {e}. Export runs the "
+                              f"forward twice (docs/interop.md)"
+                              + (f"; those axes cannot be dynamic for this model" if grow else "")) from e
     trace = Trace(a, b, names, module_names)
     input_ids = {id(t): k for k, t in enumerate(a.inputs)}
     input_ids.update({id(t): k for k, t in enumerate(b.inputs)})
@@ -264,7 +269,7 @@ def export(model: Any, example_input: Any, f: Any, *, input_names: Sequence[str]
 
     graph = onnx.helper.make_graph(
         g.nodes, type(model).__name__, _value_infos(onnx, in_names, a.inputs, b.inputs, dyn, {}),
-        _value_infos(onnx, out_names, a.outputs, b.outputs, dyn, _dim_names(g, dyn, in_names)),
+        _value_infos(onnx, out_names, a.outputs, b.outputs, dyn, _dim_names(g, dyn)),
         g.initializers)
     opset = [onnx.helper.make_opsetid("", opset_version)]
     from .. import __version__
@@ -412,12 +417,10 @@ def _outputs(g: GraphBuilder, trace: Trace, values: dict, in_names: list[str],
             g.op("Identity", value, outputs=[name])
 
 
-def _dim_names(g: GraphBuilder, dyn: dict, in_names: list[str]) -> dict[tuple[int, int], str]:
-    """(size in trace a, in trace b) -> the input dim name with those sizes."""
-    names = {}
-    for key, (name, axis) in g.dim_sources.items():
-        names[key] = dyn[name][axis]
-    return names
+def _dim_names(g: GraphBuilder, dyn: dict) -> dict[tuple[int, int], str]:
+    """(size in trace a, in trace b) -> the name of the input dim that had those sizes, so an
+    output axis that follows the batch is called 'batch' too."""
+    return {key: dyn[name][axis] for key, (name, axis) in g.dim_sources.items()}
 
 
 def _value_infos(onnx: Any, names: list[str], ta: list[Tensor], tb: list[Tensor], dyn: dict,

@@ -4,7 +4,7 @@
 Reshape must say -1, not 4)? Which constant tensors were computed from the input outside the
 recorded graph (a mask from `x > 0`, an `argmax`), and would be frozen into the file with the
 example's values? So the forward runs twice in eval mode: once on the example input, and once
-on a companion input with one more element along every dynamic axis and the values shuffled.
+on a companion input with more elements along every dynamic axis and the values shuffled.
 The two graphs must have the same ops in the same order; what differs between them is then
 exactly what depends on the input: output sizes that differ are dynamic, a non-tensor argument
 or a constant that differs is an error naming the op (unless its converter can express it).
@@ -94,12 +94,14 @@ def record(model: Callable, inputs: Sequence[Tensor]) -> Recording:
     return Recording(leaves, outputs, topological_order(roots))
 
 
-def companion_input(x: np.ndarray, dynamic: Sequence[int], seed: int) -> np.ndarray:
-    """The example with one more element along each dynamic axis (a copy of its first slice)
-    and its values shuffled: the same value range, so a model that needs x >= 0 still gets it,
-    but no mask computed from the input comes out the same."""
-    for axis in dynamic:
-        x = np.concatenate([x, np.take(x, [0], axis=axis)], axis=axis)
+def companion_input(x: np.ndarray, grow: dict[int, int], seed: int) -> np.ndarray:
+    """The example with `grow[axis]` more elements along each dynamic axis (its first slices
+    repeated) and its values shuffled: the same value range, so a model that needs x >= 0
+    still gets it, but no mask computed from the input comes out the same. Each dim name
+    grows by its own amount, so sizes along different dynamic axes never pair up alike."""
+    for axis, extra in sorted(grow.items()):
+        n = x.shape[axis]
+        x = np.take(x, np.arange(n + extra) % max(n, 1), axis=axis)
     flat = x.reshape(-1).copy()
     np.random.default_rng(seed).shuffle(flat)
     return flat.reshape(x.shape)
