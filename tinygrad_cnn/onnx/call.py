@@ -1,5 +1,5 @@
 """`Call`: one recorded op as its converter sees it (ops.py): the Function, its arguments, the
-ONNX names of its tensor inputs and outputs, the shapes in both traces, and where it came from."""
+ONNX names of its tensor inputs, the shapes in both traces, and where it came from."""
 from __future__ import annotations
 
 from typing import Any
@@ -15,17 +15,16 @@ __all__ = ["Call"]
 
 class Call:
     """What a converter gets. `inputs[i]` is the ONNX name of positional input i (None for a
-    non-tensor argument or an absent optional tensor); `outputs[nr]` the name the converter
-    must produce for output nr (or it returns other names: see ops.py). `other` is the same
-    op in the companion trace, or None when the export has no dynamic axes."""
+    non-tensor argument or an absent optional tensor); the converter returns the names of the
+    outputs it made (ops.py). `other` is the same op in the companion trace (trace.py): its
+    sizes differ from `ctx`'s exactly along the dynamic axes."""
 
     def __init__(self, g: GraphBuilder, ctx: Context, other: Context | None,
-                 inputs: list[str | None], outputs: list[str], where: str,
-                 elide: bool = False) -> None:
+                 inputs: list[str | None], where: str, elide: bool = False) -> None:
         self.g, self.ctx, self.other = g, ctx, other
         self.fn = ctx.fn
         self.kwargs = ctx.kwargs
-        self.inputs, self.outputs, self.where = inputs, outputs, where
+        self.inputs, self.where = inputs, where
         self.elide = elide          # Expand only: every consumer broadcasts by itself
 
     @property

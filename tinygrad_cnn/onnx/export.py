@@ -363,7 +363,7 @@ def _convert(g: GraphBuilder, trace: Trace, in_names: list[str],
             raise ExportError(f"cannot export {ctx.name} (called in {scope}): no ONNX converter for "
                               f"this Function. Supported: {supported}. Register one with "
                               f"@tc.onnx.register({ctx.name})")
-        call = Call(g, ctx, other, names, [], scope,
+        call = Call(g, ctx, other, names, scope,
                     elide=_elidable(ctx, uses.get((id(ctx), 0), []), roots))
         produced = convert(call)
         produced = [produced] if isinstance(produced, str) else list(produced)
