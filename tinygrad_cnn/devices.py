@@ -80,6 +80,11 @@ def check_device(value: Any, where: str) -> None:
                           f"'cpu'` picks it).")
 
 
+def _no_cuda(call: str) -> DeviceError:
+    return DeviceError(f"tc.cuda.{call}(): there is no CUDA device; tinygrad_cnn computes on the "
+                       f"CPU with NumPy")
+
+
 class _Cuda:
     """`tc.cuda`: the queries scripts make; there is no CUDA device."""
 
@@ -111,13 +116,11 @@ class _Cuda:
 
     @staticmethod
     def current_device() -> int:
-        raise DeviceError("tc.cuda.current_device(): there is no CUDA device; tinygrad_cnn "
-                          "computes on the CPU with NumPy")
+        raise _no_cuda("current_device")
 
     @staticmethod
     def get_device_name(device: Any = None) -> str:
-        raise DeviceError("tc.cuda.get_device_name(): there is no CUDA device; tinygrad_cnn "
-                          "computes on the CPU with NumPy")
+        raise _no_cuda("get_device_name")
 
     def set_device(self, device: Any) -> None:
         check_device(device, "tc.cuda.set_device")

@@ -176,11 +176,17 @@ class MSELoss(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, y = ctx.saved_tensors
-        diff = ctx.cached("diff", lambda: x - y)
+        diff = _difference(ctx)
         need_x, need_y = ctx.needs_input_grad
         g = (2 * ctx.scale) * grad_output * diff
         return (g if need_x else None), (-g if need_y else None)
+
+
+def _difference(ctx) -> np.ndarray:
+    """d = x - y of a regression loss: forward's copy, or recomputed from the saved x and y
+    under create_graph (so the second derivative sees it)."""
+    x, y = ctx.saved_tensors
+    return ctx.cached("diff", lambda: x - y)
 
 
 # ------------------------------------------------------------ elementwise (regression, binary) losses
@@ -208,8 +214,7 @@ class HuberLoss(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, y = ctx.saved_tensors
-        diff = ctx.cached("diff", lambda: x - y)
+        diff = _difference(ctx)
         delta, scale = ctx.kwargs.get("delta", 1.0), ctx.kwargs.get("scale", 1.0)
         need_x, need_y = ctx.needs_input_grad
         g = _scaled(grad_output, ctx.scale * scale, diff.dtype) * np.clip(diff, -delta, delta)
