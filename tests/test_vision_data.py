@@ -224,3 +224,40 @@ def test_the_vision_mnist_example_learns_and_writes_its_grid(tmp_path):
     assert accuracy > 45.0, proc.stdout          # chance is 10 %; measured 67.2 %
     png = (tmp_path / "augmented_batch.png").read_bytes()
     assert _read_png_without_pillow(png).shape == (122, 242, 3)    # 4 rows x 8 of 28 + padding
+
+
+# ------------------------------------------------------------------------- ImageFolder
+def test_image_folder_lists_classes_and_files_as_torchvision(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    layout = {"dog": ["b.png", "a.png", "sub/c.png"], "cat": ["z.jpg"], "bird": ["x.bmp", "notes.txt"]}
+    for cls, files in layout.items():
+        for i, name in enumerate(files):
+            path = tmp_path / cls / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if name.endswith(".txt"):
+                path.write_text("not an image")
+            else:
+                Image.fromarray(np.full((4, 5, 3), 10 * i, np.uint8)).save(path)
+    ds = datasets.ImageFolder(tmp_path, transform=T.ToTensor())
+    assert ds.classes == ["bird", "cat", "dog"] and ds.class_to_idx == {"bird": 0, "cat": 1, "dog": 2}
+    rel = [(Path(p).relative_to(tmp_path).as_posix(), c) for p, c in ds.samples]
+    assert rel == [("bird/x.bmp", 0), ("cat/z.jpg", 1), ("dog/a.png", 2), ("dog/b.png", 2),
+                   ("dog/sub/c.png", 2)]
+    assert ds.targets == [0, 1, 2, 2, 2] and ds.imgs == ds.samples
+    x, y = ds[3]
+    assert x.shape == (3, 4, 5) and y == 2
+    np.testing.assert_allclose(x.numpy(), 0.0)                 # b.png was written with value 0
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no valid file for the classes empty"):
+        datasets.ImageFolder(tmp_path)
+    assert "empty" in datasets.ImageFolder(tmp_path, allow_empty=True).classes
+
+
+def test_dataset_folder_with_a_custom_loader(tmp_path):
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        np.save(tmp_path / cls / "x.npy", np.full((2, 2), ord(cls)))
+    ds = datasets.DatasetFolder(tmp_path, loader=np.load, extensions=(".npy",))
+    assert [int(ds[i][0][0, 0]) for i in range(2)] == [ord("a"), ord("b")]
+    with pytest.raises(FileNotFoundError, match="Couldn't find any class folder"):
+        datasets.DatasetFolder(tmp_path / "a", loader=np.load, extensions=(".npy",))

@@ -225,3 +225,15 @@ def test_the_twin_builder_refuses_framework_imports_it_cannot_map(tmp_path, monk
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ImportError, match="fakepkg.autograd.*no torch counterpart"):
         torch_twin.twin_source("fakepkg.sub.model")
+
+
+def test_torchvision_weight_enums_import_and_raise_the_clear_error():
+    from tinygrad_cnn.vision.models import MobileNet_V2_Weights, ResNet18_Weights
+    assert ResNet18_Weights.DEFAULT is ResNet18_Weights.IMAGENET1K_V1
+    assert MobileNet_V2_Weights.DEFAULT is MobileNet_V2_Weights.IMAGENET1K_V2
+    with pytest.raises(tc.ArgumentError, match="resnet18: weights=.*ResNet18_Weights.IMAGENET1K_V1"):
+        models.resnet18(weights=ResNet18_Weights.DEFAULT)
+    for name in models.list_models():
+        if name != "lenet5":
+            assert any(n.lower().replace("_", "") == (name + "weights").replace("_", "")
+                       for n in dir(models) if n.endswith("_Weights")), name

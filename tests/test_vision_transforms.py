@@ -290,3 +290,42 @@ def test_mnist_style_pipeline_on_every_kind(Image):
     for img in (gray(), Image.fromarray(gray())):
         out = pipeline(img)
         assert out.shape == (1, 28, 28) and out.dtype == tc.float32
+
+
+# ------------------------------------------------------------ RandomResizedCrop, Grayscale
+def test_random_resized_crop_windows_follow_scale_and_ratio(Image):
+    img = rgb(40, 60)
+    t = T.RandomResizedCrop(24, scale=(0.2, 0.6), ratio=(0.5, 2.0))
+    for _ in range(200):
+        top, left, h, w = t.get_params(img, t.scale, t.ratio)
+        assert 0 <= top and top + h <= 40 and 0 <= left and left + w <= 60
+        assert 0.2 * 2400 * 0.8 <= h * w <= 0.6 * 2400 * 1.25     # rounding of h and w
+        assert 0.5 * 0.8 <= w / h <= 2.0 * 1.25
+    tc.manual_seed(4)
+    ours = t(img)
+    tc.manual_seed(4)
+    theirs = np.asarray(t(Image.fromarray(img)))               # same window, PIL's resize
+    assert ours.shape == theirs.shape == (24, 24, 3)
+    assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
+
+
+def test_random_resized_crop_falls_back_to_a_centre_crop():
+    img = gray(10, 100)                                        # ratio 10: outside (3/4, 4/3)
+    t = T.RandomResizedCrop(8, scale=(0.99, 1.0))
+    assert t.get_params(img, t.scale, t.ratio) == (0, 43, 10, 13)   # h = 10, w = round(10 * 4/3)
+    with pytest.raises(ValueError, match="scale should be a \\(min, max\\) pair"):
+        T.RandomResizedCrop(8, scale=(1.0, 0.5))
+
+
+def test_grayscale_is_itu_601_luma_like_pil(Image):
+    img = rgb(12, 16)
+    ours = T.Grayscale()(img)
+    assert ours.shape == (12, 16)
+    assert np.abs(ours.astype(int) - np.asarray(T.Grayscale()(Image.fromarray(img))).astype(int)).max() <= 1
+    t = tc.tensor(img.transpose(2, 0, 1).astype(np.float64) / 255)
+    expected = (0.2989 * t.numpy()[0] + 0.587 * t.numpy()[1] + 0.114 * t.numpy()[2])
+    three = T.Grayscale(3)(t).numpy()
+    assert three.shape == (3, 12, 16)
+    np.testing.assert_allclose(three, np.broadcast_to(expected, (3, 12, 16)), rtol=1e-15)
+    with pytest.raises(ValueError, match="num_output_channels should be 1 or 3"):
+        T.Grayscale(2)(img)

@@ -1,6 +1,9 @@
-"""torchvision.datasets' counterpart: MNIST, FashionMNIST (over tc.data's IDX readers) and
-FakeData, each with transform / target_transform."""
+"""torchvision.datasets' counterpart: MNIST, FashionMNIST (over tc.data's IDX readers),
+ImageFolder / DatasetFolder (one folder per class) and FakeData, each with transform /
+target_transform."""
 from .fakedata import FakeData
+from .folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader
 from .mnist import MNIST, FashionMNIST
 
-__all__ = ["MNIST", "FashionMNIST", "FakeData"]
+__all__ = ["MNIST", "FashionMNIST", "ImageFolder", "DatasetFolder", "FakeData", "IMG_EXTENSIONS",
+           "default_loader"]

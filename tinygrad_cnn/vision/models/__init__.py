@@ -9,12 +9,14 @@ unchanged and `torchvision.models.resnet18(num_classes=10)` ports by changing th
 Builders: lenet5, alexnet, vgg11/11_bn/13/13_bn/16/16_bn/19/19_bn, resnet18/34/50/101/152,
 resnext50_32x4d, wide_resnet50_2, squeezenet1_0/1_1, mobilenet_v2,
 densenet121/161/169/201, googlenet. `list_models()` names them; `get_model(name, **kwargs)`
-builds one by name.
+builds one by name. torchvision's weight enums exist by name (`ResNet18_Weights.DEFAULT`), so
+such imports work; passing one as `weights=` raises the same clear error.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from ._api import WEIGHTS, WeightsEnum
 from .alexnet import AlexNet, alexnet
 from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
 from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet
@@ -30,6 +32,11 @@ _BUILDERS: dict[str, Callable[..., Any]] = {f.__name__: f for f in [
     resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d, wide_resnet50_2,
     squeezenet1_0, squeezenet1_1, mobilenet_v2, densenet121, densenet161, densenet169,
     densenet201, googlenet]}
+
+
+# ResNet18_Weights, DenseNet121_Weights, ...: importable names; using one raises the builders'
+# clear "no pretrained weights" error
+globals().update({enum.__name__: enum for enum in WEIGHTS.values()})
 
 
 def list_models() -> list[str]:
@@ -56,4 +63,5 @@ def get_model_builder(name: str) -> Callable[..., Any]:
 
 __all__ = ["AlexNet", "VGG", "ResNet", "BasicBlock", "Bottleneck", "SqueezeNet", "MobileNetV2",
            "DenseNet", "GoogLeNet", "GoogLeNetOutputs", "LeNet5", "list_models", "get_model",
-           "get_model_builder", *_BUILDERS]
+           "get_model_builder", "WeightsEnum", *_BUILDERS,
+           *(enum.__name__ for enum in WEIGHTS.values())]

@@ -22,7 +22,8 @@ from ...tensor import Tensor
 from ._image import describe, image_size, is_pil, pil_module, planar
 
 __all__ = ["InterpolationMode", "to_tensor", "pil_to_tensor", "to_pil_image", "normalize",
-           "hflip", "vflip", "crop", "center_crop", "pad", "resize", "rotate", "get_image_size"]
+           "hflip", "vflip", "crop", "center_crop", "pad", "resize", "resized_crop", "rotate",
+           "rgb_to_grayscale", "get_image_size"]
 
 
 class InterpolationMode(Enum):
@@ -406,6 +407,39 @@ def resize(img: Any, size: Any, interpolation: Any = InterpolationMode.BILINEAR,
     work = arr.astype(np.float64 if arr.dtype != np.float32 else np.float32)
     out = wh.astype(work.dtype) @ (work @ ww.T.astype(work.dtype))  # (..., H, W) -> (..., OH, OW)
     return back(_round_like(out, arr.dtype))
+
+
+def resized_crop(img: Any, top: int, left: int, height: int, width: int, size: Any,
+                 interpolation: Any = InterpolationMode.BILINEAR,
+                 antialias: bool | None = True) -> Any:
+    """crop(img, top, left, height, width), then resize to size."""
+    return resize(crop(img, top, left, height, width), size, interpolation, antialias=antialias)
+
+
+def rgb_to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
+    """Luma 0.2989 R + 0.587 G + 0.114 B (ITU-R 601-2, torchvision's weights; PIL's convert('L')
+    for PIL Images), repeated to num_output_channels (1 or 3). Single-channel input passes."""
+    if num_output_channels not in (1, 3):
+        raise ValueError(f"rgb_to_grayscale: num_output_channels should be 1 or 3, got "
+                         f"{num_output_channels}")
+    if is_pil(img):
+        grey = img.convert("L")
+        return grey if num_output_channels == 1 else grey.convert("RGB")
+    arr, back = planar(img, "rgb_to_grayscale")
+    if isinstance(img, np.ndarray):
+        # NumPy grey images are (H, W), as PIL's mode L and the datasets' items; 3 -> (H, W, 3)
+        arr = arr[None] if img.ndim == 2 else arr                # (H, W) -> (1, H, W)
+        back = lambda out: out[0] if out.shape[0] == 1 else np.ascontiguousarray(out.transpose(1, 2, 0))
+    if arr.ndim < 3 or arr.shape[-3] not in (1, 3):
+        raise ValueError(f"rgb_to_grayscale: expected 1 or 3 channels, got {describe(img)}")
+    if arr.shape[-3] == 3:
+        r, g, b = arr[..., 0, :, :], arr[..., 1, :, :], arr[..., 2, :, :]
+        grey = (0.2989 * r.astype(np.float64) + 0.587 * g + 0.114 * b)[..., None, :, :]
+        grey = _round_like(grey, arr.dtype)
+    else:
+        grey = arr
+    reps = [1] * (grey.ndim - 3) + [num_output_channels, 1, 1]
+    return back(np.tile(grey, reps) if grey.shape[-3] != num_output_channels else grey)
 
 
 def _rotated_size(h: int, w: int, angle: float) -> tuple[int, int]:

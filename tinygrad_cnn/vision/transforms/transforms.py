@@ -5,6 +5,7 @@ differently and a seeded run repeats exactly.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, Callable, Sequence
 
@@ -15,8 +16,8 @@ from ._image import image_size
 from .functional import InterpolationMode
 
 __all__ = ["Compose", "ToTensor", "PILToTensor", "ToPILImage", "Normalize", "Lambda", "Resize",
-           "CenterCrop", "Pad", "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip",
-           "RandomRotation", "RandomApply", "InterpolationMode"]
+           "CenterCrop", "Pad", "RandomCrop", "RandomResizedCrop", "RandomHorizontalFlip",
+           "RandomVerticalFlip", "RandomRotation", "RandomApply", "Grayscale", "InterpolationMode"]
 
 
 class Compose:
@@ -194,6 +195,64 @@ class RandomCrop(_Transform):
         if self.pad_if_needed and h < th:
             img = F.pad(img, [0, th - h], self.fill, self.padding_mode)
         return F.crop(img, *self.get_params(img, self.size))
+
+
+class RandomResizedCrop(_Transform):
+    """A random window of area scale x the image's and aspect ratio (w / h) log-uniform in
+    ratio, resized to size (torchvision's 10 attempts, then a centre crop of the nearest allowed
+    ratio)."""
+    _repr_args = ("size", "scale", "ratio", "interpolation", "antialias")
+
+    def __init__(self, size: Any, scale: tuple[float, float] = (0.08, 1.0),
+                 ratio: tuple[float, float] = (3.0 / 4.0, 4.0 / 3.0),
+                 interpolation: Any = InterpolationMode.BILINEAR,
+                 antialias: bool | None = True) -> None:
+        self.size = F._size_pair(size, "size", "RandomResizedCrop")
+        for name, pair in (("scale", scale), ("ratio", ratio)):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2 or pair[0] > pair[1]:
+                raise ValueError(f"RandomResizedCrop: {name} should be a (min, max) pair with "
+                                 f"min <= max, got {pair!r}")
+        self.scale, self.ratio = tuple(scale), tuple(ratio)
+        self.interpolation, self.antialias = _interp(interpolation), antialias
+
+    @staticmethod
+    def get_params(img: Any, scale: Sequence[float], ratio: Sequence[float]
+                   ) -> tuple[int, int, int, int]:
+        """(top, left, height, width) of the random window."""
+        height, width = image_size(img, "RandomResizedCrop")
+        area = height * width
+        g = rng.generator()
+        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        for _ in range(10):
+            target_area = area * g.uniform(scale[0], scale[1])
+            aspect = math.exp(g.uniform(log_ratio[0], log_ratio[1]))
+            w = int(round(math.sqrt(target_area * aspect)))
+            h = int(round(math.sqrt(target_area / aspect)))
+            if 0 < w <= width and 0 < h <= height:
+                return _random_int(0, height - h + 1), _random_int(0, width - w + 1), h, w
+        in_ratio = width / height                                # fallback: centre crop
+        if in_ratio < min(ratio):
+            w, h = width, int(round(width / min(ratio)))
+        elif in_ratio > max(ratio):
+            h, w = height, int(round(height * max(ratio)))
+        else:
+            w, h = width, height
+        return (height - h) // 2, (width - w) // 2, h, w
+
+    def __call__(self, img: Any) -> Any:
+        top, left, h, w = self.get_params(img, self.scale, self.ratio)
+        return F.resized_crop(img, top, left, h, w, self.size, self.interpolation, self.antialias)
+
+
+class Grayscale(_Transform):
+    """RGB -> grey (0.2989 R + 0.587 G + 0.114 B), with 1 or 3 output channels."""
+    _repr_args = ("num_output_channels",)
+
+    def __init__(self, num_output_channels: int = 1) -> None:
+        self.num_output_channels = num_output_channels
+
+    def __call__(self, img: Any) -> Any:
+        return F.rgb_to_grayscale(img, self.num_output_channels)
 
 
 class RandomHorizontalFlip(_Transform):
