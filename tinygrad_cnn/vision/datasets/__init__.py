@@ -4,6 +4,7 @@ target_transform."""
 from .fakedata import FakeData
 from .folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader
 from .mnist import MNIST, FashionMNIST
+from .vision import VisionDataset
 
-__all__ = ["MNIST", "FashionMNIST", "ImageFolder", "DatasetFolder", "FakeData", "IMG_EXTENSIONS",
-           "default_loader"]
+__all__ = ["MNIST", "FashionMNIST", "ImageFolder", "DatasetFolder", "FakeData", "VisionDataset",
+           "IMG_EXTENSIONS", "default_loader"]

@@ -5,13 +5,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ...data.dataset import Dataset, _check_index
+from ...data.dataset import _check_index
 from ..transforms._image import pil_module
+from .vision import VisionDataset
 
 __all__ = ["FakeData"]
 
 
-class FakeData(Dataset):
+class FakeData(VisionDataset):
     """`size` random uint8 images of image_size (C, H, W) with targets in [0, num_classes).
     Item i is the same on every access (drawn from a generator seeded by random_offset + i),
     a PIL Image when Pillow is installed (mode L or RGB), otherwise an ndarray (H, W[, C])."""
@@ -22,8 +23,8 @@ class FakeData(Dataset):
         if len(image_size) != 3 or image_size[0] not in (1, 3):
             raise ValueError(f"FakeData: image_size must be (C, H, W) with C 1 or 3, got "
                              f"{image_size!r}")
+        super().__init__(None, transform, target_transform)
         self.size, self.image_size, self.num_classes = int(size), tuple(image_size), num_classes
-        self.transform, self.target_transform = transform, target_transform
         self.random_offset = random_offset
 
     def __len__(self) -> int:
@@ -39,8 +40,4 @@ class FakeData(Dataset):
         Image = pil_module()
         if Image is not None:
             img = Image.fromarray(img)
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from ...data.dataset import Dataset, _check_index
+from ...data.dataset import _check_index
 from ..transforms._image import pil_module
+from .vision import VisionDataset
 
 __all__ = ["DatasetFolder", "ImageFolder", "IMG_EXTENSIONS", "default_loader", "find_classes",
            "make_dataset"]
@@ -68,7 +69,7 @@ def make_dataset(directory: str | os.PathLike, class_to_idx: dict[str, int],
     return samples
 
 
-class DatasetFolder(Dataset):
+class DatasetFolder(VisionDataset):
     """Items (loader(path), class index) for the files of root's class folders."""
 
     def __init__(self, root: str | os.PathLike, loader: Callable[[str], Any],
@@ -76,9 +77,8 @@ class DatasetFolder(Dataset):
                  target_transform: Callable | None = None,
                  is_valid_file: Callable[[str], bool] | None = None,
                  allow_empty: bool = False) -> None:
-        self.root = os.path.expanduser(os.fspath(root))
+        super().__init__(root, transform, target_transform)
         self.loader, self.extensions = loader, extensions
-        self.transform, self.target_transform = transform, target_transform
         self.classes, self.class_to_idx = self.find_classes(self.root)
         self.samples = make_dataset(self.root, self.class_to_idx, extensions, is_valid_file,
                                     allow_empty)
@@ -93,16 +93,7 @@ class DatasetFolder(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         path, target = self.samples[_check_index(index, len(self), type(self).__name__)]
-        sample = self.loader(path)
-        if self.transform is not None:
-            sample = self.transform(sample)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return sample, target
-
-    def __repr__(self) -> str:
-        return (f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n"
-                f"    Root location: {self.root}")
+        return self._transformed(self.loader(path), target)
 
 
 class ImageFolder(DatasetFolder):

@@ -25,15 +25,16 @@ from typing import Any, Callable
 import numpy as np
 
 from ...data import mnist as _readers
-from ...data.dataset import Dataset, _check_index
+from ...data.dataset import _check_index
 from ...errors import DatasetNotFoundError
 from ...tensor import Tensor
 from ..transforms._image import pil_module
+from .vision import VisionDataset
 
 __all__ = ["MNIST", "FashionMNIST"]
 
 
-class MNIST(Dataset):
+class MNIST(VisionDataset):
     """The MNIST digits, torchvision's signature: MNIST(root, train=True, transform=None,
     target_transform=None, download=False)."""
 
@@ -42,15 +43,12 @@ class MNIST(Dataset):
     def __init__(self, root: str | os.PathLike, train: bool = True,
                  transform: Callable | None = None, target_transform: Callable | None = None,
                  download: bool = False) -> None:
-        if isinstance(root, (str, os.PathLike)):
-            root = os.path.expanduser(root)
-        else:
+        if root is None:
             raise TypeError(f"{type(self).__name__}: root must be a path (str or os.PathLike), "
-                            f"got {root!r}")
-        self.root = root
+                            f"got None")
+        super().__init__(root, transform, target_transform)
+        root = self.root
         self.train = bool(train)
-        self.transform = transform
-        self.target_transform = target_transform
         reader = self._reader
         try:
             folder = reader.find(root, self.train, download=False)
@@ -87,23 +85,10 @@ class MNIST(Dataset):
         Image = pil_module()
         if Image is not None:
             img = Image.fromarray(img)                            # 2-D uint8: mode "L"
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
     def extra_repr(self) -> str:
         return f"Split: {'Train' if self.train else 'Test'}"
-
-    def __repr__(self) -> str:
-        lines = [f"Number of datapoints: {len(self)}", f"Root location: {self.root}",
-                 self.extra_repr()]
-        for name, t in (("Transform", self.transform), ("Target transform", self.target_transform)):
-            if t is not None:
-                text = repr(t).splitlines()
-                lines.append(f"{name}: " + ("\n" + " " * (len(name) + 6)).join(text))
-        return f"Dataset {type(self).__name__}\n" + "\n".join("    " + line for line in lines)
 
 
 class FashionMNIST(MNIST):
