@@ -17,7 +17,7 @@ from .tensor import Tensor, __all__ as _tensor_all
 from . import data  # noqa: E402  (tc.data.DataLoader, tc.data.MNIST, ...)
 from . import nn, optim, models  # noqa: E402  (tc.nn.Module, tc.optim.SGD, tc.models.LeNet5)
 from .serialization import CheckpointError, load, save  # noqa: E402  (checkpoints: .npz, no pickle)
-from . import gradcheck_suite, viz  # noqa: E402  (tc.viz.draw_graph, tc.gradcheck_suite.register)
+from . import gradcheck_suite, jit, viz  # noqa: E402  (tc.viz.draw_graph, tc.gradcheck_suite.register)
 from . import onnx  # noqa: E402  (tc.onnx.export; the onnx package is imported only when it runs)
 from .gradcheck import GradcheckWarning  # noqa: E402
 from .ops.workspace import get_workspace_limit, set_workspace_limit  # noqa: E402  (conv im2col memory cap)
@@ -35,15 +35,17 @@ def _function_form(name: str):
     return fn
 
 
-_FUNCTION_FORMS = ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clamp", "sum", "mean",
+_FUNCTION_FORMS = ["exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "clamp", "sum", "mean",
                    "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "reshape",
                    "flatten", "unsqueeze", "squeeze", "permute", "transpose", "softmax",
                    "log_softmax", "clone"]
 globals().update({_n: _function_form(_n) for _n in _FUNCTION_FORMS})
+from .tensor import DTYPE_ALIASES as _DTYPE_ALIASES  # noqa: E402
+globals().update(_DTYPE_ALIASES)          # tc.long, tc.float, tc.double, tc.half, tc.bool, ...
 
-__all__ = ["autograd", "data", "device", "cuda", "accelerator", "backends", "DeviceError", "nn", "optim", "models", "onnx", "save", "load", "CheckpointError",
+__all__ = ["autograd", "data", "device", "cuda", "accelerator", "backends", "DeviceError", "nn", "optim", "models", "onnx", "jit", "save", "load", "CheckpointError",
            "Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "gradcheck", "GradcheckError", "GradcheckWarning", "viz", "gradcheck_suite", "manual_seed", "ShapeError",
            "ArgumentError", "DTypeError", "BackwardError", "WorkspaceError", "Tensor", "set_workspace_limit",
            "set_num_threads", "get_num_threads", "set_blas_threads", "get_blas_threads",
-           "get_workspace_limit", *_tensor_all, *_FUNCTION_FORMS]
+           "get_workspace_limit", *_tensor_all, *_FUNCTION_FORMS]   # dtype aliases stay out: `import *` would shadow int/float/bool
