@@ -111,6 +111,10 @@ def test_pool3d_unbatched_and_errors(torch):
         F.avg_pool3d(tc.randn(2, 3, 4), 2)
     with pytest.raises(tc.ArgumentError, match="kernel_size"):
         F.max_pool3d(tc.randn(1, 1, 4, 4, 4), (2, 2))
+    with pytest.raises(tc.ShapeError, match=r"D size 0 < 1: input D=1, kernel KD=2"):
+        F.max_pool3d(tc.randn(1, 1, 1, 4, 4), 2)
+    with pytest.raises(tc.ArgumentError, match="PD=2 is more than half the kernel KD=3"):
+        F.avg_pool3d(tc.randn(1, 1, 4, 4, 4), 3, padding=(2, 1, 1))
 
 
 @given(d=st.integers(1, 5), h=st.integers(1, 5), w=st.integers(1, 5), k=st.integers(1, 3),

@@ -1016,12 +1016,20 @@ def _pool3d_input(op: str, input: Tensor) -> tuple[Tensor, bool]:
     return (input.unsqueeze(0), True) if input.ndim == 4 else (input, False)
 
 
-def _pool3d_split(op: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any) -> tuple:
+def _pool3d_split(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+                  ceil_mode: bool) -> tuple:
+    """The 3-D window arguments as 3-tuples, checked with D/H/W names here (the two 2-D
+    passes would name the depth pass's dims H and W)."""
     kernel = CV.normalize_tuple(kernel_size, 3, "kernel_size", op)
     stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
         else CV.normalize_tuple(stride, 3, "stride", op)
     pads = CV.normalize_tuple(padding, 3, "padding", op, minimum=0)
     dil = CV.normalize_tuple(dilation, 3, "dilation", op)
+    for nm, size, k, st, p, dl in zip("DHW", x.shape[2:], kernel, stride, pads, dil):
+        if p > k // 2:
+            raise ArgumentError(f"{op}: padding P{nm}={p} is more than half the kernel K{nm}={k} "
+                                f"(kernel_size={kernel}, padding={pads}, input shape {tuple(x.shape)})")
+        P.pool_output_size(op, (size,), (k,), (st,), (p,), (dl,), bool(ceil_mode), names=(nm,))
     return kernel, stride, pads, dil
 
 
@@ -1033,7 +1041,7 @@ def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     as in one pass; indices (return_indices) are flat in each D·H·W volume."""
     op = "max_pool3d"
     x, unbatched = _pool3d_input(op, input)
-    kernel, stride, pads, dil = _pool3d_split(op, kernel_size, stride, padding, dilation)
+    kernel, stride, pads, dil = _pool3d_split(op, x, kernel_size, stride, padding, dilation, ceil_mode)
     n, c, d, h, w = x.shape
     planes = x.reshape(n, c * d, h, w)                                   # (N, C, D, H, W) -> (N, C·D, H, W)
     first = _max_pool(op, planes, kernel[1:], stride[1:], pads[1:], dil[1:], ceil_mode, return_indices)
@@ -1064,7 +1072,7 @@ def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     the 3-D one exactly. divisor_override: both passes sum, then one division."""
     op = "avg_pool3d"
     x, unbatched = _pool3d_input(op, input)
-    kernel, stride, pads, _ = _pool3d_split(op, kernel_size, stride, padding, 1)
+    kernel, stride, pads, _ = _pool3d_split(op, x, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(
             divisor_override, (int, np.integer)) or divisor_override <= 0):
         raise ArgumentError(f"{op}: divisor_override must be a positive int, got {divisor_override!r}")
