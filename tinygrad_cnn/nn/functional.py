@@ -97,6 +97,17 @@ def _as_target(target: Any, op: str) -> Tensor:
                          f"{type(target).__name__}") from None
 
 
+def _numbers(op: str, name: str, value: Any, dtype: Any, what: str) -> Tensor:
+    """`value` as a Tensor: Tensors as they are, arrays and lists converted to `dtype`; an
+    error naming the argument and what it should hold otherwise."""
+    if isinstance(value, Tensor):
+        return value
+    try:
+        return Tensor._wrap(np.asarray(value, dtype))
+    except (TypeError, ValueError):
+        raise DTypeError(f"{op}: {name} must be {what}, got {type(value).__name__} {value!r}") from None
+
+
 def _ignore_index(ignore_index: Any, op: str) -> int:
     if not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, bool):
         raise ArgumentError(f"{op}: ignore_index must be an int class index, got {ignore_index!r}")
@@ -758,12 +769,7 @@ def _loss_inputs(op: str, input: Tensor, target: Any, weight: Any) -> tuple:
         input = input.unsqueeze(0)                 # (C,) -> (1, C)
         target = target.unsqueeze(0)               # index () -> (1,), probabilities (C,) -> (1, C)
     if weight is not None:
-        if not isinstance(weight, Tensor):
-            try:
-                weight = Tensor._wrap(np.asarray(weight, input.dtype))
-            except (TypeError, ValueError):
-                raise DTypeError(f"{op}: weight must be a tensor of per-class weights, got "
-                                 f"{type(weight).__name__} {weight!r}") from None
+        weight = _numbers(op, "weight", weight, input.dtype, "a tensor of per-class weights")
         if tuple(weight.shape) != (input.shape[1],):
             raise ShapeError(f"{op}: weight must have one entry per class, shape "
                              f"({input.shape[1]},), got {tuple(weight.shape)} (input shape "
@@ -816,12 +822,7 @@ def _regression_target(op: str, input: Tensor, target: Any) -> tuple[Tensor, Ten
     dtype (arrays and lists are converted)."""
     input = _tensor(input, op, "input")
     _float(input, op, "input")
-    if not isinstance(target, Tensor):
-        try:
-            target = Tensor._wrap(np.asarray(target, input.dtype))
-        except (TypeError, ValueError):
-            raise DTypeError(f"{op}: target must be a tensor or an array of numbers, got "
-                             f"{type(target).__name__} {target!r}") from None
+    target = _numbers(op, "target", target, input.dtype, "a tensor or an array of numbers")
     if tuple(target.shape) != tuple(input.shape):
         raise ShapeError(f"{op}: target shape {tuple(target.shape)} differs from input shape "
                          f"{tuple(input.shape)}; they must match (PyTorch would broadcast with a "
@@ -894,12 +895,7 @@ def _loss_weight(op: str, name: str, weight: Any, input: Tensor, shape: tuple) -
     """A constant weight tensor broadcastable to `shape`, in the input's dtype (no gradient)."""
     if weight is None:
         return None
-    if not isinstance(weight, Tensor):
-        try:
-            weight = Tensor._wrap(np.asarray(weight, input.dtype))
-        except (TypeError, ValueError):
-            raise DTypeError(f"{op}: {name} must be a tensor of numbers, got "
-                             f"{type(weight).__name__}") from None
+    weight = _numbers(op, name, weight, input.dtype, "a tensor of numbers")
     if weight.requires_grad:
         raise ArgumentError(f"{op}: {name} requires grad, but loss weights are constants here "
                             f"(no gradient flows into them); pass {name}.detach()")

@@ -41,12 +41,16 @@ def _tensors(grads: tuple) -> tuple:
     return tuple(None if g is None else Tensor._wrap(g) for g in grads)
 
 
-class _OutputsIdentity(Function):
-    """z_i = a_i;  dz_i/da_i = 1. Backward records grad_output (after the pre-hooks)."""
+class _Identity(Function):
+    """z_i = a_i;  dz_i/da_i = 1 (the subclasses' backward runs hooks on the way)."""
 
     @staticmethod
     def forward(ctx, *arrays, state):
         return arrays if len(arrays) > 1 else arrays[0]
+
+
+class _OutputsIdentity(_Identity):
+    """Backward records grad_output (after the pre-hooks)."""
 
     @staticmethod
     def backward(ctx, *grads):
@@ -62,12 +66,8 @@ class _OutputsIdentity(Function):
         return grads
 
 
-class _InputsIdentity(Function):
-    """z_i = a_i;  dz_i/da_i = 1. Backward calls the full backward hooks."""
-
-    @staticmethod
-    def forward(ctx, *arrays, state):
-        return arrays if len(arrays) > 1 else arrays[0]
+class _InputsIdentity(_Identity):
+    """Backward calls the full backward hooks."""
 
     @staticmethod
     def backward(ctx, *grads):
