@@ -93,7 +93,7 @@ def test_linspace_and_logspace_match_torch(torch, start, end, steps):
         np.testing.assert_allclose(tc.logspace(start / 4, end / 4, steps, base=2.0, dtype=tc.float64).numpy(),
                                    torch.logspace(start / 4, end / 4, steps, base=2.0, dtype=torch.float64).numpy(),
                                    rtol=1e-14)
-    assert tc.linspace(start, end, steps).dtype == np.float32
+    assert tc.linspace(start, end, steps, device="cpu").dtype == np.float32
 
 
 def test_linspace_errors():

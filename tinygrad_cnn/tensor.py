@@ -1119,16 +1119,18 @@ def _linspace_array(start: Any, end: Any, steps: int, op: str) -> np.ndarray:
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None,
-             requires_grad: bool = False) -> Tensor:
+             requires_grad: bool = False, device: Any = None) -> Tensor:
     """`steps` evenly spaced values from start to end, both included (float32 by default)."""
+    _device.check_device(device, "linspace")
     steps = _steps_arg(steps, "linspace")
     dtype = _float_dtype_arg(dtype, "linspace")
     return _factory(_linspace_array(start, end, steps, "linspace").astype(dtype), requires_grad)
 
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: Any = None,
-             requires_grad: bool = False) -> Tensor:
+             requires_grad: bool = False, device: Any = None) -> Tensor:
     """base ** linspace(start, end, steps)."""
+    _device.check_device(device, "logspace")
     steps = _steps_arg(steps, "logspace")
     dtype = _float_dtype_arg(dtype, "logspace")
     exponents = _linspace_array(start, end, steps, "logspace")
@@ -1161,11 +1163,13 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple:
     return tuple(out)
 
 
-def normal(mean: Any, std: Any = 1.0, size: Any = None, generator: Any = None) -> Tensor:
+def normal(mean: Any, std: Any = 1.0, size: Any = None, generator: Any = None,
+           device: Any = None) -> Tensor:
     """Samples of N(mean, std²) from the seeded generator: mean and std are tensors
     (broadcast together) or numbers; with two numbers, `size` gives the shape. The result
     does not require grad (as torch.normal)."""
     op = "normal"
+    _device.check_device(device, op)
     tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
     if tensors:
         if size is not None:

@@ -7,7 +7,9 @@ backward the output identity sees the gradients with respect to the module's out
 (pre-hooks run there and may replace them); the input identity runs after everything inside
 the module, with the gradients with respect to its inputs: there `hook(module, grad_input,
 grad_output)` runs and may replace grad_input. Both identities pass gradients through
-unchanged otherwise (derivative 1), so a hook that returns None changes nothing."""
+unchanged otherwise (derivative 1), so a hook that returns None changes nothing. As in PyTorch,
+the hooked module's outputs are then views made by a Function, so an in-place op on them
+(`out += x`) is refused: write `out = out + x`."""
 from __future__ import annotations
 
 from typing import Any
