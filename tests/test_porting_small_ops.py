@@ -30,6 +30,8 @@ def test_rand_and_randn_take_size_keyword():
     np.testing.assert_array_equal(a.numpy(), c.numpy())
     np.testing.assert_array_equal(b.numpy(), d.numpy())
     assert tc.randn(size=(2,), dtype=tc.float64, requires_grad=True).requires_grad
+    assert tc.zeros(size=(2, 2)).shape == (2, 2) and tc.ones(size=[3]).shape == (3,)
+    assert tc.empty(size=(1,)).shape == (1,) and tc.zeros(size=(2, 2)).dtype == np.float32
     with pytest.raises(tc.ArgumentError, match="size"):
         tc.rand(2, size=(2,))
 
