@@ -224,6 +224,17 @@ def test_lazy_layers_infer_sizes_and_keep_optimizer_references(torch):
         nn.LazyConv2d(4, 3, groups=2)(tc.randn(1, 3, 5, 5))
 
 
+def test_lazy_layers_load_a_checkpoint_before_the_first_forward(torch):
+    eager = tc.nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 3 * 3, 2))
+    lazy = tc.nn.Sequential(nn.LazyConv2d(4, 3), nn.Flatten(), nn.LazyLinear(2))
+    lazy.load_state_dict(eager.state_dict())
+    x = tc.randn(2, 3, 5, 5)
+    np.testing.assert_array_equal(lazy(x).numpy(), eager(x).numpy())
+    assert repr(lazy) == repr(eager)
+    with pytest.raises(nn.StateDictError, match="Missing key"):
+        nn.LazyLinear(2).load_state_dict({})
+
+
 def test_parameter_list_and_dict_register_like_torch(torch):
     def build(lib):
         class Net(lib.nn.Module):
