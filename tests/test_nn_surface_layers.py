@@ -111,6 +111,10 @@ def test_pool3d_unbatched_and_errors(torch):
         F.avg_pool3d(tc.randn(2, 3, 4), 2)
     with pytest.raises(tc.ArgumentError, match="kernel_size"):
         F.max_pool3d(tc.randn(1, 1, 4, 4, 4), (2, 2))
+    with pytest.raises(tc.ShapeError, match=r"D size 0 < 1: input D=1, kernel KD=2"):
+        F.max_pool3d(tc.randn(1, 1, 1, 4, 4), 2)
+    with pytest.raises(tc.ArgumentError, match="PD=2 is more than half the kernel KD=3"):
+        F.avg_pool3d(tc.randn(1, 1, 4, 4, 4), 3, padding=(2, 1, 1))
 
 
 @given(d=st.integers(1, 5), h=st.integers(1, 5), w=st.integers(1, 5), k=st.integers(1, 3),
@@ -218,6 +222,17 @@ def test_lazy_layers_infer_sizes_and_keep_optimizer_references(torch):
     assert not np.array_equal(before, model[3].weight.numpy())
     with pytest.raises(tc.ShapeError, match="groups=2"):
         nn.LazyConv2d(4, 3, groups=2)(tc.randn(1, 3, 5, 5))
+
+
+def test_lazy_layers_load_a_checkpoint_before_the_first_forward(torch):
+    eager = tc.nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 3 * 3, 2))
+    lazy = tc.nn.Sequential(nn.LazyConv2d(4, 3), nn.Flatten(), nn.LazyLinear(2))
+    lazy.load_state_dict(eager.state_dict())
+    x = tc.randn(2, 3, 5, 5)
+    np.testing.assert_array_equal(lazy(x).numpy(), eager(x).numpy())
+    assert repr(lazy) == repr(eager)
+    with pytest.raises(nn.StateDictError, match="Missing key"):
+        nn.LazyLinear(2).load_state_dict({})
 
 
 def test_parameter_list_and_dict_register_like_torch(torch):

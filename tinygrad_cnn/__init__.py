@@ -19,7 +19,7 @@ from . import nn, optim, models  # noqa: E402  (tc.nn.Module, tc.optim.SGD, tc.m
 from .nn.utils import summary  # noqa: E402  (tc.summary(model, input_size=(1, 1, 28, 28)))
 from .serialization import CheckpointError, load, save  # noqa: E402  (checkpoints: .npz, no pickle)
 from .autograd import functional as _autograd_functional  # noqa: E402,F401  (tc.autograd.functional)
-from . import gradcheck_suite, viz  # noqa: E402  (tc.viz.draw_graph, tc.gradcheck_suite.register)
+from . import gradcheck_suite, jit, viz  # noqa: E402  (tc.viz.draw_graph, tc.gradcheck_suite.register)
 from . import onnx  # noqa: E402  (tc.onnx.export; the onnx package is imported only when it runs)
 from . import multiprocessing, utils  # noqa: E402  (tc.utils.data, tc.utils.checkpoint, Hogwild)
 from .gradcheck import GradcheckWarning  # noqa: E402
@@ -38,16 +38,18 @@ def _function_form(name: str):
     return fn
 
 
-_FUNCTION_FORMS = ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "clamp", "sum", "mean",
+_FUNCTION_FORMS = ["exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "clamp", "sum", "mean",
                    "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "reshape",
                    "flatten", "unsqueeze", "squeeze", "permute", "transpose", "softmax",
                    "log_softmax", "clone", "norm"]
 globals().update({_n: _function_form(_n) for _n in _FUNCTION_FORMS})
+from .tensor import DTYPE_ALIASES as _DTYPE_ALIASES  # noqa: E402
+globals().update(_DTYPE_ALIASES)          # tc.long, tc.float, tc.double, tc.half, tc.bool, ...
 
-__all__ = ["autograd", "data", "utils", "multiprocessing", "device", "cuda", "accelerator", "backends", "DeviceError", "nn", "optim", "models", "onnx", "save", "load", "CheckpointError",
+__all__ = ["autograd", "data", "utils", "multiprocessing", "device", "cuda", "accelerator", "backends", "DeviceError", "nn", "optim", "models", "onnx", "jit", "save", "load", "CheckpointError",
            "Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "GradcheckWarning", "viz", "gradcheck_suite", "manual_seed", "ShapeError",
            "ArgumentError", "DTypeError", "BackwardError", "WorkspaceError", "Tensor", "set_workspace_limit",
            "set_num_threads", "get_num_threads", "set_blas_threads", "get_blas_threads",
-           "get_workspace_limit", *_tensor_all, *_FUNCTION_FORMS]
+           "get_workspace_limit", *_tensor_all, *_FUNCTION_FORMS]   # dtype aliases stay out: `import *` would shadow int/float/bool
 __all__ += ["summary"]                       # tc.summary: nn.utils.summary

@@ -765,6 +765,11 @@ def _register_porting_ops(R: Callable) -> None:
     """The ops real PyTorch scripts needed when ported (issue 12): losses, layers, small ops."""
     reductions = [{}, {"reduction": "sum"}, {"reduction": "none"}]
 
+    for name in ("sin", "cos"):
+        R(name, (lambda name: lambda cfg, rng: ((lambda x: getattr(x, name)()),
+                                                [leaf(rng.uniform(-7, 7, cfg["shape"]))]))(name),
+          defaults={"shape": (3, 4)}, grid=[{}, {"shape": (2, 3, 2)}], doc=f"{name}(x)")
+
     @R("l1_loss", defaults={"shape": (3, 4), "reduction": "mean"}, grid=reductions, requires=("l1_loss",))
     def _l1(cfg, rng):
         """F.l1_loss(a, b): both inputs get gradients (differences kept away from 0)"""

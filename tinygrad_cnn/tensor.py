@@ -2,6 +2,7 @@
 (a `Function` in ops/); argument checking and broadcasting happen here, arithmetic in ops/."""
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from typing import Any, Callable, Sequence
 
@@ -16,12 +17,14 @@ from .ops import elementwise as E
 from .ops import linalg as L
 from .ops import movement as M
 from .ops import reduce as R
+from .ops import trig as TR
 from .rng import generator
 
 __all__ = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "empty", "randn", "rand",
            "randint", "randperm", "arange", "eye", "zeros_like", "ones_like", "full_like",
            "randn_like", "rand_like", "cat", "stack", "where", "maximum", "minimum", "matmul",
-           "float32", "float64", "float16", "int64", "int32", "uint8", "bool_", "get_default_dtype"]
+           "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool_",
+           "get_default_dtype", "linspace", "logspace", "meshgrid", "normal"]
 
 # dtype names, as in PyTorch (tc.float32 == np.float32, so NumPy dtypes work too)
 float16 = np.dtype(np.float16)
@@ -31,6 +34,12 @@ int32 = np.dtype(np.int32)
 int64 = np.dtype(np.int64)
 uint8 = np.dtype(np.uint8)
 bool_ = np.dtype(np.bool_)
+int8 = np.dtype(np.int8)
+int16 = np.dtype(np.int16)
+# PyTorch's short names (tc.long, tc.float, ...); tinygrad_cnn/__init__.py exports them, here
+# they would shadow the builtins
+DTYPE_ALIASES = {"long": int64, "int": int32, "short": int16, "float": float32, "double": float64,
+                 "half": float16, "bool": bool_}
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])     # what x.max(dim) returns, like torch
 
@@ -487,6 +496,8 @@ class Tensor:
     def sigmoid(self) -> "Tensor": return E.Sigmoid.apply(self._to_float())
     def relu(self) -> "Tensor": return E.ReLU.apply(self)
     def square(self) -> "Tensor": return self * self
+    def sin(self) -> "Tensor": return TR.Sin.apply(self._to_float())
+    def cos(self) -> "Tensor": return TR.Cos.apply(self._to_float())
 
     def clamp(self, min: float | None = None, max: float | None = None) -> "Tensor":
         if min is None and max is None:
@@ -1125,6 +1136,116 @@ def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
     return rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
+# ------------------------------------------------- factories real PyTorch scripts use (issue 12)
+_seeded_generator = generator          # normal() has a `generator` argument, as torch.normal
+def _float_dtype_arg(dtype: Any, op: str) -> np.dtype:
+    dtype = np.dtype(dtype or float32)
+    if dtype.kind != "f":
+        raise DTypeError(f"{op}: dtype must be a floating point dtype, got {dtype}")
+    return dtype
+
+
+def _steps_arg(steps: Any, op: str) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ArgumentError(f"{op}: steps must be a non-negative int, got {steps!r}")
+    return int(steps)
+
+
+def _linspace_array(start: Any, end: Any, steps: int, op: str) -> np.ndarray:
+    """PyTorch's values (float64): start + i·step for the first half, end - (steps-1-i)·step
+    for the second, so both ends are exact and the grid is symmetric."""
+    start = float(_number(start, "start", op))
+    end = float(_number(end, "end", op))
+    for name, v in (("start", start), ("end", end)):
+        if not np.isfinite(v):
+            raise ArgumentError(f"{op}: {name} must be finite, got {v!r}")
+    if steps <= 1:
+        return np.full(steps, start)
+    step = (end - start) / (steps - 1)
+    # extended precision for step·i + start: PyTorch's kernel rounds it once (a fused
+    # multiply-add), which float64 arithmetic would round twice
+    i = np.arange(steps, dtype=np.longdouble)
+    half = steps // 2
+    step_ = np.longdouble(step)
+    values = np.where(i < half, np.longdouble(start) + step_ * i, np.longdouble(end) - step_ * (steps - 1 - i))
+    return values.astype(np.float64)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None,
+             requires_grad: bool = False, device: Any = None) -> Tensor:
+    """`steps` evenly spaced values from start to end, both included (float32 by default)."""
+    _device.check_device(device, "linspace")
+    steps = _steps_arg(steps, "linspace")
+    dtype = _float_dtype_arg(dtype, "linspace")
+    return _factory(_linspace_array(start, end, steps, "linspace").astype(dtype), requires_grad)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: Any = None,
+             requires_grad: bool = False, device: Any = None) -> Tensor:
+    """base ** linspace(start, end, steps)."""
+    _device.check_device(device, "logspace")
+    steps = _steps_arg(steps, "logspace")
+    dtype = _float_dtype_arg(dtype, "logspace")
+    exponents = _linspace_array(start, end, steps, "logspace")
+    base = float(_number(base, "base", "logspace"))
+    return _factory(np.power(base, exponents).astype(dtype), requires_grad)
+
+
+def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple:
+    """Coordinate grids from 1-D tensors: with indexing='ij' output k varies along dim k;
+    'xy' swaps the first two dims (NumPy/Matlab's Cartesian convention). Each output is the
+    input reshaped and expanded, so gradients flow back (summed over the broadcast dims)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ArgumentError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    ts = _as_tensors(list(tensors), "meshgrid")
+    for i, t in enumerate(ts):
+        if t.ndim > 1:
+            raise ShapeError(f"meshgrid: expects 0-D or 1-D tensors, but tensor {i} has shape {t.shape}")
+    ts = [t.reshape(-1) for t in ts]
+    swap = indexing == "xy" and len(ts) >= 2
+    order = [1, 0] + list(range(2, len(ts))) if swap else list(range(len(ts)))
+    shape = tuple(ts[k].shape[0] for k in order)
+    out = []
+    for i, t in enumerate(ts):
+        axis = order.index(i)
+        view = [1] * len(ts)
+        view[axis] = t.shape[0]
+        out.append(t.reshape(*view).expand(*shape))   # (n,) -> (1, .., n, .., 1) -> grid
+    return tuple(out)
+
+
+def normal(mean: Any, std: Any = 1.0, size: Any = None, generator: Any = None,
+           device: Any = None) -> Tensor:
+    """Samples of N(mean, std²) from the seeded generator: mean and std are tensors
+    (broadcast together) or numbers; with two numbers, `size` gives the shape. The result
+    does not require grad (as torch.normal)."""
+    op = "normal"
+    _device.check_device(device, op)
+    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if tensors:
+        if size is not None:
+            raise ArgumentError(f"{op}: size is only for number mean and std; the tensor's shape "
+                                f"gives the output shape")
+        m = mean.numpy() if isinstance(mean, Tensor) else float(_number(mean, "mean", op))
+        s = std.numpy() if isinstance(std, Tensor) else float(_number(std, "std", op))
+        shape = _broadcast_shape(op, np.shape(m), np.shape(s))
+        dtype = np.result_type(*[t.dtype for t in tensors])
+        dtype = dtype if dtype.kind == "f" else float32
+    else:
+        if size is None:
+            raise ArgumentError(f"{op}: with number mean and std, give size=(...) for the shape")
+        m, s = float(_number(mean, "mean", op)), float(_number(std, "std", op))
+        shape = _shape_arg((tuple(size),) if isinstance(size, (tuple, list)) else (size,), op)
+        dtype = float32
+    if np.any(np.asarray(s) < 0):
+        raise ArgumentError(f"{op}: std must be non-negative, got a value {float(np.min(s))}")
+    rng = generator if generator is not None else _seeded_generator()
+    sample = m + s * rng.standard_normal(shape)
+    return Tensor._wrap(np.asarray(sample, dtype=dtype))
+
+
 def _as_tensors(tensors: Sequence[Any], op: str) -> list[Tensor]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
         raise ArgumentError(f"{op}: expected a non-empty list or tuple of tensors")
@@ -1211,3 +1332,44 @@ def matmul(a: Tensor, b: Any) -> Tensor:
     if b.ndim == 1:
         out = out.squeeze(-1)
     return out
+
+
+# --------------------------------------------- PyTorch's keyword spellings (issue 12, item 5)
+def _size_keyword(fn: Callable) -> Callable:
+    """f(2, 3), f((2, 3)) and, as PyTorch also accepts, f(size=(2, 3))."""
+    @functools.wraps(fn)
+    def factory(*sizes: Any, size: Any = None, **kwargs: Any) -> Tensor:
+        if size is not None:
+            if sizes:
+                raise ArgumentError(f"{fn.__name__}: give the size either positionally or as "
+                                    f"size=, not both (got {sizes!r} and size={size!r})")
+            sizes = (tuple(size),) if isinstance(size, (tuple, list)) else (size,)
+        return fn(*sizes, **kwargs)
+    return factory
+
+
+zeros, ones, empty, rand, randn = (_size_keyword(f) for f in (zeros, ones, empty, rand, randn))
+
+
+def _numpy_names(fn: Callable) -> Callable:
+    """The NumPy spellings PyTorch accepts too: axis= for dim=, keepdims= for keepdim=."""
+    @functools.wraps(fn)
+    def method(*args: Any, **kwargs: Any) -> Any:
+        if "axis" in kwargs:
+            if "dim" in kwargs:
+                raise ArgumentError(f"{fn.__name__}: got both dim and axis (axis is NumPy's name "
+                                    f"for dim; give one)")
+            kwargs["dim"] = kwargs.pop("axis")
+        if "keepdims" in kwargs:
+            if "keepdim" in kwargs:
+                raise ArgumentError(f"{fn.__name__}: got both keepdim and keepdims; give one")
+            kwargs["keepdim"] = kwargs.pop("keepdims")
+        return fn(*args, **kwargs)
+    return method
+
+
+for _name in ("sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
+              "softmax", "log_softmax", "unsqueeze", "squeeze"):
+    setattr(Tensor, _name, _numpy_names(getattr(Tensor, _name)))
+cat, stack = _numpy_names(cat), _numpy_names(stack)
+concatenate = cat

@@ -27,8 +27,9 @@ import numpy as np
 
 from ..errors import AnomalyError, ArgumentError, BackwardError
 
-__all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "backward", "grad", "once_differentiable", "gradgradcheck", "gradcheck", "grad_mode", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
+__all__ = ["Function", "Context", "AccumulateGrad", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "backward", "grad", "once_differentiable", "gradgradcheck", "gradcheck",
+           "grad_mode", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
 
 
 # ----------------------------------------------------------------------------------- grad mode
@@ -234,6 +235,19 @@ class Context:
         """The Tensor inputs of this call, in order."""
         return [t for t in self.inputs if _is_tensor(t)]
 
+    @property
+    def next_functions(self) -> tuple:
+        """PyTorch's view of the graph edges: one (node, output_nr) pair per tensor input, the
+        node being the producing Context, an AccumulateGrad for a leaf that requires grad, or
+        None for a tensor that needs no gradient."""
+        out = []
+        for t, need, edge in zip(self.inputs, self.needs_input_grad, self.edges):
+            if edge is not None:
+                out.append(edge)
+            elif _is_tensor(t):
+                out.append((AccumulateGrad(t), 0) if need else (None, 0))
+        return tuple(out)
+
     # -- in-place safety: the memory of a saved array must not have changed since it was saved.
     # Each entry is (version counter, its value at save time, what it was) for a saved array
     # that is (a view of) an input's or an output's memory; views share their base's counter,
@@ -298,6 +312,29 @@ def _is_tensor(x: Any) -> bool:
 
 
 _TensorType: type = type(None)   # set by tensor.py to break the import cycle
+
+
+class AccumulateGrad:
+    """A leaf's node in `grad_fn.next_functions` (PyTorch's name): `.variable` is the leaf
+    tensor whose `.grad` the backward accumulates into."""
+
+    __slots__ = ("variable",)
+    next_functions: tuple = ()
+
+    def __init__(self, variable: Any) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AccumulateGrad) and other.variable is self.variable
+
+    def __hash__(self) -> int:
+        return id(self.variable)
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
 
 
 def _register_tensor_type(cls: type) -> None:

@@ -97,6 +97,17 @@ def _as_target(target: Any, op: str) -> Tensor:
                          f"{type(target).__name__}") from None
 
 
+def _numbers(op: str, name: str, value: Any, dtype: Any, what: str) -> Tensor:
+    """`value` as a Tensor: Tensors as they are, arrays and lists converted to `dtype`; an
+    error naming the argument and what it should hold otherwise."""
+    if isinstance(value, Tensor):
+        return value
+    try:
+        return Tensor._wrap(np.asarray(value, dtype))
+    except (TypeError, ValueError):
+        raise DTypeError(f"{op}: {name} must be {what}, got {type(value).__name__} {value!r}") from None
+
+
 def _ignore_index(ignore_index: Any, op: str) -> int:
     if not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, bool):
         raise ArgumentError(f"{op}: ignore_index must be an int class index, got {ignore_index!r}")
@@ -758,12 +769,7 @@ def _loss_inputs(op: str, input: Tensor, target: Any, weight: Any) -> tuple:
         input = input.unsqueeze(0)                 # (C,) -> (1, C)
         target = target.unsqueeze(0)               # index () -> (1,), probabilities (C,) -> (1, C)
     if weight is not None:
-        if not isinstance(weight, Tensor):
-            try:
-                weight = Tensor._wrap(np.asarray(weight, input.dtype))
-            except (TypeError, ValueError):
-                raise DTypeError(f"{op}: weight must be a tensor of per-class weights, got "
-                                 f"{type(weight).__name__} {weight!r}") from None
+        weight = _numbers(op, "weight", weight, input.dtype, "a tensor of per-class weights")
         if tuple(weight.shape) != (input.shape[1],):
             raise ShapeError(f"{op}: weight must have one entry per class, shape "
                              f"({input.shape[1]},), got {tuple(weight.shape)} (input shape "
@@ -816,12 +822,7 @@ def _regression_target(op: str, input: Tensor, target: Any) -> tuple[Tensor, Ten
     dtype (arrays and lists are converted)."""
     input = _tensor(input, op, "input")
     _float(input, op, "input")
-    if not isinstance(target, Tensor):
-        try:
-            target = Tensor._wrap(np.asarray(target, input.dtype))
-        except (TypeError, ValueError):
-            raise DTypeError(f"{op}: target must be a tensor or an array of numbers, got "
-                             f"{type(target).__name__} {target!r}") from None
+    target = _numbers(op, "target", target, input.dtype, "a tensor or an array of numbers")
     if tuple(target.shape) != tuple(input.shape):
         raise ShapeError(f"{op}: target shape {tuple(target.shape)} differs from input shape "
                          f"{tuple(input.shape)}; they must match (PyTorch would broadcast with a "
@@ -894,12 +895,7 @@ def _loss_weight(op: str, name: str, weight: Any, input: Tensor, shape: tuple) -
     """A constant weight tensor broadcastable to `shape`, in the input's dtype (no gradient)."""
     if weight is None:
         return None
-    if not isinstance(weight, Tensor):
-        try:
-            weight = Tensor._wrap(np.asarray(weight, input.dtype))
-        except (TypeError, ValueError):
-            raise DTypeError(f"{op}: {name} must be a tensor of numbers, got "
-                             f"{type(weight).__name__}") from None
+    weight = _numbers(op, name, weight, input.dtype, "a tensor of numbers")
     if weight.requires_grad:
         raise ArgumentError(f"{op}: {name} requires grad, but loss weights are constants here "
                             f"(no gradient flows into them); pass {name}.detach()")
@@ -1016,12 +1012,20 @@ def _pool3d_input(op: str, input: Tensor) -> tuple[Tensor, bool]:
     return (input.unsqueeze(0), True) if input.ndim == 4 else (input, False)
 
 
-def _pool3d_split(op: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any) -> tuple:
+def _pool3d_split(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+                  ceil_mode: bool) -> tuple:
+    """The 3-D window arguments as 3-tuples, checked with D/H/W names here (the two 2-D
+    passes would name the depth pass's dims H and W)."""
     kernel = CV.normalize_tuple(kernel_size, 3, "kernel_size", op)
     stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
         else CV.normalize_tuple(stride, 3, "stride", op)
     pads = CV.normalize_tuple(padding, 3, "padding", op, minimum=0)
     dil = CV.normalize_tuple(dilation, 3, "dilation", op)
+    for nm, size, k, st, p, dl in zip("DHW", x.shape[2:], kernel, stride, pads, dil):
+        if p > k // 2:
+            raise ArgumentError(f"{op}: padding P{nm}={p} is more than half the kernel K{nm}={k} "
+                                f"(kernel_size={kernel}, padding={pads}, input shape {tuple(x.shape)})")
+        P.pool_output_size(op, (size,), (k,), (st,), (p,), (dl,), bool(ceil_mode), names=(nm,))
     return kernel, stride, pads, dil
 
 
@@ -1033,7 +1037,7 @@ def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     as in one pass; indices (return_indices) are flat in each D·H·W volume."""
     op = "max_pool3d"
     x, unbatched = _pool3d_input(op, input)
-    kernel, stride, pads, dil = _pool3d_split(op, kernel_size, stride, padding, dilation)
+    kernel, stride, pads, dil = _pool3d_split(op, x, kernel_size, stride, padding, dilation, ceil_mode)
     n, c, d, h, w = x.shape
     planes = x.reshape(n, c * d, h, w)                                   # (N, C, D, H, W) -> (N, C·D, H, W)
     first = _max_pool(op, planes, kernel[1:], stride[1:], pads[1:], dil[1:], ceil_mode, return_indices)
@@ -1064,7 +1068,7 @@ def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     the 3-D one exactly. divisor_override: both passes sum, then one division."""
     op = "avg_pool3d"
     x, unbatched = _pool3d_input(op, input)
-    kernel, stride, pads, _ = _pool3d_split(op, kernel_size, stride, padding, 1)
+    kernel, stride, pads, _ = _pool3d_split(op, x, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(
             divisor_override, (int, np.integer)) or divisor_override <= 0):
         raise ArgumentError(f"{op}: divisor_override must be a positive int, got {divisor_override!r}")

@@ -7,7 +7,9 @@ backward the output identity sees the gradients with respect to the module's out
 (pre-hooks run there and may replace them); the input identity runs after everything inside
 the module, with the gradients with respect to its inputs: there `hook(module, grad_input,
 grad_output)` runs and may replace grad_input. Both identities pass gradients through
-unchanged otherwise (derivative 1), so a hook that returns None changes nothing."""
+unchanged otherwise (derivative 1), so a hook that returns None changes nothing. As in PyTorch,
+the hooked module's outputs are then views made by a Function, so an in-place op on them
+(`out += x`) is refused: write `out = out + x`."""
 from __future__ import annotations
 
 from typing import Any
@@ -41,12 +43,16 @@ def _tensors(grads: tuple) -> tuple:
     return tuple(None if g is None else Tensor._wrap(g) for g in grads)
 
 
-class _OutputsIdentity(Function):
-    """z_i = a_i;  dz_i/da_i = 1. Backward records grad_output (after the pre-hooks)."""
+class _Identity(Function):
+    """z_i = a_i;  dz_i/da_i = 1 (the subclasses' backward runs hooks on the way)."""
 
     @staticmethod
     def forward(ctx, *arrays, state):
         return arrays if len(arrays) > 1 else arrays[0]
+
+
+class _OutputsIdentity(_Identity):
+    """Backward records grad_output (after the pre-hooks)."""
 
     @staticmethod
     def backward(ctx, *grads):
@@ -62,12 +68,8 @@ class _OutputsIdentity(Function):
         return grads
 
 
-class _InputsIdentity(Function):
-    """z_i = a_i;  dz_i/da_i = 1. Backward calls the full backward hooks."""
-
-    @staticmethod
-    def forward(ctx, *arrays, state):
-        return arrays if len(arrays) > 1 else arrays[0]
+class _InputsIdentity(_Identity):
+    """Backward calls the full backward hooks."""
 
     @staticmethod
     def backward(ctx, *grads):

@@ -518,7 +518,8 @@ class Module:
             if value.dtype.kind not in "biuf":
                 errors.append(f'the value of "{key}" has dtype {value.dtype}, expected numbers')
                 continue
-            if value.shape != target.shape:
+            lazy = hasattr(target, "materialize")     # a lazy layer's UninitializedParameter
+            if value.shape != target.shape and not lazy:
                 errors.append(f"size mismatch for {key}: copying a param with shape "
                               f"{tuple(value.shape)} from checkpoint, the shape in current model "
                               f"is {tuple(target.shape)}.")
@@ -535,6 +536,8 @@ class Module:
             raise StateDictError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t"
                                  + "\n\t".join(errors))
         for target, value in plan:
+            if hasattr(target, "materialize"):      # takes the checkpoint's shape (as PyTorch)
+                target.materialize(value.shape)
             np.copyto(target._data, value, casting="unsafe")
             target._version += 1
         return IncompatibleKeys(missing, unexpected)

@@ -190,9 +190,22 @@ def _difference(ctx) -> np.ndarray:
 
 
 # ------------------------------------------------------------ elementwise (regression, binary) losses
-def _scaled(grad_output: np.ndarray, scale: float, dtype: np.dtype) -> np.ndarray:
-    """r_i = d(reduced)/d(loss_i): the upstream gradient times the reduction's scale."""
-    return (grad_output * scale).astype(dtype, copy=False)
+def _scaled(grad_output: np.ndarray, scale: float, dtype: np.dtype,
+            weight: np.ndarray | None = None) -> np.ndarray:
+    """r_i = d(reduced)/d(loss_i): the upstream gradient times the reduction's scale (and the
+    element weights w_i, when the loss is weighted)."""
+    r = (grad_output * scale).astype(dtype, copy=False)
+    return r if weight is None else r * weight
+
+
+def _weighted_reduce(ctx, loss: np.ndarray, weight: np.ndarray | None, reduction: str,
+                     dtype: np.dtype) -> np.ndarray:
+    """reduce(w·loss) over every element ('mean' divides by the element count); the
+    reduction's scale goes to ctx.scale for backward."""
+    if weight is not None:
+        loss = loss * weight
+    out, ctx.scale = _reduce(loss.astype(dtype, copy=False), reduction, loss.size)
+    return out
 
 
 class HuberLoss(Function):
@@ -207,7 +220,7 @@ class HuberLoss(Function):
         diff = x - y
         size = np.abs(diff)
         loss = np.where(size < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta)) * scale
-        out, ctx.scale = _reduce(loss.astype(x.dtype, copy=False), reduction, loss.size)
+        out = _weighted_reduce(ctx, loss, None, reduction, x.dtype)
         ctx.save_for_backward(x, y)
         ctx.diff = diff
         return out
@@ -232,10 +245,7 @@ class BinaryCrossEntropy(Function):
     def forward(ctx, x, y, weight=None, *, reduction="mean"):
         with np.errstate(divide="ignore"):
             log_x, log_1mx = np.maximum(np.log(x), -100), np.maximum(np.log1p(-x), -100)
-        loss = -(y * log_x + (1 - y) * log_1mx)
-        if weight is not None:
-            loss = loss * weight
-        out, ctx.scale = _reduce(loss.astype(x.dtype, copy=False), reduction, loss.size)
+        out = _weighted_reduce(ctx, -(y * log_x + (1 - y) * log_1mx), weight, reduction, x.dtype)
         ctx.save_for_backward(x, y, weight)
         ctx.logs = log_x, log_1mx
         return out
@@ -246,9 +256,7 @@ class BinaryCrossEntropy(Function):
         log_x, log_1mx = ctx.cached("logs", lambda: (np.maximum(np.log(x), -100),
                                                      np.maximum(np.log(1 - x), -100)))
         need_x, need_y = ctx.needs_input_grad[:2]
-        r = _scaled(grad_output, ctx.scale, x.dtype)
-        if weight is not None:
-            r = r * weight
+        r = _scaled(grad_output, ctx.scale, x.dtype, weight)
         grad_x = r * (x - y) / np.maximum(x * (1 - x), 1e-12) if need_x else None
         grad_y = r * (log_1mx - log_x) if need_y else None
         return grad_x, grad_y, None
@@ -267,9 +275,7 @@ class BinaryCrossEntropyWithLogits(Function):
         softplus_neg = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)
         log_weight = 1 + (pos_weight - 1) * y if pos_weight is not None else None
         loss = (1 - y) * x + (softplus_neg * log_weight if log_weight is not None else softplus_neg)
-        if weight is not None:
-            loss = loss * weight
-        out, ctx.scale = _reduce(loss.astype(x.dtype, copy=False), reduction, loss.size)
+        out = _weighted_reduce(ctx, loss, weight, reduction, x.dtype)
         ctx.save_for_backward(x, y, weight, pos_weight)
         ctx.softplus_neg = softplus_neg
         return out
@@ -279,9 +285,7 @@ class BinaryCrossEntropyWithLogits(Function):
         x, y, weight, pos_weight = ctx.saved_tensors
         softplus_neg = ctx.cached("softplus_neg", lambda: np.log(1 + np.exp(-np.abs(x))) + np.maximum(-x, 0))
         need_x, need_y = ctx.needs_input_grad[:2]
-        r = _scaled(grad_output, ctx.scale, x.dtype)
-        if weight is not None:
-            r = r * weight
+        r = _scaled(grad_output, ctx.scale, x.dtype, weight)
         grad_x = grad_y = None
         if need_x:
             sig = np.exp(-softplus_neg)                       # σ(x) = e^{-softplus(-x)}

@@ -32,11 +32,12 @@ __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "
 
 
 def pool_output_size(op: str, size: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
-                     pad: Sequence[int], dilation: Sequence[int], ceil_mode: bool) -> tuple[int, ...]:
+                     pad: Sequence[int], dilation: Sequence[int], ceil_mode: bool,
+                     names: Sequence[str] = ("H", "W")) -> tuple[int, ...]:
     """PyTorch's pooling size: floor (or ceil) of (H + 2PH - DH(KH-1) - 1)/SH, plus 1; with
     ceil_mode the last window must start inside the input or its left padding."""
     out = []
-    for nm, h, k, s, p, dl in zip(("H", "W"), size, kernel, stride, pad, dilation):
+    for nm, h, k, s, p, dl in zip(names, size, kernel, stride, pad, dilation):
         span = h + 2 * p - dl * (k - 1) - 1
         o = (-(-span // s) if ceil_mode else span // s) + 1
         if ceil_mode and (o - 1) * s >= h + p:

@@ -38,16 +38,9 @@ class Adadelta(Optimizer):
         loss = self._evaluate(closure)
         for group in self.param_groups:
             lr, rho, eps = group["lr"], group["rho"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                a, b, c = self._buffers(p, 3)[:3]
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = np.zeros_like(p.numpy())
-                    state["acc_delta"] = np.zeros_like(p.numpy())
-                state["step"] += 1
+            fresh = lambda p: {"square_avg": np.zeros_like(p.numpy()),             # noqa: E731
+                               "acc_delta": np.zeros_like(p.numpy())}
+            for p, state, (a, b, c) in self._params_to_update(group, 3, fresh):
                 d = directed_grad(p, group["maximize"], group["weight_decay"], a, b)
                 v, u = state["square_avg"], state["acc_delta"]
                 v *= rho

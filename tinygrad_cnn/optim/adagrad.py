@@ -38,15 +38,9 @@ class Adagrad(Optimizer):
         loss = self._evaluate(closure)
         for group in self.param_groups:
             lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                a, b = self._buffers(p, 2)[:2]
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["sum"] = np.full_like(p.numpy(), group["initial_accumulator_value"])
-                state["step"] += 1
+            start = group["initial_accumulator_value"]
+            for p, state, (a, b) in self._params_to_update(
+                    group, 2, lambda p: {"sum": np.full_like(p.numpy(), start)}):
                 clr = lr / (1 + (state["step"] - 1) * lr_decay)
                 d = directed_grad(p, group["maximize"], group["weight_decay"], a, b)
                 total = state["sum"]

@@ -56,19 +56,13 @@ class Adam(Optimizer):
             amsgrad, maximize = group["amsgrad"], group["maximize"]
             decoupled = group["decoupled_weight_decay"]
             w1 = 1 - beta1                  # lerp weight
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                a, b = self._buffers(p, 2)[:2]
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p._data)
-                    state["exp_avg_sq"] = np.zeros_like(p._data)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = np.zeros_like(p._data)
+
+            def fresh(p):
+                zeros = ("exp_avg", "exp_avg_sq") + ("max_exp_avg_sq",) * amsgrad
+                return {k: np.zeros_like(p.numpy()) for k in zeros}
+
+            for p, state, (a, b) in self._params_to_update(group, 2, fresh):
                 m, v = state["exp_avg"], state["exp_avg_sq"]
-                state["step"] += 1
                 t = state["step"]
                 d = p.grad._data
                 if maximize:

@@ -16,7 +16,7 @@ optimizer (as PyTorch's do); `load_state_dict` copies what it is given.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -136,6 +136,21 @@ class Optimizer:
             bufs = [np.empty_like(p._data) for _ in range(n)]
             self._scratch[id(p)] = bufs
         return bufs
+
+    def _params_to_update(self, group: dict, n_scratch: int,
+                          fresh_state: Callable[[Tensor], dict]) -> Iterator[tuple]:
+        """(p, state, scratch arrays) for each parameter of the group that has a gradient, its
+        step count already advanced; a parameter seen for the first time gets step 0 plus
+        fresh_state(p)."""
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state.setdefault(p, {})
+            if not state:
+                state["step"] = 0
+                state.update(fresh_state(p))
+            state["step"] += 1
+            yield p, state, self._buffers(p, n_scratch)[:n_scratch]
 
     # ----------------------------------------------------------------------- state dicts
     def state_dict(self) -> dict:

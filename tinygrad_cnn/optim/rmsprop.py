@@ -40,19 +40,12 @@ class RMSprop(Optimizer):
         for group in self.param_groups:
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
             momentum, centered = group["momentum"], group["centered"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                a, b, c = self._buffers(p, 3)[:3]
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = np.zeros_like(p.numpy())
-                    if momentum > 0:
-                        state["momentum_buffer"] = np.zeros_like(p.numpy())
-                    if centered:
-                        state["grad_avg"] = np.zeros_like(p.numpy())
-                state["step"] += 1
+
+            def fresh(p):
+                zeros = ("square_avg",) + ("momentum_buffer",) * (momentum > 0) + ("grad_avg",) * centered
+                return {k: np.zeros_like(p.numpy()) for k in zeros}
+
+            for p, state, (a, b, c) in self._params_to_update(group, 3, fresh):
                 d = directed_grad(p, group["maximize"], group["weight_decay"], a, b)
                 v = state["square_avg"]
                 v *= alpha

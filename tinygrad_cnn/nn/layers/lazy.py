@@ -4,7 +4,8 @@ Until the first forward their weight and bias are `UninitializedParameter`s (emp
 forward sets in_features / in_channels from the input, gives the parameters their shapes IN
 PLACE (the same Parameter objects, so an optimizer built before the dry run keeps working),
 initialises them as the eager layer does, and turns the module into a plain Linear / Conv2d
-(as PyTorch's `cls_to_become`)."""
+(as PyTorch's `cls_to_become`). `load_state_dict` before the first forward gives them the
+checkpoint's shapes instead (and the first forward then keeps the loaded values)."""
 from __future__ import annotations
 
 from typing import Any
@@ -47,10 +48,13 @@ class _LazyMixin:
         return any(isinstance(p, UninitializedParameter) for p in self._parameters.values())
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.has_uninitialized_params() and args:
+        if args:
             _check_tensor(self, args[0])
-            self.initialize_parameters(args[0])
-            self.reset_parameters()
+            if self.has_uninitialized_params():
+                self.initialize_parameters(args[0])
+                self.reset_parameters()
+            else:                                   # materialised by load_state_dict
+                self.adopt_loaded_shapes()
             self.__class__ = self.cls_to_become
         return Module.__call__(self, *args, **kwargs)
 
@@ -77,6 +81,9 @@ class LazyLinear(_LazyMixin, Linear):
         self.weight.materialize((self.out_features, self.in_features))
         if self.bias is not None:
             self.bias.materialize((self.out_features,))
+
+    def adopt_loaded_shapes(self) -> None:
+        self.in_features = int(self.weight.shape[1])
 
     def _label(self) -> str:
         return f"LazyLinear(?→{self.out_features})"
@@ -109,6 +116,9 @@ class LazyConv2d(_LazyMixin, Conv2d):
         self.weight.materialize((self.out_channels, c // self.groups) + self.kernel_size)
         if self.bias is not None:
             self.bias.materialize((self.out_channels,))
+
+    def adopt_loaded_shapes(self) -> None:
+        self.in_channels = int(self.weight.shape[1]) * self.groups
 
     def _label(self) -> str:
         k = "×".join(str(v) for v in self.kernel_size)
