@@ -357,6 +357,14 @@ def _fit(cfg: TrainConfig, log: Callable[[str], None]) -> TrainResult:
         raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose one of {', '.join(DEFAULT_LR)}")
     lr_factor(cfg.schedule, 1)                       # validate the name before loading data
     start = time.perf_counter()
+    ckpt_path = Path(cfg.checkpoint) / CHECKPOINT_NAME if cfg.checkpoint else None
+    state = None
+    if cfg.resume:
+        if ckpt_path is None:
+            raise ValueError("resume needs a checkpoint directory (--checkpoint DIR)")
+        if ckpt_path.exists():                       # checked before the data is read: fail fast
+            state = _read_resume_checkpoint(ckpt_path)
+            _check_resume_config(state["config"], cfg, ckpt_path)
     tc.manual_seed(cfg.seed)
     train_set, valid_set = load_train_valid(cfg)
     # the test images are read at the end (they are not needed before, and the training's
@@ -371,17 +379,11 @@ def _fit(cfg: TrainConfig, log: Callable[[str], None]) -> TrainResult:
                      "seconds": [], "lr": [], "step_loss": []}
     first_epoch = 1
 
-    ckpt_path = Path(cfg.checkpoint) / CHECKPOINT_NAME if cfg.checkpoint else None
-    if cfg.resume:
-        if ckpt_path is None:
-            raise ValueError("resume needs a checkpoint directory (--checkpoint DIR)")
-        if ckpt_path.exists():
-            state = _read_resume_checkpoint(ckpt_path)
-            _check_resume_config(state["config"], cfg, ckpt_path)
-            history, first_epoch = _restore(state, ckpt_path, cfg, model, optimizer, scheduler, loader)
-            log(f"resumed from {ckpt_path} after epoch {first_epoch - 1}")
-        else:
-            log(f"no checkpoint at {ckpt_path}: starting from scratch")
+    if state is not None:
+        history, first_epoch = _restore(state, ckpt_path, cfg, model, optimizer, scheduler, loader)
+        log(f"resumed from {ckpt_path} after epoch {first_epoch - 1}")
+    elif cfg.resume:
+        log(f"no checkpoint at {ckpt_path}: starting from scratch")
 
     dataset_name = type(train_set.dataset).__name__
     log(f"{cfg.model} on {dataset_name} ({train_set.dataset.root}): {len(train_set)} train / "

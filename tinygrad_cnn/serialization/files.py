@@ -36,20 +36,21 @@ def open_regular_file(path: str | os.PathLike, error: type[Exception], what: str
     path that does not exist, `missing` if given) naming the path and what it is. `what` names
     the expected content ("checkpoint", "IDX")."""
     name = os.fspath(path)
+    a_what = f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what}"
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(name, flags)
     except FileNotFoundError:
         raise (missing or error)(f"{name}: no such {what} file") from None
     except IsADirectoryError:
-        raise error(f"{name}: is a directory, not a {what} file") from None
+        raise error(f"{name}: is a directory, not {a_what} file") from None
     except OSError as e:
         raise error(f"{name}: cannot open the {what} file: {e.strerror or e}") from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             kind = next((k for test, k in _KINDS if test(mode)), "not a regular file")
-            raise error(f"{name}: is {kind}, not a {what} file (only regular files are read, "
+            raise error(f"{name}: is {kind}, not {a_what} file (only regular files are read, "
                         f"so that reading can never block or run forever)")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)

@@ -23,8 +23,10 @@ make one entry cost many reads.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import math
+import re
 import struct
 import zipfile
 from typing import Any, BinaryIO
@@ -33,7 +35,7 @@ import numpy as np
 
 from ..errors import CheckpointError, CheckpointTypeError
 from ..tensor import Tensor
-from .archive import member_errors, read_exactly_into
+from .archive import member_errors, open_member, read_exactly_into
 from .limits import MAX_DEPTH, Budget, get_load_limits
 
 __all__ = ["save_npz", "load_archive", "HEADER"]
@@ -147,7 +149,7 @@ def save_npz(obj: Any, fh: BinaryIO) -> None:
 # -------------------------------------------------------------------------------- decoding
 def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, label: str) -> np.ndarray:
     name = info.filename
-    with member_errors(where, label, name), archive.open(info) as member:
+    with member_errors(where, label, name), open_member(archive, info) as member:
         shape, dtype, fortran, header_len = _npy_header(member, where, label, name)
         nbytes = math.prod(shape) * dtype.itemsize            # Python ints: no overflow
         if header_len + nbytes != info.file_size:
@@ -186,31 +188,59 @@ def _npy_header(member: BinaryIO, where: str, label: str, name: str) -> tuple[tu
     if len(text) < length:
         raise bad("the header is truncated")
     try:
-        header = ast.literal_eval(text.decode("utf-8" if major == 3 else "latin1"))
-    except Exception as e:  # noqa: BLE001 - SyntaxError, ValueError, RecursionError, MemoryError
-        raise bad(f"its header is not a Python literal ({type(e).__name__})") from None
-    if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
-        raise bad("its header is not a dict of exactly descr, fortran_order and shape")
-    shape, fortran, descr = header["shape"], header["fortran_order"], header["descr"]
+        shape, dtype, fortran = _parse_npy_header(text, major)
+    except _BadHeader as e:
+        if e.pickled:
+            raise CheckpointError(f"{where}: {label} (member {name!r}) holds a pickled object "
+                                  f"array, which tc.load refuses to load (loading it could run code)") from None
+        raise bad(str(e)) from None
+    return shape, dtype, fortran, 8 + width + length
+
+
+class _BadHeader(ValueError):
+    def __init__(self, why: str, pickled: bool = False) -> None:
+        super().__init__(why)
+        self.pickled = pickled
+
+
+# what np.save writes: parsed without ast (a 100,000-entry archive has 100,000 headers)
+_CANONICAL = re.compile(r"\{'descr': '([<>|=][a-zA-Z][0-9]{0,4})', 'fortran_order': (True|False), "
+                        r"'shape': \(((?:[0-9]{1,20}, ?)*[0-9]{0,20})\), \} *\n?")
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_npy_header(text: bytes, major: int) -> tuple[tuple, np.dtype, bool]:
+    """(shape, dtype, fortran_order) of a .npy header's text, or _BadHeader saying why not."""
+    canonical = _CANONICAL.fullmatch(text.decode("latin1"))
+    if canonical:
+        descr, fortran = canonical[1], canonical[2] == "True"
+        shape = tuple(int(v) for v in canonical[3].replace(" ", "").split(",") if v)
+    else:
+        try:
+            header = ast.literal_eval(text.decode("utf-8" if major == 3 else "latin1"))
+        except Exception as e:  # noqa: BLE001 - SyntaxError, ValueError, RecursionError, MemoryError
+            raise _BadHeader(f"its header is not a Python literal ({type(e).__name__})") from None
+        if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
+            raise _BadHeader("its header is not a dict of exactly descr, fortran_order and shape")
+        shape, fortran, descr = header["shape"], header["fortran_order"], header["descr"]
     if not isinstance(shape, tuple) or len(shape) > _NUMPY_MAX_DIMS or \
             not all(type(s) is int and s >= 0 for s in shape):
-        raise bad(f"shape {str(shape)[:100]} is not a tuple of at most {_NUMPY_MAX_DIMS} "
-                  f"non-negative ints")
+        raise _BadHeader(f"shape {str(shape)[:100]} is not a tuple of at most {_NUMPY_MAX_DIMS} "
+                         f"non-negative ints")
     if not isinstance(fortran, bool):
-        raise bad(f"fortran_order {fortran!r} is not a bool")
+        raise _BadHeader(f"fortran_order {str(fortran)[:40]} is not a bool")
     if not isinstance(descr, str):
-        raise bad(f"dtype {str(descr)[:80]} is a structured dtype (only plain numbers, bools "
-                  f"and strings are read)")
+        raise _BadHeader(f"dtype {str(descr)[:80]} is a structured dtype (only plain numbers, "
+                         f"bools and strings are read)")
     try:
         dtype = np.dtype(descr)
     except (TypeError, ValueError, SyntaxError):
-        raise bad(f"dtype {descr[:80]!r} is not a NumPy dtype") from None
+        raise _BadHeader(f"dtype {descr[:80]!r} is not a NumPy dtype") from None
     if dtype.hasobject:
-        raise CheckpointError(f"{where}: {label} (member {name!r}) holds a pickled object array, "
-                              f"which tc.load refuses to load (loading it could run code)")
+        raise _BadHeader("object array", pickled=True)
     if dtype.kind not in _ARRAY_KINDS or dtype.shape != ():
-        raise bad(f"dtype {dtype} is not a plain number, bool or string dtype")
-    return shape, dtype, fortran, 8 + width + length
+        raise _BadHeader(f"dtype {dtype} is not a plain number, bool or string dtype")
+    return shape, dtype, fortran
 
 
 def _tensor(arr: np.ndarray, where: str, label: str) -> Tensor:

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..tensor import Tensor
-from .archive import member_errors, read_exactly_into
+from .archive import member_errors, open_member, read_exactly_into
 from .limits import MAX_DEPTH, Budget
 
 __all__ = ["is_torch_archive", "load_torch_archive", "LEGACY_MESSAGE"]
@@ -188,7 +188,7 @@ class _TorchArchive:
                            f"but its member holds {info.file_size:,}")
         self.budget.take_entries(1, f"storage {key[:40]!r}")
         arr = np.empty(numel, dtype)
-        with member_errors(self.where, f"storage {key[:40]!r}", info.filename), self.archive.open(info) as member:
+        with member_errors(self.where, f"storage {key[:40]!r}", info.filename), open_member(self.archive, info) as member:
             read_exactly_into(member, arr, self.where, f"storage {key[:40]!r}", info.filename)
         if bf16:
             arr = (arr.astype(np.uint32) << 16).view(np.float32)
