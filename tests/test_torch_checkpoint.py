@@ -92,6 +92,27 @@ def test_resnet_block_with_batchnorm_buffers(tmp_path):
                                rtol=1e-5, atol=1e-5)
 
 
+def test_resnet18_pth_loads_into_our_resnet18(tmp_path):
+    """The issue's `model.load_state_dict(tc.load("resnet18.pth"))`, with torch's ResNet-18 (built
+    from the same model source by tests/torch_twin.py: torchvision is not needed)."""
+    from torch_twin import twin_module
+    from tinygrad_cnn.vision import models
+    torch.manual_seed(0)
+    theirs = twin_module("tinygrad_cnn.vision.models.resnet").resnet18(num_classes=10)
+    with torch.no_grad():                               # non-trivial BatchNorm buffers
+        for m in theirs.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0), m.num_batches_tracked.fill_(5)
+    theirs.eval()
+    torch.save(theirs.state_dict(), tmp_path / "resnet18.pth")
+    ours = models.resnet18(num_classes=10)
+    ours.load_state_dict(tc.load(tmp_path / "resnet18.pth"))
+    ours.eval()
+    x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    np.testing.assert_allclose(ours(tc.from_numpy(x)).numpy(), theirs(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-4, atol=1e-4)
+
+
 def test_model_optimizer_epoch_checkpoint(tmp_path):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))

@@ -73,6 +73,15 @@ class _Storage:
 
     def __init__(self, array: np.ndarray, key: str) -> None:
         self.array, self.key = array, key
+        self.taken = False               # whether a tensor owns `array` (later ones copy)
+
+
+def _contiguous_strides(size: tuple) -> tuple:
+    strides, step = [], 1
+    for s in reversed(size):
+        strides.append(step)
+        step *= max(s, 1)
+    return tuple(reversed(strides))
 
 
 # ------------------------------------------------------------------------- tensor rebuilding
@@ -96,6 +105,9 @@ def _rebuild_tensor(loader: "_TorchArchive", storage: Any, offset: Any, size: An
     loader.produced.take_bytes(n * data.itemsize, f"the tensor of size {size} on storage {storage.key!r}")
     if n == 0:
         arr = np.empty(size, data.dtype)
+    elif not storage.taken and offset == 0 and n == data.size and stride == _contiguous_strides(size):
+        arr = data.reshape(size)         # the usual case: the first tensor on its storage, whole
+        storage.taken = True             # and in order, takes the array; any later one copies
     else:
         arr = np.lib.stride_tricks.as_strided(data[offset:], size, [s * data.itemsize for s in stride]).copy()
     t = Tensor._wrap(arr)
