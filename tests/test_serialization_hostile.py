@@ -326,6 +326,19 @@ def test_save_errors_are_checkpoint_errors_naming_the_problem(tmp_path):
         tc.save({}, tmp_path / "missing" / "x.npz")
 
 
+def test_arguments_that_are_no_file(tmp_path):
+    import io
+    for f in (3, None):
+        with pytest.raises(tc.CheckpointError, match=f"tc.save: f must be a path or a binary file object, not {type(f).__name__}"):
+            tc.save({"a": 1}, f)
+        with pytest.raises(tc.CheckpointError, match=f"tc.load: f must be a path or a seekable binary file object, not {type(f).__name__}"):
+            tc.load(f)
+    with pytest.raises(tc.CheckpointError, match="is it opened in binary mode"):
+        tc.save({"a": 1}, io.StringIO())
+    with pytest.raises(tc.CheckpointError, match="no such checkpoint file"):
+        tc.load(tmp_path / "absent.pt")
+
+
 def test_a_file_object_that_cannot_seek_is_refused():
     class Pipe:
         name = "<pipe>"

@@ -64,9 +64,16 @@ def save_safetensors(state_dict: dict, f: Any, metadata: dict[str, str] | None =
 
 def _write(f: Any, write: Any) -> None:
     where = os.fspath(f) if _is_path(f) else getattr(f, "name", "<file object>")
+    if not _is_path(f) and not callable(getattr(f, "write", None)):
+        raise CheckpointTypeError(f"tc.save: f must be a path or a binary file object, not "
+                                  f"{type(f).__name__}")
     try:
         if not _is_path(f):
-            write(f)
+            try:
+                write(f)
+            except TypeError as e:               # e.g. a file opened in text mode
+                raise CheckpointTypeError(f"tc.save: could not write to {where}: {e} (is it "
+                                          f"opened in binary mode?)") from None
             return
         directory = os.path.dirname(os.path.abspath(where))
         if not os.path.isdir(directory):
@@ -117,6 +124,9 @@ def _read(f: Any, read: Any, limits: LoadLimits) -> Any:
         with open_regular_file(where, CheckpointError, "checkpoint") as fh:
             size = os.fstat(fh.fileno()).st_size
             return read(fh, size, Budget(where, limits), where.endswith(_SAFETENSORS_SUFFIX))
+    if not callable(getattr(f, "read", None)):
+        raise CheckpointTypeError(f"tc.load: f must be a path or a seekable binary file object, "
+                                  f"not {type(f).__name__}")
     where = str(getattr(f, "name", "<file object>"))
     try:
         start = f.tell()

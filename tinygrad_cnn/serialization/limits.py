@@ -63,20 +63,19 @@ class Budget:
     def take_bytes(self, n: int, what: str) -> None:
         self.bytes += n
         if self.bytes > self.limits.max_bytes:
-            raise CheckpointError(
-                f"{self.where}: {what} brings the data to {_size(self.bytes)}, over tc.load's cap "
-                f"max_bytes={self.limits.max_bytes:,} ({_size(self.limits.max_bytes)}). If you trust "
-                f"this file, raise the cap: tc.load(path, max_bytes={_round_up(self.bytes)}) or "
-                f"tc.serialization.set_load_limits(max_bytes=...)")
+            raise self._over("max_bytes", self.bytes, f"{what} brings the data to {_size(self.bytes)}",
+                             f" ({_size(self.limits.max_bytes)})")
 
     def take_entries(self, n: int, what: str) -> None:
         self.entries += n
         if self.entries > self.limits.max_entries:
-            raise CheckpointError(
-                f"{self.where}: {what} brings the count to {self.entries:,} entries, over tc.load's "
-                f"cap max_entries={self.limits.max_entries:,}. If you trust this file, raise the "
-                f"cap: tc.load(path, max_entries={_round_up(self.entries)}) or "
-                f"tc.serialization.set_load_limits(max_entries=...)")
+            raise self._over("max_entries", self.entries, f"{what} brings the count to {self.entries:,} entries")
+
+    def _over(self, cap: str, total: int, what: str, unit: str = "") -> CheckpointError:
+        return CheckpointError(
+            f"{self.where}: {what}, over tc.load's cap {cap}={getattr(self.limits, cap):,}{unit}. "
+            f"If you trust this file, raise the cap: tc.load(path, {cap}={_round_up(total)}) or "
+            f"tc.serialization.set_load_limits({cap}=...)")
 
 
 def _round_up(n: int) -> str:

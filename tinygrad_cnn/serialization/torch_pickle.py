@@ -371,34 +371,22 @@ class _Interpreter:
         def mark() -> None:
             s.marks.append(len(s.stack))
 
-        def setitems() -> None:
-            items = s.pop_mark()
+        def set_items(items: list, op: str) -> None:
             d = s.top()
             if not isinstance(d, dict) or len(items) % 2:
-                raise s.bad("SETITEMS on a non-dict or with an odd number of items")
+                raise s.bad(f"{op} on a non-dict or with an odd number of items")
             for k, v in zip(items[::2], items[1::2]):
                 d[k] = v
 
-        def setitem() -> None:
-            v, k = s.pop(), s.pop()
-            d = s.top()
-            if not isinstance(d, dict):
-                raise s.bad("SETITEM on a non-dict")
-            d[k] = v
-
-        def appends() -> None:
-            items = s.pop_mark()
+        def extend(items: list, op: str) -> None:
             lst = s.top()
             if not isinstance(lst, list):
-                raise s.bad("APPENDS on a non-list")
+                raise s.bad(f"{op} on a non-list")
             lst.extend(items)
 
-        def append() -> None:
-            v = s.pop()
-            lst = s.top()
-            if not isinstance(lst, list):
-                raise s.bad("APPEND on a non-list")
-            lst.append(v)
+        def setitem() -> None:
+            v, k = s.pop(), s.pop()
+            set_items([k, v], "SETITEM")
 
         def dict_from_mark() -> None:
             items = s.pop_mark()
@@ -461,8 +449,9 @@ class _Interpreter:
             0x29: lambda: push(()), 0x74: lambda: push(tuple(s.pop_mark())),
             0x85: lambda: tuple_n(1), 0x86: lambda: tuple_n(2), 0x87: lambda: tuple_n(3),
             0x5d: lambda: push([]), 0x6c: lambda: push(s.pop_mark()),
-            0x61: append, 0x65: appends,
-            0x7d: lambda: push({}), 0x64: dict_from_mark, 0x73: setitem, 0x75: setitems,
+            0x61: lambda: extend([s.pop()], "APPEND"), 0x65: lambda: extend(s.pop_mark(), "APPENDS"),
+            0x7d: lambda: push({}), 0x64: dict_from_mark, 0x73: setitem,
+            0x75: lambda: set_items(s.pop_mark(), "SETITEMS"),
             0x68: lambda: memo_get(s.take(1)[0]), 0x6a: lambda: memo_get(s.unpack("<I")),
             0x71: lambda: memo_put(s.take(1)[0]), 0x72: lambda: memo_put(s.unpack("<I")),
             0x94: lambda: memo_put(len(s.memo)),
