@@ -21,6 +21,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -159,7 +160,7 @@ def test_a_flipped_zip_version_byte_is_a_checkpoint_error(tmp_path, saved_checkp
     central = data.rfind(b"PK\x01\x02")                 # the last central directory entry
     data[central + 6] ^= 0x80                          # its "version needed to extract"
     (tmp_path / "v.npz").write_bytes(bytes(data))
-    with pytest.raises(tc.CheckpointError, match=r"v\.npz: not a readable \.npz checkpoint"):
+    with pytest.raises(tc.CheckpointError, match=r"v\.npz: not a readable zip archive"):
         tc.load(tmp_path / "v.npz")
 
 
@@ -272,19 +273,21 @@ def test_an_exception_at_any_stage_of_a_save_keeps_the_old_checkpoint(tmp_path, 
     def boom(*args, **kwargs):
         raise OSError(28, f"No space left on device (simulated at {stage})")
     if stage == "write":
-        monkeypatch.setattr(serialization, "_write_npz", boom)
+        monkeypatch.setattr(serialization.npz, "_write_npz", boom)
     elif stage == "flush":
-        real = serialization._write_npz
+        real = serialization.npz._write_npz
 
         def write_then_fail(fh, entries):
             real(fh, entries)
             raise OSError(28, "No space left on device (simulated at flush)")
-        monkeypatch.setattr(serialization, "_write_npz", write_then_fail)
+        monkeypatch.setattr(serialization.npz, "_write_npz", write_then_fail)
     else:
         monkeypatch.setattr(serialization.os, stage, boom)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match="No space left") as e:
         tc.save(_checkpoint(seed=1), path)
     monkeypatch.undo()
+    assert isinstance(e.value, tc.CheckpointError) and e.value.errno == 28     # wrapped, naming the path
+    assert f"could not write {path}" in str(e.value)
     assert path.read_bytes() == old
     assert os.listdir(tmp_path) == ["ck.npz"]          # the temporary file was removed
     assert _same(tc.load(path), _checkpoint(seed=0))
@@ -298,7 +301,7 @@ _CHILD = textwrap.dedent("""
     path, mode = sys.argv[1], sys.argv[2]
     big = {"w": tc.tensor(np.full((1024, 1024), 7.0, np.float32)), "epoch": 2}
     if mode == "pause":                  # write half the archive, say so, and wait to be killed
-        real = serialization._write_npz
+        real = serialization.npz._write_npz
         def half(fh, entries):
             class Half:
                 def __init__(self, fh): self.fh, self.n = fh, 0
@@ -312,7 +315,7 @@ _CHILD = textwrap.dedent("""
                     return self.fh.write(b)
                 def __getattr__(self, k): return getattr(self.fh, k)
             real(Half(fh), entries)
-        serialization._write_npz = half
+        serialization.npz._write_npz = half
         tc.save(big, path)
     else:                                # save over and over until killed
         print("READY", flush=True)
@@ -396,3 +399,138 @@ def test_killing_a_save_loop_at_random_moments_never_leaves_a_partial_checkpoint
         tc.save(tc.load(path), path)                          # removes the killed writer's temp file
         assert os.listdir(tmp_path) == ["ck.npz"]
     assert max(epochs) > 2                                    # the kills interrupted a run of saves
+
+
+# ---------------------------------------------------------- IDX headers and payloads (issue 11)
+def test_an_idx_header_with_255_dimensions_is_refused(tmp_path):
+    path = tmp_path / "x-idx"
+    path.write_bytes(bytes([0, 0, 8, 255]) + struct.pack(">i", 1) * 255 + b"\0")
+    with pytest.raises(CorruptDatasetError, match=r"corrupt IDX header: 255 dimensions \(a NumPy array has at most 64"):
+        read_idx(path)
+
+
+def test_reading_stops_at_the_declared_size_of_an_idx_payload(tmp_path):
+    raw = _idx_bytes(np.zeros((2, 3), np.uint8))
+    endless = tmp_path / "bomb.gz"                       # 6 declared bytes, then 64 MB more of zeros
+    with gzip.open(endless, "wb", compresslevel=1) as f:
+        f.write(raw)
+        for _ in range(64):
+            f.write(bytes(1 << 20))
+    assert endless.stat().st_size < 1 << 20
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(CorruptDatasetError, match=r"more data than the IDX header declares: 6 data "
+                                                       r"bytes for shape \(2, 3\), then at least .* unexpected "
+                                                       r"bytes \(reading stopped there\)"):
+            read_idx(endless)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 2 and peak < 4 << 20
+    garbage = tmp_path / "garbage.gz"                    # not gzip data after the gzip member
+    garbage.write_bytes(gzip.compress(raw) + b"trailing garbage" * 100)
+    with pytest.raises(CorruptDatasetError, match=r"garbage\.gz: corrupt gzip data"):
+        read_idx(garbage)
+    plain = tmp_path / "plain-idx"
+    plain.write_bytes(raw + b"extra")
+    with pytest.raises(CorruptDatasetError, match="more data than the IDX header declares"):
+        read_idx(plain)
+
+
+@pytest.mark.parametrize("images, labels, match", [
+    (np.zeros((4, 28, 28), np.int32), np.zeros(4, np.uint8), r"holds int32 images of shape \(4, 28, 28\); expected uint8"),
+    (np.zeros((4, 28, 28), np.float32), np.zeros(4, np.uint8), r"holds float32 images"),
+    (np.zeros((4, 28, 28), np.uint8), np.zeros(4, np.float64), r"holds float64 labels of shape \(4,\); expected N uint8"),
+    (np.zeros((4, 28, 28), np.uint8), np.array([0, 1, 200, 3], np.uint8), r"holds the label 200, but the dataset has 10 classes"),
+    (np.zeros((4, 28, 28), np.uint8), np.zeros(5, np.uint8), r"4 images but 5 labels"),
+    (np.zeros((4, 784), np.uint8), np.zeros(4, np.uint8), r"expected uint8 images of shape \(N, rows, cols\)"),
+], ids=["int32 images", "float images", "float labels", "label out of range", "count mismatch", "2-d images"])
+def test_verify_false_still_checks_what_the_dataset_needs(tmp_path, images, labels, match):
+    codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C, np.dtype(np.float32): 0x0D, np.dtype(np.float64): 0x0E}
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(_idx_bytes(images, codes[images.dtype]))
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(_idx_bytes(labels, codes[labels.dtype]))
+    with pytest.raises(CorruptDatasetError, match=match):
+        tc.data.MNIST(tmp_path, train=False, verify=False)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "char device"])
+def test_read_idx_refuses_fifos_devices_and_directories_at_once(tmp_path, kind):
+    path = tmp_path / "train-images-idx3-ubyte"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path = "/dev/zero"
+        if not os.path.exists(path):
+            pytest.skip("no /dev/zero")
+    signal.alarm(20)                                      # a hang fails the test
+    try:
+        with pytest.raises(CorruptDatasetError, match=r"is (a FIFO \(named pipe\)|a directory|a character device), not an IDX file"):
+            read_idx(path)
+    finally:
+        signal.alarm(0)
+
+
+# ------------------------------------------------------------- train --resume with the wrong file
+QUICK = ["train", "--limit-train", "256", "--valid-size", "128", "--limit-test", "128", "--epochs", "1"]
+
+
+@pytest.fixture(scope="module")
+def train_checkpoint(tmp_path_factory):
+    """A real checkpoint of a QUICK run."""
+    from tinygrad_cnn.cli import main
+    folder = tmp_path_factory.mktemp("run")
+    assert main(QUICK + ["--checkpoint", str(folder)]) == 0
+    return tc.load(folder / "checkpoint.npz")
+
+
+def _resume_error(tmp_path, capsys, write):
+    from tinygrad_cnn.cli import main
+    folder = tmp_path / f"ck{len(list(tmp_path.iterdir()))}"
+    folder.mkdir()
+    write(folder / "checkpoint.npz")
+    capsys.readouterr()
+    signal.alarm(60)
+    try:
+        assert main(QUICK + ["--checkpoint", str(folder), "--resume"]) == 2
+    finally:
+        signal.alarm(0)
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err and str(folder / "checkpoint.npz") in err
+    return err
+
+
+def _without(state, key):
+    return {k: v for k, v in state.items() if k != key}
+
+
+@pytest.mark.parametrize("write, found", [
+    (lambda p: np.savez(p, w=np.ones(3)), r"it holds a flat dict of 1 arrays \('w'\): a bare state dict or a plain np.savez file"),
+    (lambda p: tc.save(nn.Linear(2, 3).state_dict(), p), r"it holds a flat dict of 2 arrays \('weight', 'bias'\)"),
+    (lambda p: tc.save({"model": nn.Linear(2, 3).state_dict(), "optimizer": {}, "epoch": 3}, p),
+     r"it holds a dict with keys 'model', 'optimizer', 'epoch' and no format 'tinygrad_cnn.train' tag"),
+    (lambda p: tc.save([1, 2], p), r"it holds a list"),
+    (lambda p: os.mkfifo(p), r"is a FIFO \(named pipe\), not a checkpoint file"),
+], ids=["plain np.savez", "bare state dict", "another program's checkpoint", "a list", "a fifo"])
+def test_resume_from_a_foreign_file_says_what_it_found_and_expected(tmp_path, capsys, write, found):
+    err = _resume_error(tmp_path, capsys, write)
+    assert re.search(found, err), err
+    if "FIFO" not in err:
+        assert "expected a `tinygrad-cnn train --checkpoint` checkpoint: a dict with format 'tinygrad_cnn.train'" in err
+
+
+def test_resume_from_a_partial_or_mismatched_checkpoint(tmp_path, capsys, train_checkpoint):
+    partial = _without(train_checkpoint, "optimizer")
+    err = _resume_error(tmp_path, capsys, lambda p: tc.save(partial, p))
+    assert "a partial or damaged checkpoint: optimizer (missing)" in err
+    other_model = dict(train_checkpoint, config=dict(train_checkpoint["config"], model="resnet18"))
+    err = _resume_error(tmp_path, capsys, lambda p: tc.save(other_model, p))
+    assert "it was made with other settings (model: checkpoint 'resnet18', this run 'lenet5')" in err
+    wrong_weights = dict(train_checkpoint, model=nn.Linear(2, 3).state_dict())
+    err = _resume_error(tmp_path, capsys, lambda p: tc.save(wrong_weights, p))
+    assert "its model state does not fit this run (lenet5 with adam): StateDictError" in err and "Missing key" in err
+    bad_rng = dict(train_checkpoint, rng={"global": "x", "loader": {}})
+    err = _resume_error(tmp_path, capsys, lambda p: tc.save(bad_rng, p))
+    assert "its random generator state does not fit this run" in err

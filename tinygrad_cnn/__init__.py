@@ -17,7 +17,8 @@ from .tensor import Tensor, __all__ as _tensor_all
 from . import data  # noqa: E402  (tc.data.DataLoader, tc.data.MNIST, ...)
 from . import nn, optim, models  # noqa: E402  (tc.nn.Module, tc.optim.SGD, tc.models.LeNet5)
 from .nn.utils import summary  # noqa: E402  (tc.summary(model, input_size=(1, 1, 28, 28)))
-from .serialization import CheckpointError, load, save  # noqa: E402  (checkpoints: .npz, no pickle)
+from .serialization import CheckpointError, load, load_safetensors, save, save_safetensors  # noqa: E402,E501  (.npz/.safetensors/.pt, no pickle)
+from . import serialization  # noqa: E402  (tc.serialization.set_load_limits)
 from .autograd import functional as _autograd_functional  # noqa: E402,F401  (tc.autograd.functional)
 from . import gradcheck_suite, jit, viz  # noqa: E402  (tc.viz.draw_graph, tc.gradcheck_suite.register)
 from . import onnx  # noqa: E402  (tc.onnx.export; the onnx package is imported only when it runs)
@@ -46,7 +47,7 @@ globals().update({_n: _function_form(_n) for _n in _FUNCTION_FORMS})
 from .tensor import DTYPE_ALIASES as _DTYPE_ALIASES  # noqa: E402
 globals().update(_DTYPE_ALIASES)          # tc.long, tc.float, tc.double, tc.half, tc.bool, ...
 
-__all__ = ["autograd", "data", "utils", "multiprocessing", "device", "cuda", "accelerator", "backends", "DeviceError", "nn", "optim", "models", "onnx", "jit", "save", "load", "CheckpointError",
+__all__ = ["autograd", "data", "utils", "multiprocessing", "device", "cuda", "accelerator", "backends", "DeviceError", "nn", "optim", "models", "onnx", "jit", "save", "load", "save_safetensors", "load_safetensors", "serialization", "CheckpointError",
            "Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "GradcheckWarning", "viz", "gradcheck_suite", "manual_seed", "ShapeError",
            "ArgumentError", "DTypeError", "BackwardError", "WorkspaceError", "Tensor", "set_workspace_limit",

@@ -34,6 +34,14 @@ class CheckpointError(ValueError):
     """A checkpoint could not be written or read; the message names the file and the key."""
 
 
+class CheckpointTypeError(CheckpointError, TypeError):
+    """tc.save was given something a checkpoint cannot hold (a set, an object array, ...)."""
+
+
+class CheckpointWriteError(OSError, CheckpointError):
+    """The operating system refused a save (disk full, permissions); the old file is intact."""
+
+
 class DatasetNotFoundError(FileNotFoundError):
     """The dataset's files are in none of the places searched (the message lists them)."""
 

@@ -269,6 +269,68 @@ def _check_resume_config(saved: dict, cfg: TrainConfig, path: Path) -> None:
                          f"directory to start afresh.")
 
 
+_TRAIN_FORMAT = "tinygrad_cnn.train"
+_CHECKPOINT_PARTS = {"epoch": int, "config": dict, "model": dict, "optimizer": dict,
+                     "scheduler": dict, "rng": dict, "history": dict}
+
+
+def _read_resume_checkpoint(path: Path) -> dict:
+    """tc.load `path` and check it is a whole `tinygrad-cnn train` checkpoint; otherwise a
+    CheckpointError saying what the file holds and what was expected."""
+    import tinygrad_cnn as tc
+    from .errors import CheckpointError
+    state = tc.load(path)
+    expected = (f"expected a `tinygrad-cnn train --checkpoint` checkpoint: a dict with format "
+                f"{_TRAIN_FORMAT!r} and {', '.join(_CHECKPOINT_PARTS)}")
+    if not isinstance(state, dict) or state.get("format") != _TRAIN_FORMAT:
+        raise CheckpointError(f"cannot resume from {path}: it holds {_describe(state)}; {expected}")
+    wrong = [f"{k} (missing)" if k not in state else f"{k} (a {type(state[k]).__name__}, not a {t.__name__})"
+             for k, t in _CHECKPOINT_PARTS.items()
+             if k not in state or not isinstance(state[k], t) or isinstance(state[k], bool)]
+    if wrong:
+        raise CheckpointError(f"cannot resume from {path}: a partial or damaged checkpoint: "
+                              f"{', '.join(wrong)}; {expected}")
+    return state
+
+
+def _describe(obj: Any) -> str:
+    from .tensor import Tensor
+    if not isinstance(obj, dict):
+        return f"a {type(obj).__name__}"
+    keys = list(obj)
+    shown = ", ".join(repr(k)[:40] for k in keys[:4]) + (", ..." if len(keys) > 4 else "")
+    if keys and all(isinstance(v, (Tensor, np.ndarray)) for v in obj.values()):
+        return (f"a flat dict of {len(keys)} arrays ({shown}): a bare state dict or a plain "
+                f"np.savez file")
+    return f"a dict with keys {shown or 'none'} and no format {_TRAIN_FORMAT!r} tag"
+
+
+def _restore(state: dict, path: Path, cfg: TrainConfig, model: Any, optimizer: Any,
+             scheduler: Any, loader: DataLoader) -> tuple[dict, int]:
+    """Load every part of a checked checkpoint; a part that does not fit this run is a
+    CheckpointError naming it. Returns (history, first epoch)."""
+    from .errors import CheckpointError
+
+    def history() -> dict:
+        return {k: list(v.tolist() if hasattr(v, "tolist") else v) for k, v in state["history"].items()}
+    steps = [("model", lambda: model.load_state_dict(state["model"])),
+             ("optimizer", lambda: optimizer.load_state_dict(state["optimizer"])),
+             ("scheduler", lambda: scheduler.load_state_dict(state["scheduler"])),
+             ("random generator", lambda: set_generator_state(rng.generator(), state["rng"]["global"])),
+             ("loader", lambda: loader.load_state_dict(state["rng"]["loader"])),
+             ("history", history)]
+    restored = {}
+    for part, step in steps:
+        try:
+            restored[part] = step()
+        except (ArithmeticError, LookupError, RuntimeError, TypeError, ValueError) as e:
+            # StateDictError is a RuntimeError, ArgumentError a ValueError, a missing key a KeyError
+            raise CheckpointError(f"cannot resume from {path}: its {part} state does not fit this "
+                                  f"run ({cfg.model} with {cfg.optimizer}): {type(e).__name__}: "
+                                  f"{str(e)[:500]}") from None
+    return restored["history"], state["epoch"] + 1
+
+
 # ------------------------------------------------------------------------------ the loop
 def fit(cfg: TrainConfig | None = None, log: Callable[[str], None] = print, **overrides: Any) -> TrainResult:
     """Train cfg.model on cfg.dataset; print one line per epoch and the final test accuracy.
@@ -295,6 +357,14 @@ def _fit(cfg: TrainConfig, log: Callable[[str], None]) -> TrainResult:
         raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose one of {', '.join(DEFAULT_LR)}")
     lr_factor(cfg.schedule, 1)                       # validate the name before loading data
     start = time.perf_counter()
+    ckpt_path = Path(cfg.checkpoint) / CHECKPOINT_NAME if cfg.checkpoint else None
+    state = None
+    if cfg.resume:
+        if ckpt_path is None:
+            raise ValueError("resume needs a checkpoint directory (--checkpoint DIR)")
+        if ckpt_path.exists():                       # checked before the data is read: fail fast
+            state = _read_resume_checkpoint(ckpt_path)
+            _check_resume_config(state["config"], cfg, ckpt_path)
     tc.manual_seed(cfg.seed)
     train_set, valid_set = load_train_valid(cfg)
     # the test images are read at the end (they are not needed before, and the training's
@@ -309,24 +379,11 @@ def _fit(cfg: TrainConfig, log: Callable[[str], None]) -> TrainResult:
                      "seconds": [], "lr": [], "step_loss": []}
     first_epoch = 1
 
-    ckpt_path = Path(cfg.checkpoint) / CHECKPOINT_NAME if cfg.checkpoint else None
-    if cfg.resume:
-        if ckpt_path is None:
-            raise ValueError("resume needs a checkpoint directory (--checkpoint DIR)")
-        if ckpt_path.exists():
-            state = tc.load(ckpt_path)
-            _check_resume_config(state["config"], cfg, ckpt_path)
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            set_generator_state(rng.generator(), state["rng"]["global"])
-            loader.load_state_dict(state["rng"]["loader"])
-            history = {k: list(v.tolist() if hasattr(v, "tolist") else v)
-                       for k, v in state["history"].items()}
-            first_epoch = int(state["epoch"]) + 1
-            log(f"resumed from {ckpt_path} after epoch {first_epoch - 1}")
-        else:
-            log(f"no checkpoint at {ckpt_path}: starting from scratch")
+    if state is not None:
+        history, first_epoch = _restore(state, ckpt_path, cfg, model, optimizer, scheduler, loader)
+        log(f"resumed from {ckpt_path} after epoch {first_epoch - 1}")
+    elif cfg.resume:
+        log(f"no checkpoint at {ckpt_path}: starting from scratch")
 
     dataset_name = type(train_set.dataset).__name__
     log(f"{cfg.model} on {dataset_name} ({train_set.dataset.root}): {len(train_set)} train / "

@@ -19,13 +19,14 @@ import os
 import sys
 import zlib
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, BinaryIO, Sequence
 
 import numpy as np
 
 from ..tensor import Tensor
 from .dataset import Dataset, _check_index
 from ..errors import ArgumentError, CorruptDatasetError, DatasetNotFoundError, DownloadError
+from ..serialization.files import open_regular_file
 
 __all__ = ["MNIST", "FashionMNIST", "read_idx", "DatasetNotFoundError", "CorruptDatasetError",
            "DownloadError"]
@@ -68,48 +69,44 @@ CHECKSUMS: dict[str, dict[str, tuple[int, str]]] = {
 # ------------------------------------------------------------------------------------ IDX reading
 _IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_MAX_IDX_DIMS = 64                                           # NumPy's limit (numpy >= 2)
 
 
-def _chunks(path: Path):
-    """Yield the decompressed bytes of `path` in chunks of at most _CHUNK bytes. Gzip is told by
-    its magic bytes (1f 8b; an IDX file starts with 00 00), whatever the file is called."""
-    with open(path, "rb") as f:
-        is_gzip = f.read(2) == b"\x1f\x8b"
-        f.seek(0)
-        if not is_gzip:
-            while chunk := f.read(_CHUNK):
-                yield chunk
-            return
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)          # gzip header + trailer (CRC, size)
-        started = False
-        while True:
-            data = f.read(_CHUNK)
-            if not data:
-                break
-            started = True
-            while data:
-                try:            # at most _CHUNK bytes out per call: the chunks stay small
-                    out = d.decompress(data, _CHUNK)
-                except zlib.error as e:
-                    raise CorruptDatasetError(f"{path}: corrupt gzip data ({e})") from None
-                if out:
-                    yield out
-                if d.eof:                                    # a multi-member gzip: next member
-                    data = d.unused_data
-                    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                    started = bool(data)
-                else:
-                    data = d.unconsumed_tail
-        if started and not d.eof:
-            raise CorruptDatasetError(f"{path}: truncated gzip file (the compressed stream ends "
-                                      f"before its end-of-stream marker; re-copy or re-download it)")
-        if not started and f.tell() == 0:
-            raise CorruptDatasetError(f"{path}: the file is empty")
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(2) == b"\x1f\x8b"
+def _chunks(path: Path, f: BinaryIO):
+    """Yield the decompressed bytes of the open file `f` (named `path`) in chunks of at most
+    _CHUNK bytes. Gzip is told by its magic bytes (1f 8b; an IDX file starts with 00 00),
+    whatever the file is called."""
+    is_gzip = f.read(2) == b"\x1f\x8b"
+    f.seek(0)
+    if not is_gzip:
+        while chunk := f.read(_CHUNK):
+            yield chunk
+        return
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)          # gzip header + trailer (CRC, size)
+    started = False
+    while True:
+        data = f.read(_CHUNK)
+        if not data:
+            break
+        started = True
+        while data:
+            try:            # at most _CHUNK bytes out per call: the chunks stay small
+                out = d.decompress(data, _CHUNK)
+            except zlib.error as e:
+                raise CorruptDatasetError(f"{path}: corrupt gzip data ({e})") from None
+            if out:
+                yield out
+            if d.eof:                                    # a multi-member gzip: next member
+                data = d.unused_data
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                started = bool(data)
+            else:
+                data = d.unconsumed_tail
+    if started and not d.eof:
+        raise CorruptDatasetError(f"{path}: truncated gzip file (the compressed stream ends "
+                                  f"before its end-of-stream marker; re-copy or re-download it)")
+    if not started and f.tell() == 0:
+        raise CorruptDatasetError(f"{path}: the file is empty")
 
 
 def read_idx(path: str | os.PathLike, expected: tuple[int, str] | None = None,
@@ -117,11 +114,21 @@ def read_idx(path: str | os.PathLike, expected: tuple[int, str] | None = None,
     """Read one IDX file (.gz or raw) into a NumPy array of its own dtype and shape.
 
     `expected=(size, md5)` of the decompressed bytes are checked (size first, so a truncated file
-    says so). With keep=False the file is only checked (nothing is allocated).
+    says so). With keep=False the file is only checked (nothing is allocated). Only a regular
+    file is opened (a FIFO or a device is refused at once), and reading stops as soon as the
+    data runs past the size the header declares.
     """
     path = Path(path)
+    with open_regular_file(path, CorruptDatasetError, "IDX", missing=DatasetNotFoundError) as f:
+        return _read_idx(path, f, expected, keep)
+
+
+def _read_idx(path: Path, f: BinaryIO, expected: tuple[int, str] | None, keep: bool) -> np.ndarray | None:
     md5 = hashlib.md5()
-    stream = _chunks(path)
+    size = os.fstat(f.fileno()).st_size
+    gz = f.read(2) == b"\x1f\x8b"
+    f.seek(0)
+    stream = _chunks(path, f)
     head = b""
     for chunk in stream:                                     # the 4-byte magic + sizes
         head += chunk
@@ -132,6 +139,9 @@ def read_idx(path: str | os.PathLike, expected: tuple[int, str] | None = None,
             f"{path}: not an IDX file (magic bytes {head[:4].hex() or 'missing'}; expected "
             f"00 00 TT DD with TT an IDX type such as 08 for uint8)")
     ndim = head[3]
+    if ndim > _MAX_IDX_DIMS:
+        raise CorruptDatasetError(f"{path}: corrupt IDX header: {ndim} dimensions (a NumPy array "
+                                  f"has at most {_MAX_IDX_DIMS}; MNIST files have 1 or 3)")
     header_len = 4 + 4 * ndim
     if len(head) < header_len:
         raise CorruptDatasetError(f"{path}: truncated IDX header ({len(head)} bytes, expected "
@@ -142,10 +152,8 @@ def read_idx(path: str | os.PathLike, expected: tuple[int, str] | None = None,
     total = header_len + n_bytes
     # a corrupt header must not make us allocate (or overflow on) what no file of this size
     # can hold: a raw file holds its size, a gzip one at most 1032 times it (deflate's limit)
-    size = path.stat().st_size
     if any(s < 0 for s in shape):
         raise CorruptDatasetError(f"{path}: corrupt IDX header: negative size in shape {shape}")
-    gz = _is_gzip(path)
     if not gz and n_bytes > size - header_len:
         raise CorruptDatasetError(
             f"{path}: truncated: the IDX header promises {n_bytes} data bytes (shape {shape}), "
@@ -170,6 +178,11 @@ def read_idx(path: str | os.PathLike, expected: tuple[int, str] | None = None,
         if keep and n > 0:
             view[filled:filled + n] = memoryview(data)[:n]
         filled += len(data)
+        if filled > n_bytes:        # stop here: trailing data could decompress without end
+            raise CorruptDatasetError(
+                f"{path}: more data than the IDX header declares: {n_bytes} data bytes for "
+                f"shape {shape}, then at least {filled - n_bytes} unexpected bytes (reading "
+                f"stopped there)")
 
     take(head[header_len:])
     for chunk in stream:
@@ -178,9 +191,6 @@ def read_idx(path: str | os.PathLike, expected: tuple[int, str] | None = None,
         raise CorruptDatasetError(
             f"{path}: truncated: the IDX header promises {n_bytes} data bytes (shape {shape}), "
             f"but the file holds {filled} ({header_len + filled} of {total} bytes decompressed)")
-    if filled > n_bytes:
-        raise CorruptDatasetError(f"{path}: {filled - n_bytes} unexpected bytes after the "
-                                  f"{n_bytes} data bytes of shape {shape}")
     if expected is not None and md5.hexdigest() != expected[1]:
         raise CorruptDatasetError(
             f"{path}: checksum mismatch: md5 of the decompressed bytes is {md5.hexdigest()}, "
@@ -190,6 +200,24 @@ def read_idx(path: str | os.PathLike, expected: tuple[int, str] | None = None,
         return None
     arr = buf.view(dtype).reshape(shape)
     return arr if dtype.byteorder in "=|" else arr.astype(dtype.newbyteorder("="))
+
+
+def _check_images_and_labels(images: np.ndarray, labels: np.ndarray, images_path: Path,
+                             labels_path: Path, n_classes: int) -> None:
+    """What a dataset needs of its two IDX files beyond being valid IDX (with verify=False the
+    checksums do not guarantee it): uint8 (N, rows, cols) images and N uint8 class labels."""
+    if images.dtype != np.uint8 or images.ndim != 3:
+        raise CorruptDatasetError(f"{images_path}: holds {images.dtype} images of shape "
+                                  f"{images.shape}; expected uint8 images of shape (N, rows, cols)")
+    if labels.dtype != np.uint8 or labels.ndim != 1:
+        raise CorruptDatasetError(f"{labels_path}: holds {labels.dtype} labels of shape "
+                                  f"{labels.shape}; expected N uint8 class labels")
+    if images.shape[0] != labels.shape[0]:
+        raise CorruptDatasetError(f"{images_path.parent}: {images.shape[0]} images but "
+                                  f"{labels.shape[0]} labels (expected as many of each)")
+    if labels.size and int(labels.max()) >= n_classes:
+        raise CorruptDatasetError(f"{labels_path}: holds the label {int(labels.max())}, but the "
+                                  f"dataset has {n_classes} classes (0..{n_classes - 1})")
 
 
 # -------------------------------------------------------------------------------------- download
@@ -312,10 +340,7 @@ class MNIST(Dataset):
         images_path, labels_path = (self._file(folder, n) for n in names)
         labels = read_idx(labels_path, self.checksums[names[1]] if verify else None)
         images = read_idx(images_path, self.checksums[names[0]] if verify else None)
-        if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
-            raise CorruptDatasetError(
-                f"{folder}: images of shape {images.shape} and labels of shape {labels.shape} "
-                f"do not match (expected (N, rows, cols) images and N labels)")
+        _check_images_and_labels(images, labels, images_path, labels_path, len(self.classes))
         self.data = images                                   # uint8 (N, 28, 28)
         self.targets = labels.astype(np.int64)               # (N,)
         if normalize is True:
