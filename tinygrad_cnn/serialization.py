@@ -106,6 +106,8 @@ def save(obj: Any, f: Any) -> None:
     binary file object), e.g. `tc.save({"model": model.state_dict(), "optimizer":
     opt.state_dict(), "epoch": 3}, "ckpt.npz")`. The path is used as given (no suffix added);
     writing to a path is atomic."""
+    if not isinstance(f, (str, os.PathLike)) and not callable(getattr(f, "write", None)):
+        raise CheckpointError(f"save: f must be a path or a binary file object, got {type(f).__name__}")
     arrays: dict[str, np.ndarray] = {}
     root = _encode(obj, arrays, "")
     header = json.dumps({"format": _FORMAT, "version": _VERSION, "root": root})
@@ -264,6 +266,8 @@ def load(f: Any, map_location: Any = None, weights_only: bool = True) -> Any:
     NumPy arrays), dicts/lists/tuples and scalars as themselves. `map_location` and
     `weights_only` are accepted for PyTorch compatibility and ignored (everything is on the CPU
     and nothing is ever unpickled)."""
+    if not isinstance(f, (str, os.PathLike)) and not callable(getattr(f, "read", None)):
+        raise CheckpointError(f"load: f must be a path or a binary file object, got {type(f).__name__}")
     where = os.fspath(f) if isinstance(f, (str, os.PathLike)) else getattr(f, "name", "<file object>")
     if isinstance(f, (str, os.PathLike)) and not os.path.exists(where):
         raise CheckpointError(f"{where}: no such checkpoint file")

@@ -27,6 +27,7 @@ from collections import Counter
 from typing import Callable
 
 from .optimizer import Optimizer
+from ..argcheck import check_callable, check_int, check_number, check_sequence, describe
 from ..errors import ArgumentError
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR",
@@ -38,6 +39,7 @@ class LRScheduler:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
+        last_epoch = check_int(last_epoch, "last_epoch", type(self).__name__, minimum=-1)
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -68,6 +70,7 @@ class LRScheduler:
         return self._last_lr
 
     def step(self, epoch: int | None = None) -> None:
+        epoch = check_int(epoch, "epoch", f"{type(self).__name__}.step", minimum=-1, allow_none=True)
         self._step_count += 1
         self._update_lr(epoch)
 
@@ -89,6 +92,9 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        if not isinstance(state_dict, dict) or not all(isinstance(k, str) for k in state_dict):
+            raise ArgumentError(f"{type(self).__name__}.load_state_dict: expected the dict state_dict() "
+                                f"returns, got {describe(state_dict)}")
         self.__dict__.update(state_dict)
 
     def __repr__(self) -> str:
@@ -99,7 +105,8 @@ class StepLR(LRScheduler):
     """Multiply the learning rate by gamma every step_size epochs."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
-        self.step_size, self.gamma = step_size, gamma
+        self.step_size = check_int(step_size, "step_size", "StepLR", minimum=1)
+        self.gamma = check_number(gamma, "gamma", "StepLR", finite=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -116,8 +123,9 @@ class MultiStepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, milestones: list[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.milestones = sorted(int(m) for m in milestones)
-        self.gamma = gamma
+        milestones = check_sequence(milestones, "milestones", "MultiStepLR", "a list of ints")
+        self.milestones = sorted(check_int(m, "milestones", "MultiStepLR") for m in milestones)
+        self.gamma = check_number(gamma, "gamma", "MultiStepLR", finite=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -134,7 +142,7 @@ class ExponentialLR(LRScheduler):
     """Multiply the learning rate by gamma every epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = gamma
+        self.gamma = check_number(gamma, "gamma", "ExponentialLR", finite=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -151,7 +159,8 @@ class CosineAnnealingLR(LRScheduler):
     in PyTorch's recursive form (so it composes with other changes to the lr)."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
-        self.T_max, self.eta_min = T_max, eta_min
+        self.T_max = check_int(T_max, "T_max", "CosineAnnealingLR", minimum=1)
+        self.eta_min = check_number(eta_min, "eta_min", "CosineAnnealingLR", finite=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -177,6 +186,8 @@ class LambdaLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list,
                  last_epoch: int = -1) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         n = len(optimizer.param_groups)
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != n:
@@ -184,10 +195,13 @@ class LambdaLR(LRScheduler):
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * n
+        for fn in self.lr_lambdas:
+            check_callable(fn, "lr_lambda", "LambdaLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
+        return [base * check_number(fn(self.last_epoch), "the value lr_lambda returned", "LambdaLR")
+                for base, fn in zip(self.base_lrs, self.lr_lambdas)]
 
     def state_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
