@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..argcheck import check_flag, check_shape
 from ..errors import ArgumentError, DTypeError, ShapeError
 from ..ops import activation as A
 from ..ops import conv as CV
@@ -450,6 +451,8 @@ def _adaptive_args(op: str, input: Tensor, output_size: Any) -> tuple:
     if 0 in input.shape[-2:]:
         raise ShapeError(f"{op}: the input has an empty spatial dimension, shape {tuple(input.shape)}")
     unbatched = input.ndim == 3
+    # an output NumPy cannot even index (2**63 windows) is refused before any arange is built
+    check_shape(tuple(input.shape[:-2]) + tuple(out), "output_size", op, itemsize=8)
     return (input.unsqueeze(0) if unbatched else input), unbatched, tuple(out)
 
 
@@ -646,7 +649,7 @@ def _dropout_active(op: str, input: Tensor, p: Any, training: bool) -> bool:
     """Check p and the dtype; False when dropout is the identity (eval, or p = 0)."""
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p <= 1.0:
         raise ArgumentError(f"{op}: p must be a probability in [0, 1], got {p!r}")
-    if not training or p == 0.0:
+    if not check_flag(training, "training", op) or p == 0.0:
         return False
     _float(input, op, "input")
     return True
