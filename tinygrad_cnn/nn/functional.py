@@ -452,6 +452,7 @@ def _adaptive_args(op: str, input: Tensor, output_size: Any) -> tuple:
         raise ShapeError(f"{op}: the input has an empty spatial dimension, shape {tuple(input.shape)}")
     unbatched = input.ndim == 3
     # an output NumPy cannot even index (2**63 windows) is refused before any arange is built
+    check_shape(tuple(out), "output_size", op, itemsize=8)
     check_shape(tuple(input.shape[:-2]) + tuple(out), "output_size", op, itemsize=8)
     return (input.unsqueeze(0) if unbatched else input), unbatched, tuple(out)
 

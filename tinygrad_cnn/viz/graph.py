@@ -111,9 +111,13 @@ def _as_roots(root: Any) -> tuple:
     items = root if isinstance(root, (tuple, list)) else (root,)
     flat: list = []
     stack = list(reversed(items))
+    seen: set[int] = set()
     while stack:                               # nested tuples of outputs, flattened in order
         r = stack.pop()
         if isinstance(r, (tuple, list)):
+            if id(r) in seen:                  # already flattened (or a list containing itself)
+                continue
+            seen.add(id(r))
             stack.extend(reversed(r))
         elif isinstance(r, Tensor):
             flat.append(r)
