@@ -98,7 +98,7 @@ def pool(rng: random.Random, depth: int = 0) -> list[tuple[str, Callable[[], Any
                 t("np.ones((2, 3), object)", lambda: np.ones((2, 3), object)),
                 t("np.array([1, 2], complex)", lambda: np.array([1, 2], complex))]
     entries += [t(f"dtype {d!r}", lambda d=d: d) for d in
-                [tc.float32, tc.float64, tc.int64, tc.bool_, tc.float16, tc.uint8, np.complex64,
+                [tc.float32, tc.float64, tc.int64, tc.bool_, tc.float16, tc.uint8, np.dtype(np.complex64),
                  "float64", "int8"]]
     tensors = [
         ("randn(2, 3)", lambda: tc.randn(2, 3)),
@@ -179,9 +179,11 @@ def _public(module) -> list[str]:
 #     later calls depend on earlier ones (their argument checks have their own tests);
 #   gradcheck_suite.check_all: runs the whole gradcheck registry (minutes by design, not a hang);
 #   viz.Graph: graphviz.Digraph's own constructor (its arguments are graphviz's to check);
-#   nn.utils.ModelSummary: a str subclass whose constructor is str's (summary() builds it).
+#   nn.utils.ModelSummary: a str subclass whose constructor is str's (summary() builds it);
+#   autograd.Context: the engine's record of one op call (users get it as grad_fn, never build it).
 SKIP = {"tc.autograd.set_detect_anomaly", "tc.set_num_threads", "tc.set_blas_threads",
-        "tc.gradcheck_suite.check_all", "tc.viz.Graph", "tc.nn.utils.ModelSummary"}
+        "tc.gradcheck_suite.check_all", "tc.viz.Graph", "tc.nn.utils.ModelSummary",
+        "tc.autograd.Context"}
 
 
 def surface() -> list[Target]:
@@ -195,15 +197,19 @@ def surface() -> list[Target]:
     module_classes, optimizer_classes, scheduler_classes = [], [], []
 
     def add_module_members(prefix: str, module) -> None:
+        # a model zoo's builders (resnet152(), vgg16(), ...) build 10-140 M parameters with their
+        # default arguments, 1-30 s of legitimate work each: not fuzzed (their classes and
+        # get_model are, with small arguments)
+        zoo = set(module.list_models()) if callable(getattr(module, "list_models", None)) else set()
         for name in _public(module):
             obj = getattr(module, name, None)
             full = f"{prefix}.{name}"
-            if obj is None or isinstance(obj, types.ModuleType) or full in SKIP \
+            if obj is None or isinstance(obj, types.ModuleType) or full in SKIP or name in zoo \
                     or not getattr(obj, "__module__", "tinygrad_cnn").startswith("tinygrad_cnn"):
                 continue
             if isinstance(obj, type):
-                if issubclass(obj, BaseException):
-                    continue
+                if issubclass(obj, BaseException) or zoo and issubclass(obj, nn.Module):
+                    continue                 # a zoo's architectures: 10-140 M parameters to build
                 if issubclass(obj, nn.Module):
                     module_classes.append((full, obj))
                 elif issubclass(obj, optim.Optimizer):
@@ -221,6 +227,18 @@ def surface() -> list[Target]:
     # the public modules: tc, the subpackages tc.__all__ names, and the submodules their __all__ names
     modules = [("tc", tc)]
     queue = [("tc", tc)]
+    # public subpackages that tc.__all__ does not name (tinygrad_cnn.vision, utils, onnx: import
+    # targets of their own); ops/ is the internal kernel layer, reached through the public API
+    import importlib
+    import pkgutil
+    for info in pkgutil.iter_modules(tc.__path__):
+        if info.ispkg and not info.name.startswith("_") and info.name != "ops" and info.name not in _public(tc):
+            try:
+                sub = importlib.import_module(f"tinygrad_cnn.{info.name}")
+            except ImportError:                # an optional extra that is not installed
+                continue
+            modules.append((f"tc.{info.name}", sub))
+            queue.append((f"tc.{info.name}", sub))
     while queue:
         prefix, module = queue.pop(0)
         for name in _public(module):

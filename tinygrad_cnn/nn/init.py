@@ -50,7 +50,11 @@ def _target(tensor: Any, op: str) -> Tensor:
 
 def _fill(tensor: Tensor, values: Any, op: str = "init") -> Tensor:
     _target(tensor, op)
-    tensor.numpy()[...] = values       # casts to the tensor's dtype, keeps the array
+    try:
+        tensor.numpy()[...] = values   # casts to the tensor's dtype, keeps the array
+    except (OverflowError, ValueError, TypeError) as e:
+        raise ArgumentError(f"nn.init.{op}: cannot write these values into a {tensor.dtype} tensor of "
+                            f"shape {tuple(tensor.shape)} ({e})") from None
     tensor._version += 1
     return tensor
 
@@ -136,7 +140,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     _target(tensor, "constant_")
-    return _fill(tensor, check_number(val, "val", "nn.init.constant_"))
+    return _fill(tensor, check_number(val, "val", "nn.init.constant_"), "constant_")
 
 
 def zeros_(tensor: Tensor) -> Tensor:
@@ -159,7 +163,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
     (rows = shape[0], cols = the rest), QR-factor a normal (max, min) matrix, fix the signs
     with diag(R) so the distribution is uniform (Haar), transpose when rows < cols. Rows are
     then orthonormal (rows ≤ cols) or columns are (rows ≥ cols)."""
-    if tensor.ndim < 2:
+    gain = check_number(gain, "gain", "nn.init.orthogonal_", finite=True)
+    if _target(tensor, "orthogonal_").ndim < 2:
         raise ShapeError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got "
                          f"shape {tuple(tensor.shape)}")
     rows = tensor.shape[0]
