@@ -85,7 +85,7 @@ def check_number(value: Any, name: str, op: str, *, minimum: float | None = None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ArgumentError(f"{op}: {name} must be a real number, got {describe(value)}")
     value = value.item() if isinstance(value, np.generic) else value
-    if finite and not math.isfinite(value):
+    if finite and isinstance(value, float) and not math.isfinite(value):     # ints are finite
         raise ArgumentError(f"{op}: {name} must be finite, got {value!r}")
     _bounds(value, name, op, minimum, maximum)
     return value

@@ -79,6 +79,8 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = True) -> np.ndarray:
 def _operand(value: Any, op: str) -> Any:
     """The other operand of a comparison: a number, or array data (a DTypeError names what
     else it got: a string, a dtype, a module, a generator...)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -2 ** 63 <= value < 2 ** 63:
+        raise ArgumentError(f"{op}: the integer {value} does not fit in int64")
     if isinstance(value, (bool, int, float, np.generic)) and np.asarray(value).dtype.kind in "fiub":
         return value
     return _to_array(value, copy=False)
@@ -430,11 +432,17 @@ class Tensor:
                 a = a.to(float32)          # int tensor (op) float scalar -> float32, as in torch
             elif a.dtype == bool_ and not isinstance(other, bool):
                 a = a.to(int64)
-            return fn.apply(other, a) if reverse else fn.apply(a, other)
+            try:
+                return fn.apply(other, a) if reverse else fn.apply(a, other)
+            except OverflowError:
+                raise DTypeError(f"{fn.__name__.lower()}: the number {other!r} does not fit the tensor's "
+                                 f"dtype {a.dtype}; convert the tensor first (x.long(), x.float())") from None
         else:
             b = Tensor._wrap(_to_array(other, copy=False))
         if a.dtype != b.dtype:
             a, b = _promote(a, b)
+        if fn is E.Sub and a.dtype == bool_:
+            raise DTypeError("subtraction (-) of two bool tensors is not supported; use ^ or logical_xor")
         if a.shape != b.shape:
             shape = _broadcast_shape(fn.__name__.lower(), a.shape, b.shape)
             a = a.expand(*shape) if a.shape != shape else a
@@ -639,6 +647,7 @@ class Tensor:
 
     def _extreme(self, dim: Any, keepdim: bool, largest: bool) -> Any:
         op = "max" if largest else "min"
+        keepdim = _flag(keepdim, "keepdim")
         if self._data.size == 0:
             raise ShapeError(f"{op}(): cannot reduce an empty tensor of shape {self.shape}")
         if isinstance(dim, (int, np.integer)) and not isinstance(dim, bool):
@@ -775,7 +784,7 @@ class Tensor:
         index = _convert_index(index)
         try:
             return M.Index.apply(self, index)
-        except IndexError as e:
+        except (IndexError, OverflowError) as e:
             raise IndexError(f"indexing a tensor of shape {self.shape} with {_describe_index(index)}: {e}") from None
         except ValueError as e:                        # a slice step of 0
             raise ArgumentError(f"indexing a tensor of shape {self.shape} with {_describe_index(index)}: {e}") from None
@@ -883,7 +892,7 @@ class Tensor:
     def fill_(self, value: float) -> "Tensor":
         value = _number(value, "value", "fill_")
         return self._inplace("fill_", lambda t: t * 0 + value if t.requires_grad
-                             else Tensor._wrap(np.full(t.shape, value, t.dtype)))
+                             else Tensor._wrap(_fill("fill_", t.shape, t.dtype, value)))
 
     def copy_(self, src: Any) -> "Tensor":
         src = src if isinstance(src, Tensor) else Tensor._wrap(_to_array(src, copy=False))
@@ -1126,7 +1135,9 @@ def randn(*size: Any, dtype: Any = None, requires_grad: bool = False,
     dtype = _factory_dtype(dtype, float32, "randn")
     if dtype not in (float32, float64):
         raise DTypeError(f"randn: dtype must be float32 or float64, got {dtype}")
-    return _factory(generator().standard_normal(_shape_arg(size, "randn"), dtype=dtype), requires_grad)
+    shape = _shape_arg(size, "randn")
+    _fill("randn", shape, dtype)                  # the memory check (a lazy allocation, freed at once)
+    return _factory(generator().standard_normal(shape, dtype=dtype), requires_grad)
 
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False,
@@ -1136,7 +1147,9 @@ def rand(*size: Any, dtype: Any = None, requires_grad: bool = False,
     dtype = _factory_dtype(dtype, float32, "rand")
     if dtype not in (float32, float64):
         raise DTypeError(f"rand: dtype must be float32 or float64, got {dtype}")
-    return _factory(generator().random(_shape_arg(size, "rand"), dtype=dtype), requires_grad)
+    shape = _shape_arg(size, "rand")
+    _fill("rand", shape, dtype)
+    return _factory(generator().random(shape, dtype=dtype), requires_grad)
 
 
 def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None,
@@ -1166,8 +1179,9 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     if end is None:
         start, end = 0, start
     for name, v in (("start", start), ("end", end), ("step", step)):
-        if not np.isfinite(_number(v, name, "arange")):
-            raise ArgumentError(f"arange: {name} must be finite, got {v!r}")
+        check_number(v, name, "arange", finite=True)
+        if is_int(v) and not -2 ** 63 <= v < 2 ** 63:
+            raise ArgumentError(f"arange: {name}={v} does not fit in int64")
     if step == 0:
         raise ArgumentError("arange: step must be nonzero")
     if dtype is None:
@@ -1348,6 +1362,8 @@ def _as_tensors(tensors: Sequence[Any], op: str) -> list[Tensor]:
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Concatenate along an existing dim."""
     ts = _as_tensors(tensors, "cat")
+    if any(t.ndim == 0 for t in ts):
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use tc.stack")
     axis = _normalize_dim(dim, ts[0].ndim, "cat")
     ref = ts[0].shape
     for i, t in enumerate(ts[1:], 1):

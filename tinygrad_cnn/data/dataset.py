@@ -41,7 +41,13 @@ class Dataset:
 def _as_array(x: Any) -> np.ndarray:
     if isinstance(x, Tensor):
         return x.numpy()
-    return np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise ArgumentError(f"TensorDataset: cannot make an array of {describe(x)} ({e})") from None
+    if arr.dtype.kind not in "fiub":
+        raise ArgumentError(f"TensorDataset: the data must be numeric, got dtype {arr.dtype}")
+    return arr
 
 
 def _sized(dataset: Any, who: str, name: str = "dataset") -> int:

@@ -43,6 +43,7 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
     the edge, 'replicate': the edge repeated, 'circular': wrapped around); `pad` lists
     (left, right) pairs starting from the LAST dim, as in torch.nn.functional.pad:
     pad=(1, 1) pads the last dim, (1, 1, 2, 2) the last two."""
+    input = _tensor(input, "pad", "input")
     modes = ("constant", "reflect", "replicate", "circular")
     if not isinstance(mode, str) or mode not in modes:
         raise ArgumentError(f"pad: mode must be one of {modes}, got mode={mode!r}")
@@ -982,7 +983,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
                          f"{tuple(input.shape)}")
     c = input.shape[1]
     eps = float(_number(eps, "eps", op))
-    if not use_input_stats:
+    if not check_flag(use_input_stats, "use_input_stats", op):
         if running_mean is None or running_var is None:
             raise ArgumentError(f"{op}: use_input_stats=False needs running_mean and running_var")
         return batch_norm(input, running_mean, running_var, weight, bias, False, 0.0, eps)
@@ -999,6 +1000,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
         _tensor(stat, op, name)
         if tuple(stat.shape) != (c,):
             raise ShapeError(f"{op}: {name} must have shape ({c},), got {tuple(stat.shape)}")
+        _float(stat, op, name)
         batch = x.mean(axis=axes) if name == "running_mean" else x.var(axis=axes, ddof=1)
         arr = stat.numpy()
         arr *= 1 - m

@@ -597,6 +597,14 @@ class Module:
 
 
 # -------------------------------------------------------------------------------- containers
+def _check_slice(idx: slice, who: str) -> slice:
+    """A slice of a container: int (or None) bounds and a non-zero step."""
+    if idx.step == 0 or not all(v is None or check_int(v, "slice bound", who) is not None
+                                for v in (idx.start, idx.stop, idx.step)):
+        raise ArgumentError(f"{who}: slice step cannot be zero, got {idx!r}")
+    return idx
+
+
 class Sequential(Module):
     """Modules applied in order; names are "0", "1", ... (or an OrderedDict's keys), so a
     parameter is called "0.weight" as in PyTorch. Indexing gives a module, slicing a
@@ -620,14 +628,14 @@ class Sequential(Module):
 
     def __getitem__(self, idx: int | slice) -> Any:
         if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
+            return type(self)(OrderedDict(list(self._modules.items())[_check_slice(idx, self._get_name())]))
         return self._modules[self._index(idx)]
 
     def __setitem__(self, idx: int, module: Module) -> None:
         setattr(self, self._index(idx), module)
 
     def __delitem__(self, idx: int | slice) -> None:
-        keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._index(idx)]
+        keys = list(self._modules)[_check_slice(idx, self._get_name())] if isinstance(idx, slice) else [self._index(idx)]
         for k in keys:
             del self._modules[k]
 
@@ -665,7 +673,7 @@ class ModuleList(Module):
     def __getitem__(self, idx: int | slice) -> Any:
         values = list(self._modules.values())
         if isinstance(idx, slice):
-            return ModuleList(values[idx])
+            return ModuleList(values[_check_slice(idx, "ModuleList")])
         return values[self._index(idx)]
 
     def __setitem__(self, idx: int, module: Module) -> None:
@@ -674,7 +682,7 @@ class ModuleList(Module):
     def __delitem__(self, idx: int | slice) -> None:
         values = list(self._modules.values())
         if isinstance(idx, slice):
-            del values[idx]
+            del values[_check_slice(idx, "ModuleList")]
         else:
             del values[self._index(idx)]
         self._modules.clear()

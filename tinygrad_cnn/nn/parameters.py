@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
-from ..argcheck import check_sequence, describe
+from ..argcheck import check_int, check_sequence, describe
 from ..errors import ArgumentError
 from ..tensor import Tensor
 from .module import Module, Parameter
@@ -31,6 +31,7 @@ class ParameterList(Module):
             self.extend(values)
 
     def _index(self, idx: int) -> int:
+        check_int(idx, "index", "ParameterList")
         n = len(self._parameters)
         if not -n <= idx < n:
             raise IndexError(f"index {idx} is out of range for a ParameterList of length {n}")

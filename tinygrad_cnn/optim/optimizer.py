@@ -16,6 +16,7 @@ optimizer (as PyTorch's do); `load_state_dict` copies what it is given.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -100,6 +101,12 @@ class Optimizer:
     dicts `{"params": [...], "lr": ...}` (parameter groups with their own hyperparameters)."""
 
     def __init__(self, params: Iterable[Any], defaults: dict) -> None:
+        # every hyperparameter checked against the kind of its default in the subclass's
+        # signature (a bool flag, a finite number, a tuple of numbers): one rule for every optimizer
+        signature = inspect.signature(type(self).__init__).parameters
+        defaults = {name: check_group_value(type(self).__name__, name, value, signature[name].default)
+                    if name in signature and signature[name].default is not inspect.Parameter.empty
+                    else value for name, value in defaults.items()}
         self.defaults = defaults
         self.state: dict[Tensor, dict] = {}
         self.param_groups: list[dict] = []
@@ -217,11 +224,15 @@ class Optimizer:
         """Restore hyperparameters and per-parameter state (copied and cast to each parameter's
         dtype) from `state_dict()` output, e.g. after `tc.load`. Values may be Tensors, NumPy
         arrays or CPU torch tensors; the groups must match this optimizer's in number and size."""
-        try:
-            saved_groups = state_dict["param_groups"]
-            saved_state = state_dict["state"]
-        except (KeyError, TypeError):
-            raise ArgumentError("optimizer state dict must have 'state' and 'param_groups' entries") from None
+        if not isinstance(state_dict, dict) or "param_groups" not in state_dict or "state" not in state_dict:
+            raise ArgumentError("optimizer state dict must be a dict with 'state' and 'param_groups' entries, "
+                                f"got {describe(state_dict)}")
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, (list, tuple)) or not all(
+                isinstance(g, dict) and isinstance(g.get("params"), (list, tuple)) for g in saved_groups) \
+                or not isinstance(saved_state, dict) or not all(isinstance(v, dict) for v in saved_state.values()):
+            raise ArgumentError("optimizer state dict: 'param_groups' must be a list of dicts with a "
+                                "'params' list and 'state' a dict of dicts (as state_dict() returns)")
         if len(saved_groups) != len(self.param_groups):
             raise ArgumentError(f"loaded state dict has {len(saved_groups)} parameter group(s), but the "
                              f"optimizer has {len(self.param_groups)}")
