@@ -558,6 +558,7 @@ class Tensor:
             else:
                 raise ArgumentError(f"to(): unexpected argument {a!r} after dtype {dtype!r}")
         _device.check_device(device, "to()")
+        copy = _flag(copy, "copy")
         if dtype is None:
             return self.clone() if copy else self
         try:
@@ -1187,9 +1188,11 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     if dtype is None:
         dtype = int64 if all(isinstance(v, (int, np.integer)) for v in (start, end, step)) else float32
     dtype = _factory_dtype(dtype, float32, "arange")
+    if dtype == bool_:
+        raise DTypeError("arange: dtype bool is not supported (a range of numbers is not a mask)")
     try:
         return _factory(np.arange(start, end, step, dtype=dtype), requires_grad)
-    except (ValueError, MemoryError) as e:
+    except (ValueError, TypeError, MemoryError) as e:
         raise ArgumentError(f"arange({start}, {end}, {step}): {e}") from None
 
 
