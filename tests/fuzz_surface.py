@@ -180,10 +180,11 @@ def _public(module) -> list[str]:
 #   gradcheck_suite.check_all: runs the whole gradcheck registry (minutes by design, not a hang);
 #   viz.Graph: graphviz.Digraph's own constructor (its arguments are graphviz's to check);
 #   nn.utils.ModelSummary: a str subclass whose constructor is str's (summary() builds it);
-#   autograd.Context: the engine's record of one op call (users get it as grad_fn, never build it).
+#   autograd.Context: the engine's record of one op call (users get it as grad_fn, never build it);
+#   multiprocessing.spawn: starts processes running a given function (not an argument check).
 SKIP = {"tc.autograd.set_detect_anomaly", "tc.set_num_threads", "tc.set_blas_threads",
         "tc.gradcheck_suite.check_all", "tc.viz.Graph", "tc.nn.utils.ModelSummary",
-        "tc.autograd.Context"}
+        "tc.autograd.Context", "tc.multiprocessing.spawn"}
 
 
 def surface() -> list[Target]:

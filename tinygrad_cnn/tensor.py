@@ -1392,7 +1392,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:
     """Elements of `input` where condition holds, else of `other` (all three broadcast)."""
-    cond = condition if isinstance(condition, Tensor) else Tensor._wrap(np.asarray(condition))
+    cond = condition if isinstance(condition, Tensor) else Tensor._wrap(_to_array(condition))
     if cond.dtype != bool_:
         cond = Tensor._wrap(cond._data.astype(bool))
     a = input if isinstance(input, Tensor) else Tensor._wrap(_to_array(input))

@@ -54,6 +54,8 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ArgumentError(f"pad: expected an even number of pad sizes covering at most "
                             f"{input.ndim} dims (shape {input.shape}), got pad={tuple(pad)}")
+    if any(int(p) > 2 ** 31 - 1 for p in pad):       # a typo, not a padding (and past NumPy's index range)
+        raise ArgumentError(f"pad: padding must be <= 2**31-1, got pad={tuple(pad)}")
     if any(int(p) < 0 for p in pad):
         raise ArgumentError(f"pad: negative padding is not supported, got pad={tuple(pad)}")
     pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]
