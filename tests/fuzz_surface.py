@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import inspect
 import json
 import math
@@ -43,7 +42,6 @@ import os
 import random
 import re
 import selectors
-import signal
 import subprocess
 import sys
 import tempfile
@@ -564,17 +562,11 @@ def classify(exc: BaseException, target: Target, library_errors) -> tuple[str, s
 
 
 # ----------------------------------------------------------------------------------- worker
-@contextlib.contextmanager
 def _alarm(seconds: float):
-    def on_alarm(signum, frame):
-        raise Hang(f"no result within {seconds} s")
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    """Hang (a BaseException, so library code cannot swallow it) after `seconds`."""
+    sys.path.insert(0, HERE)
+    from fuzz_support import time_limit
+    return time_limit(seconds, error=Hang)
 
 
 def _reset_state(defaults) -> None:

@@ -1191,9 +1191,10 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     if dtype == bool_:
         raise DTypeError("arange: dtype bool is not supported (a range of numbers is not a mask)")
     try:
-        return _factory(np.arange(start, end, step, dtype=dtype), requires_grad)
+        arr = np.arange(start, end, step, dtype=dtype)
     except (ValueError, TypeError, MemoryError) as e:
         raise ArgumentError(f"arange({start}, {end}, {step}): {e}") from None
+    return _factory(arr, requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
