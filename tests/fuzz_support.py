@@ -35,10 +35,10 @@ class Hang(AssertionError):
 
 
 @contextlib.contextmanager
-def time_limit(seconds: float = CALL_TIME_LIMIT):
-    """Raise Hang if the block runs longer than `seconds` (SIGALRM; main thread only)."""
+def time_limit(seconds: float = CALL_TIME_LIMIT, error: type = Hang):
+    """Raise `error` (Hang) if the block runs longer than `seconds` (SIGALRM; main thread only)."""
     def on_alarm(signum, frame):
-        raise Hang(f"the call did not finish within {seconds} s")
+        raise error(f"the call did not finish within {seconds} s")
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:

@@ -33,6 +33,9 @@ __version__ = "0.1.0"
 def _function_form(name: str):
     """tc.exp(x), tc.sum(x, dim=1), ... as in torch.*: the function form of a Tensor method."""
     def fn(input: Tensor, *args, **kwargs):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"tc.{name}: input must be a tc.Tensor, got {type(input).__name__}; "
+                            f"wrap data with tc.tensor(...)")
         return getattr(input, name)(*args, **kwargs)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"tc.{name}(x, ...) is x.{name}(...)."

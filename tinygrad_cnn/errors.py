@@ -65,3 +65,7 @@ class WorkspaceError(RuntimeError):
 
 class DeviceError(RuntimeError):
     """A device other than the CPU was asked for (tinygrad_cnn computes on the CPU with NumPy)."""
+
+
+class AllocationError(MemoryError):
+    """An array an op needs could not be allocated (the message names the op, shape and bytes)."""

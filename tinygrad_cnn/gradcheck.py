@@ -40,6 +40,7 @@ import numpy as np
 
 from . import rng as _rng
 from .autograd import no_grad
+from .argcheck import check_callable, check_flag, check_int, check_number
 from .tensor import Tensor
 
 __all__ = ["gradcheck", "check_gradients", "GradcheckError", "GradcheckWarning",
@@ -322,6 +323,25 @@ def _kinks(forward: np.ndarray, backward: np.ndarray, atol: float, rtol: float) 
 
 
 # ------------------------------------------------------------------------------ the check
+def _check_options(fn: Any, *, eps: Any, atol: Any, rtol: Any, fast_mode: Any, upcast: Any,
+                   kink_aware: Any, max_resamples: Any, resample_scale: Any, samples: Any,
+                   topk: Any, seed: Any) -> None:
+    """Every option's type and range, before any work (errors name the option)."""
+    op = "gradcheck"
+    check_callable(fn, "fn", op)
+    if not check_number(eps, "eps", op, finite=True) > 0:
+        raise ValueError(f"gradcheck: eps must be positive, got {eps}")
+    check_number(atol, "atol", op, minimum=0)
+    check_number(rtol, "rtol", op, minimum=0)
+    check_number(resample_scale, "resample_scale", op, minimum=0, finite=True)
+    for name, value in (("fast_mode", fast_mode), ("upcast", upcast), ("kink_aware", kink_aware)):
+        check_flag(value, name, op)
+    check_int(max_resamples, "max_resamples", op, minimum=0)
+    check_int(samples, "samples", op, minimum=1, allow_none=True)
+    check_int(topk, "topk", op, minimum=0)
+    check_int(seed, "seed", op, minimum=0)
+
+
 def check_gradients(fn: Callable[..., Any], inputs: Any, *, eps: float = 1e-6,
                     atol: float = 1e-5, rtol: float = 1e-3, fast_mode: bool = False,
                     upcast: bool = True, kink_aware: bool = True, max_resamples: int = 3,
@@ -335,8 +355,9 @@ def check_gradients(fn: Callable[..., Any], inputs: Any, *, eps: float = 1e-6,
     parameters. `seed` seeds both the element sampling/resampling and the framework generator
     that fn sees (reset before each evaluation, so dropout is repeatable).
     """
-    if eps <= 0:
-        raise ValueError(f"gradcheck: eps must be positive, got {eps}")
+    _check_options(fn, eps=eps, atol=atol, rtol=rtol, fast_mode=fast_mode, upcast=upcast,
+                   kink_aware=kink_aware, max_resamples=max_resamples, resample_scale=resample_scale,
+                   samples=samples, topk=topk, seed=seed)
     start = time.perf_counter()
     restorer = _Restorer()
     try:
@@ -720,6 +741,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, *, eps: float = 1e-6, atol: f
     error, hints, and for small Jacobians both side by side. `check_gradients` returns the
     measurements as a GradcheckResult instead.
     """
+    raise_exception = check_flag(raise_exception, "raise_exception", "gradcheck")
     result = check_gradients(fn, inputs, eps=eps, atol=atol, rtol=rtol, fast_mode=fast_mode,
                              upcast=upcast, kink_aware=kink_aware, max_resamples=max_resamples,
                              resample_scale=resample_scale, samples=samples, topk=topk, seed=seed,

@@ -21,6 +21,7 @@ must cope with them.
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .argcheck import (check_sequence, check_callable, check_flag, check_int, check_number, check_shape, check_str,
+                       describe as describe_value)
+from .errors import ArgumentError
 from .gradcheck import GradcheckResult, check_gradients, first_derivative_problem
 from .tensor import Tensor
 
@@ -66,6 +70,18 @@ def register(name: str, build: Build | None = None, *, defaults: dict | None = N
     bad = set(tolerances) - {"eps", "atol", "rtol"}
     if bad:
         raise TypeError(f"register: unknown keyword(s) {sorted(bad)}; tolerances are eps, atol, rtol")
+    check_str(name, "name", "gradcheck_suite.register")
+    check_callable(build, "build", "gradcheck_suite.register", allow_none=True)
+    if defaults is not None and not isinstance(defaults, dict):
+        raise ArgumentError(f"gradcheck_suite.register: defaults must be a dict, got {describe_value(defaults)}")
+    grid = None if grid is None else check_sequence(grid, "grid", "gradcheck_suite.register", "a list of dicts")
+    if grid is not None and not all(isinstance(g, dict) for g in grid):
+        raise ArgumentError(f"gradcheck_suite.register: grid must be a list of dicts, got {describe_value(grid)}")
+    check_str(doc, "doc", "gradcheck_suite.register")
+    requires = check_sequence(requires, "requires", "gradcheck_suite.register", "a list of names")
+    for k, v in tolerances.items():
+        check_number(v, k, "gradcheck_suite.register", minimum=0, finite=True)
+    replace = check_flag(replace, "replace", "gradcheck_suite.register")
 
     def deco(fn: Build) -> Build:
         _load_builtins()
@@ -81,6 +97,7 @@ def register(name: str, build: Build | None = None, *, defaults: dict | None = N
 
 
 def unregister(name: str) -> None:
+    check_str(name, "name", "gradcheck_suite.unregister")
     _load_builtins()
     _REGISTRY.pop(name, None)
 
@@ -103,6 +120,7 @@ def unavailable() -> list[str]:
 
 
 def get(name: str) -> OpCase:
+    check_str(name, "name", "gradcheck_suite.get")
     _load_builtins()
     if name not in _REGISTRY:
         close = [n for n in _REGISTRY if name.lower().replace("-", "_") in n or n in name.lower()]
@@ -120,14 +138,31 @@ def leaf(array: np.ndarray, requires_grad: bool = True) -> Tensor:
     return t
 
 
+def _rng(rng: Any, op: str) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise ArgumentError(f"gradcheck_suite.{op}: rng must be a numpy.random.Generator, got {describe_value(rng)}")
+    return rng
+
+
+def _small_shape(shape: Any, op: str) -> tuple[int, ...]:
+    """A test input's shape: gradcheck runs 2 forwards per element, so more than 2**20 is a typo."""
+    shape = check_shape(shape, "shape", f"gradcheck_suite.{op}")
+    if math.prod(shape) > 1 << 20:
+        raise ArgumentError(f"gradcheck_suite.{op}: shape {shape} has more than 2**20 elements")
+    return shape
+
+
 def randn(rng: np.random.Generator, shape: Any, requires_grad: bool = True) -> Tensor:
     """A float64 tensor of standard normal values."""
-    return leaf(rng.standard_normal(tuple(shape)), requires_grad)
+    return leaf(_rng(rng, "randn").standard_normal(_small_shape(shape, "randn")),
+                check_flag(requires_grad, "requires_grad", "gradcheck_suite.randn"))
 
 
 def positive(rng: np.random.Generator, shape: Any, low: float = 0.5, high: float = 2.0) -> Tensor:
     """A float64 tensor with values in [low, high) (for log, sqrt, division)."""
-    t = Tensor._wrap(rng.uniform(low, high, tuple(shape)))
+    low = check_number(low, "low", "gradcheck_suite.positive", finite=True)
+    high = check_number(high, "high", "gradcheck_suite.positive", finite=True, minimum=low)
+    t = Tensor._wrap(_rng(rng, "positive").uniform(low, high, _small_shape(shape, "positive")))
     t.requires_grad = True
     return t
 
@@ -135,15 +170,18 @@ def positive(rng: np.random.Generator, shape: Any, low: float = 0.5, high: float
 def with_ties(rng: np.random.Generator, shape: Any, zeros: bool = True) -> Tensor:
     """A float64 tensor full of exact ties and (optionally) exact zeros: values from
     {-1, -0.5, 0, 0.5, 1} (or without 0). Every max-pool window and relu sees a kink."""
+    zeros = check_flag(zeros, "zeros", "gradcheck_suite.with_ties")
     values = np.array([-1.0, -0.5, 0.0, 0.5, 1.0] if zeros else [-1.0, -0.5, 0.5, 1.0])
-    t = Tensor._wrap(rng.choice(values, size=tuple(shape)))
+    t = Tensor._wrap(_rng(rng, "with_ties").choice(values, size=_small_shape(shape, "with_ties")))
     t.requires_grad = True
     return t
 
 
 def labels(rng: np.random.Generator, n: int, classes: int) -> Tensor:
     """int64 class labels (no gradient)."""
-    return Tensor._wrap(rng.integers(0, classes, size=(n,)).astype(np.int64))
+    n = check_int(n, "n", "gradcheck_suite.labels", minimum=0, maximum=1 << 20)
+    classes = check_int(classes, "classes", "gradcheck_suite.labels", minimum=1)
+    return Tensor._wrap(_rng(rng, "labels").integers(0, classes, size=(n,)).astype(np.int64))
 
 
 def _inp(rng: np.random.Generator, cfg: dict, key: str = "shape") -> Tensor:
@@ -168,6 +206,9 @@ class Row:
 
 def describe(case: OpCase, cfg: dict) -> str:
     """The configuration as shown in the table: the shape plus every key not at its default."""
+    if not isinstance(case, OpCase) or not isinstance(cfg, dict):
+        raise ArgumentError(f"gradcheck_suite.describe: expected (OpCase, dict), got {describe_value(case)}, "
+                            f"{describe_value(cfg)}")
     parts = []
     for k, v in cfg.items():
         if k == "shape" or k not in case.defaults or not _equal(case.defaults[k], v):
@@ -196,6 +237,13 @@ def check(name: str, config: dict | None = None, *, seed: int = 0, fast_mode: bo
     """Gradient-check one op in one configuration (merged over its defaults); `order=2` checks
     its second derivatives (gradgradcheck: the backward rule against finite differences)."""
     case = get(name)
+    if config is not None and not isinstance(config, dict):
+        raise ArgumentError(f"gradcheck_suite.check: config must be a dict or None, got {describe_value(config)}")
+    seed = check_int(seed, "seed", "gradcheck_suite.check", minimum=0)
+    fast_mode = check_flag(fast_mode, "fast_mode", "gradcheck_suite.check")
+    for k, v in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        check_number(v, k, "gradcheck_suite.check", minimum=0, finite=True, allow_none=True)
+    check_int(samples, "samples", "gradcheck_suite.check", minimum=1, allow_none=True)
     cfg = {**case.defaults, **(config or {})}
     unknown = set(config or {}) - set(case.defaults)
     if unknown:
@@ -236,6 +284,9 @@ def check_all(ops: Iterable[str] | None = None, *, quick: bool = False, seed: in
               rtol: float | None = None) -> list[Row]:
     """Every op (or `ops`) over its grid (`quick`: the first configuration only); `order=2`
     gradgradchecks them."""
+    ops = None if ops is None else check_sequence(ops, "ops", "gradcheck_suite.check_all", "a list of names")
+    quick = check_flag(quick, "quick", "gradcheck_suite.check_all")
+    check_callable(on_row, "on_row", "gradcheck_suite.check_all", allow_none=True)
     rows = []
     for name in (list(ops) if ops is not None else names()):
         case = get(name)
@@ -262,6 +313,8 @@ def format_header() -> str:
 
 
 def format_row(row: Row) -> str:
+    if not isinstance(row, Row):
+        raise ArgumentError(f"gradcheck_suite.format_row: expected a Row, got {describe_value(row)}")
     cfg = row.config                   # never truncated: a long one just pushes its row right
 
     def num(v: float) -> str:
@@ -275,7 +328,7 @@ def format_row(row: Row) -> str:
 def parse_value(text: str, like: Any = None) -> Any:
     """A command-line value, typed after the default it replaces: '2' -> 2, '1,2' -> (1, 2),
     '0.1' -> 0.1, 'true' -> True, 'none' -> None, 'same' -> 'same'."""
-    s = text.strip()
+    s = check_str(text, "text", "gradcheck_suite.parse_value").strip()
     low = s.lower()
     if low in ("none", "null"):
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections import namedtuple
 from typing import Any, Callable, Sequence
 
@@ -11,7 +12,9 @@ import numpy as np
 from . import autograd
 from . import devices as _device
 from . import numpy_dispatch as _np_dispatch
-from .errors import ArgumentError, DTypeError, ShapeError
+from .argcheck import (check_dtype, check_flag, check_int, check_number, check_shape, check_tensor,
+                       describe, is_int)
+from .errors import AllocationError, ArgumentError, DTypeError, ShapeError
 from .ops import activation as A
 from .ops import elementwise as E
 from .ops import linalg as L
@@ -54,12 +57,16 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = True) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data._data
     if dtype is not None:
-        dtype = np.dtype(dtype)
-        return np.array(data, dtype=dtype, copy=copy or None)
+        dtype = check_dtype(dtype, "dtype", "tensor()")
+        try:
+            return np.array(data, dtype=dtype, copy=copy or None)
+        except (ValueError, TypeError, OverflowError) as e:
+            raise DTypeError(f"tensor(): cannot build a {dtype} tensor from {type(data).__name__} "
+                             f"data ({e})") from None
     from_numpy = isinstance(data, (np.ndarray, np.generic))
     try:
         arr = np.array(data, copy=copy or None)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OverflowError) as e:
         raise DTypeError(f"tensor(): cannot build a tensor from {type(data).__name__} data ({e})") from None
     if arr.dtype.kind == "f" and not from_numpy and arr.dtype != float32:
         arr = arr.astype(float32)
@@ -67,6 +74,16 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = True) -> np.ndarray:
         raise DTypeError(f"tensor(): data of dtype {arr.dtype} is not numeric; expected floats, "
                          f"ints or bools (got {type(data).__name__})")
     return arr
+
+
+def _operand(value: Any, op: str) -> Any:
+    """The other operand of a comparison: a number, or array data (a DTypeError names what
+    else it got: a string, a dtype, a module, a generator...)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -2 ** 63 <= value < 2 ** 63:
+        raise ArgumentError(f"{op}: the integer {value} does not fit in int64")
+    if isinstance(value, (bool, int, float, np.generic)) and np.asarray(value).dtype.kind in "fiub":
+        return value
+    return _to_array(value, copy=False)
 
 
 def _check_grad_dtype(arr: np.ndarray, where: str = "requires_grad") -> None:
@@ -84,14 +101,14 @@ def _shape_arg(size: tuple, op: str) -> tuple[int, ...]:
     shape = tuple(int(s) for s in size)
     if any(s < 0 for s in shape):
         raise ArgumentError(f"{op}: negative dimension in size {shape}")
-    return shape
+    return check_shape(shape, "size", op)          # a shape NumPy can index (bytes < 2**63)
 
 
 def _flag(value: Any, name: str) -> bool:
     """A bool argument (keepdim): bools, NumPy bools and the ints 0/1; anything else is an error."""
-    if isinstance(value, (bool, np.bool_)) or isinstance(value, (int, np.integer)) and value in (0, 1):
+    if isinstance(value, (bool, np.bool_)) or is_int(value) and value in (0, 1):
         return bool(value)
-    raise ArgumentError(f"{name} must be a bool, got {value!r}")
+    raise ArgumentError(f"{name} must be a bool, got {describe(value)}")
 
 
 def _number(value: Any, name: str, op: str, allow_none: bool = False) -> Any:
@@ -102,7 +119,7 @@ def _number(value: Any, name: str, op: str, allow_none: bool = False) -> Any:
         return value._data.item()
     if isinstance(value, (int, float, np.integer, np.floating)):
         return value.item() if isinstance(value, np.generic) else value
-    raise ArgumentError(f"{op}: {name} must be a number, got {type(value).__name__} {value!r}")
+    raise ArgumentError(f"{op}: {name} must be a number, got {describe(value)}")
 
 
 def _normalize_dim(dim: int, ndim: int, op: str) -> int:
@@ -160,6 +177,7 @@ class Tensor:
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         arr = _to_array(data, dtype)
+        requires_grad = check_flag(requires_grad, "requires_grad", "Tensor")
         if requires_grad:
             _check_grad_dtype(arr)
         self._data = arr
@@ -282,7 +300,7 @@ class Tensor:
         return self._data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self._data if dtype is None else self._data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(check_dtype(dtype, "dtype", "__array__"))
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -357,6 +375,7 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        requires_grad = check_flag(requires_grad, "requires_grad", "requires_grad_")
         if requires_grad:
             _check_grad_dtype(self._data, "requires_grad_()")
         if not self.is_leaf and not requires_grad:
@@ -413,11 +432,17 @@ class Tensor:
                 a = a.to(float32)          # int tensor (op) float scalar -> float32, as in torch
             elif a.dtype == bool_ and not isinstance(other, bool):
                 a = a.to(int64)
-            return fn.apply(other, a) if reverse else fn.apply(a, other)
+            try:
+                return fn.apply(other, a) if reverse else fn.apply(a, other)
+            except OverflowError:
+                raise DTypeError(f"{fn.__name__.lower()}: the number {other!r} does not fit the tensor's "
+                                 f"dtype {a.dtype}; convert the tensor first (x.long(), x.float())") from None
         else:
             b = Tensor._wrap(_to_array(other, copy=False))
         if a.dtype != b.dtype:
             a, b = _promote(a, b)
+        if fn is E.Sub and a.dtype == bool_:
+            raise DTypeError("subtraction (-) of two bool tensors is not supported; use ^ or logical_xor")
         if a.shape != b.shape:
             shape = _broadcast_shape(fn.__name__.lower(), a.shape, b.shape)
             a = a.expand(*shape) if a.shape != shape else a
@@ -440,7 +465,10 @@ class Tensor:
     def __rpow__(self, other: Any) -> "Tensor": return self._binary(E.Pow, other, reverse=True)
     def __matmul__(self, other: Any) -> "Tensor": return matmul(self, other)
     def __rmatmul__(self, other: Any) -> "Tensor": return matmul(Tensor._wrap(_to_array(other)), self)
-    def __neg__(self) -> "Tensor": return E.Neg.apply(self)
+    def __neg__(self) -> "Tensor":
+        if self.dtype == bool_:
+            raise DTypeError("-x (negation) of a bool tensor is not defined; use ~x or x.logical_not()")
+        return E.Neg.apply(self)
     def __pos__(self) -> "Tensor": return self
     def __abs__(self) -> "Tensor": return self.abs()
 
@@ -456,7 +484,7 @@ class Tensor:
 
     # comparisons: bool tensors, never part of the graph
     def _compare(self, other: Any, ufunc: Callable) -> "Tensor":
-        b = other._data if isinstance(other, Tensor) else other
+        b = other._data if isinstance(other, Tensor) else _operand(other, ufunc.__name__)
         try:
             return Tensor._wrap(np.asarray(ufunc(self._data, b)))
         except ValueError:
@@ -475,6 +503,8 @@ class Tensor:
         return True if other is None else self._compare(other, np.not_equal)
 
     def __invert__(self) -> "Tensor":
+        if self.dtype.kind not in "biu":
+            raise DTypeError(f"~ (bitwise not) needs a bool or integer tensor, got dtype {self.dtype}")
         return Tensor._wrap(~self._data)
 
     def __and__(self, other: Any) -> "Tensor": return self._compare(other, np.logical_and)
@@ -528,6 +558,7 @@ class Tensor:
             else:
                 raise ArgumentError(f"to(): unexpected argument {a!r} after dtype {dtype!r}")
         _device.check_device(device, "to()")
+        copy = _flag(copy, "copy")
         if dtype is None:
             return self.clone() if copy else self
         try:
@@ -589,6 +620,7 @@ class Tensor:
 
     def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: int | None = None) -> "Tensor":
+        unbiased = _flag(unbiased, "unbiased")
         correction = (1 if unbiased else 0) if correction is None else _number(correction, "correction", "var")
         return R.Var.apply(self._to_float(), _normalize_axes(dim, self.ndim, "var"),
                            correction=correction, keepdims=_flag(keepdim, "keepdim"))
@@ -616,6 +648,7 @@ class Tensor:
 
     def _extreme(self, dim: Any, keepdim: bool, largest: bool) -> Any:
         op = "max" if largest else "min"
+        keepdim = _flag(keepdim, "keepdim")
         if self._data.size == 0:
             raise ShapeError(f"{op}(): cannot reduce an empty tensor of shape {self.shape}")
         if isinstance(dim, (int, np.integer)) and not isinstance(dim, bool):
@@ -638,14 +671,26 @@ class Tensor:
     def amax(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
              keepdims: bool | None = None) -> "Tensor":
         dim, keepdim = _numpy_axis("amax", dim, keepdim, axis, keepdims)
+        self._check_reducible("amax", dim)
         return R.Amax.apply(self, _normalize_axes(dim, self.ndim, "amax"), keepdims=_flag(keepdim, "keepdim"))
 
     def amin(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
              keepdims: bool | None = None) -> "Tensor":
         dim, keepdim = _numpy_axis("amin", dim, keepdim, axis, keepdims)
+        self._check_reducible("amin", dim)
         return R.Amin.apply(self, _normalize_axes(dim, self.ndim, "amin"), keepdims=_flag(keepdim, "keepdim"))
 
+    def _check_reducible(self, op: str, dim: Any) -> None:
+        """max/argmax-like reductions have no identity: an empty input (over the reduced dims)
+        is an error, as in PyTorch."""
+        axes = _normalize_axes(dim, self.ndim, op)
+        if self._data.size == 0 and (dim is None or any(self.shape[a] == 0 for a in axes) or not axes):
+            where = "" if dim is None else f" over dim {dim}"
+            raise ShapeError(f"{op}(): cannot reduce an empty tensor of shape {self.shape}{where} "
+                             f"(the reduction has no identity); pass a dim of non-zero size")
+
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        self._check_reducible("argmax", dim)
         if dim is None:
             return Tensor._wrap(np.asarray(np.argmax(self._data), dtype=np.int64))
         axis = _normalize_dim(dim, self.ndim, "argmax")
@@ -654,6 +699,7 @@ class Tensor:
         return Tensor._wrap(np.argmax(self._data, axis=axis, keepdims=_flag(keepdim, "keepdim")).astype(np.int64))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        self._check_reducible("argmin", dim)
         if dim is None:
             return Tensor._wrap(np.asarray(np.argmin(self._data), dtype=np.int64))
         axis = _normalize_dim(dim, self.ndim, "argmin")
@@ -673,7 +719,7 @@ class Tensor:
     view = reshape
 
     def view_as(self, other: "Tensor") -> "Tensor":
-        return self.reshape(other.shape)
+        return self.reshape(check_tensor(other, "other", "view_as").shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
         if self.ndim == 0:
@@ -733,13 +779,13 @@ class Tensor:
         return self if shape == self.shape else M.Expand.apply(self, shape)
 
     def expand_as(self, other: "Tensor") -> "Tensor":
-        return self.expand(*other.shape)
+        return self.expand(*check_tensor(other, "other", "expand_as").shape)
 
     def __getitem__(self, index: Any) -> "Tensor":
         index = _convert_index(index)
         try:
             return M.Index.apply(self, index)
-        except IndexError as e:
+        except (IndexError, OverflowError) as e:
             raise IndexError(f"indexing a tensor of shape {self.shape} with {_describe_index(index)}: {e}") from None
         except ValueError as e:                        # a slice step of 0
             raise ArgumentError(f"indexing a tensor of shape {self.shape} with {_describe_index(index)}: {e}") from None
@@ -820,9 +866,13 @@ class Tensor:
                 f"the base's gradient wrong. Make the view with grad mode on, or clone() it")
 
     def add_(self, other: Any, alpha: float = 1) -> "Tensor":
+        alpha = check_number(alpha, "alpha", "add_")
+        other = other if isinstance(other, Tensor) else _operand(other, "add_")
         return self._inplace("add_", lambda t: t + (other if alpha == 1 else other * alpha), other)
 
     def sub_(self, other: Any, alpha: float = 1) -> "Tensor":
+        alpha = check_number(alpha, "alpha", "sub_")
+        other = other if isinstance(other, Tensor) else _operand(other, "sub_")
         return self._inplace("sub_", lambda t: t - (other if alpha == 1 else other * alpha), other)
 
     def mul_(self, other: Any) -> "Tensor":
@@ -843,7 +893,7 @@ class Tensor:
     def fill_(self, value: float) -> "Tensor":
         value = _number(value, "value", "fill_")
         return self._inplace("fill_", lambda t: t * 0 + value if t.requires_grad
-                             else Tensor._wrap(np.full(t.shape, value, t.dtype)))
+                             else Tensor._wrap(_fill("fill_", t.shape, t.dtype, value)))
 
     def copy_(self, src: Any) -> "Tensor":
         src = src if isinstance(src, Tensor) else Tensor._wrap(_to_array(src, copy=False))
@@ -851,10 +901,14 @@ class Tensor:
                              and (t.requires_grad or src.requires_grad) else src.expand(*t.shape), src)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> "Tensor":
+        a = check_number(a, "a", "uniform_", finite=True)
+        b = check_number(b, "b", "uniform_", finite=True, minimum=a)
         return self._inplace("uniform_", lambda t: Tensor._wrap(
             generator().uniform(a, b, t.shape).astype(t.dtype)))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> "Tensor":
+        mean = check_number(mean, "mean", "normal_", finite=True)
+        std = check_number(std, "std", "normal_", finite=True, minimum=0)
         return self._inplace("normal_", lambda t: Tensor._wrap(
             (generator().standard_normal(t.shape) * std + mean).astype(t.dtype)))
 
@@ -870,7 +924,7 @@ class Tensor:
             v = value if isinstance(value, Tensor) else Tensor._wrap(_to_array(value, copy=False))
             try:
                 target = np.empty(t.shape, dtype=bool)[index].shape
-            except IndexError as e:
+            except (IndexError, OverflowError) as e:
                 raise IndexError(f"setting {_describe_index(index)} of a tensor of shape "
                                  f"{t.shape}: {e}") from None
             except ValueError as e:                    # a slice step of 0
@@ -986,7 +1040,10 @@ def _convert_index(index: Any) -> Any:
         if isinstance(i, Tensor):
             return i._data
         if isinstance(i, list):
-            return np.asarray(i)
+            try:
+                return np.asarray(i)
+            except (ValueError, TypeError, OverflowError):
+                raise IndexError(f"a list index must hold ints or bools, got {describe(i)}") from None
         return i
     return tuple(conv(i) for i in index) if isinstance(index, tuple) else conv(index)
 
@@ -1011,7 +1068,32 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._wrap(array)
 
 
+def _factory_dtype(dtype: Any, default: Any, op: str) -> np.dtype:
+    """A factory's dtype argument (None: `default`), checked."""
+    return check_dtype(default if dtype is None else dtype, "dtype", op, allow_none=False)
+
+
+def _fill(op: str, shape: tuple, dtype: Any, value: Any = None) -> np.ndarray:
+    """np.zeros/ones/empty/full for a factory: the fill value a number, a failed allocation an
+    AllocationError naming the op and the size."""
+    dtype = np.dtype(dtype)
+    try:
+        if value is None:
+            return np.empty(shape, dtype)
+        return np.full(shape, value, dtype)
+    except MemoryError:
+        raise AllocationError(f"{op}: cannot allocate {math.prod(shape) * dtype.itemsize / 2 ** 30:.2f} GiB "
+                              f"for a tensor of shape {shape} and dtype {dtype}") from None
+    except (OverflowError, ValueError, TypeError) as e:
+        raise ArgumentError(f"{op}: fill value {describe(value)} does not fit dtype {dtype} ({e})") from None
+
+
+def _like(t: Any, op: str) -> Tensor:
+    return check_tensor(t, "input", op)
+
+
 def _factory(arr: np.ndarray, requires_grad: bool) -> Tensor:
+    requires_grad = check_flag(requires_grad, "requires_grad", "tensor factory")
     t = Tensor._wrap(arr)
     if requires_grad:
         _check_grad_dtype(arr)
@@ -1022,48 +1104,53 @@ def _factory(arr: np.ndarray, requires_grad: bool) -> Tensor:
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
     _device.check_device(device, "zeros")
-    return _factory(np.zeros(_shape_arg(size, "zeros"), dtype or float32), requires_grad)
+    return _factory(_fill("zeros", _shape_arg(size, "zeros"), _factory_dtype(dtype, float32, "zeros"), 0), requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
     _device.check_device(device, "ones")
-    return _factory(np.ones(_shape_arg(size, "ones"), dtype or float32), requires_grad)
+    return _factory(_fill("ones", _shape_arg(size, "ones"), _factory_dtype(dtype, float32, "ones"), 1), requires_grad)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
     _device.check_device(device, "empty")
-    return _factory(np.empty(_shape_arg(size, "empty"), dtype or float32), requires_grad)
+    return _factory(_fill("empty", _shape_arg(size, "empty"), _factory_dtype(dtype, float32, "empty")), requires_grad)
 
 
 def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
     _device.check_device(device, "full")
     shape = _shape_arg((size,) if not isinstance(size, (tuple, list)) else (tuple(size),), "full")
+    fill_value = _number(fill_value, "fill_value", "full")
     if dtype is None:
         dtype = float32 if isinstance(fill_value, float) else (bool_ if isinstance(fill_value, bool) else int64)
-    return _factory(np.full(shape, fill_value, dtype), requires_grad)
+    return _factory(_fill("full", shape, _factory_dtype(dtype, float32, "full"), fill_value), requires_grad)
 
 
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
     """Standard normal samples from the framework's seeded generator."""
     _device.check_device(device, "randn")
-    dtype = np.dtype(dtype or float32)
+    dtype = _factory_dtype(dtype, float32, "randn")
     if dtype not in (float32, float64):
         raise DTypeError(f"randn: dtype must be float32 or float64, got {dtype}")
-    return _factory(generator().standard_normal(_shape_arg(size, "randn"), dtype=dtype), requires_grad)
+    shape = _shape_arg(size, "randn")
+    _fill("randn", shape, dtype)                  # the memory check (a lazy allocation, freed at once)
+    return _factory(generator().standard_normal(shape, dtype=dtype), requires_grad)
 
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the framework's seeded generator."""
     _device.check_device(device, "rand")
-    dtype = np.dtype(dtype or float32)
+    dtype = _factory_dtype(dtype, float32, "rand")
     if dtype not in (float32, float64):
         raise DTypeError(f"rand: dtype must be float32 or float64, got {dtype}")
-    return _factory(generator().random(_shape_arg(size, "rand"), dtype=dtype), requires_grad)
+    shape = _shape_arg(size, "rand")
+    _fill("rand", shape, dtype)
+    return _factory(generator().random(shape, dtype=dtype), requires_grad)
 
 
 def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None,
@@ -1071,13 +1158,19 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
     _device.check_device(device, "randint")
     if high is None:
         low, high = 0, low
+    low, high = check_int(low, "low", "randint"), check_int(high, "high", "randint")
+    if low >= high:
+        raise ArgumentError(f"randint: low must be < high, got low={low}, high={high}")
+    dtype = _factory_dtype(dtype, int64, "randint")
     shape = _shape_arg((tuple(size),) if isinstance(size, (tuple, list)) else (size,), "randint")
-    return Tensor._wrap(generator().integers(low, high, shape).astype(dtype or int64))
+    return _factory(generator().integers(low, high, shape).astype(dtype), requires_grad)
 
 
 def randperm(n: int, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     _device.check_device(device, "randperm")
-    return Tensor._wrap(generator().permutation(int(n)).astype(dtype or int64))
+    n = check_int(n, "n", "randperm", minimum=0)
+    check_shape((n,), "n", "randperm")
+    return _factory(generator().permutation(n).astype(_factory_dtype(dtype, int64, "randperm")), requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
@@ -1087,53 +1180,66 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     if end is None:
         start, end = 0, start
     for name, v in (("start", start), ("end", end), ("step", step)):
-        if not np.isfinite(_number(v, name, "arange")):
-            raise ArgumentError(f"arange: {name} must be finite, got {v!r}")
+        check_number(v, name, "arange", finite=True)
+        if is_int(v) and not -2 ** 63 <= v < 2 ** 63:
+            raise ArgumentError(f"arange: {name}={v} does not fit in int64")
     if step == 0:
         raise ArgumentError("arange: step must be nonzero")
     if dtype is None:
         dtype = int64 if all(isinstance(v, (int, np.integer)) for v in (start, end, step)) else float32
+    dtype = _factory_dtype(dtype, float32, "arange")
+    if dtype == bool_:
+        raise DTypeError("arange: dtype bool is not supported (a range of numbers is not a mask)")
     try:
-        return _factory(np.arange(start, end, step, dtype=dtype), requires_grad)
-    except (ValueError, MemoryError) as e:
+        arr = np.arange(start, end, step, dtype=dtype)
+    except (ValueError, TypeError, MemoryError) as e:
         raise ArgumentError(f"arange({start}, {end}, {step}): {e}") from None
+    return _factory(arr, requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
     _device.check_device(device, "eye")
     shape = _shape_arg(((n,) if m is None else (n, m),), "eye")
-    return _factory(np.eye(*shape, dtype=dtype or float32), requires_grad)
+    dtype = _factory_dtype(dtype, float32, "eye")
+    _fill("eye", shape, dtype)                    # the size and memory checks, then the identity
+    return _factory(np.eye(*shape, dtype=dtype), requires_grad)
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
     _device.check_device(device, "zeros_like")
-    return _factory(np.zeros(t.shape, dtype or t.dtype), requires_grad)
+    t = _like(t, "zeros_like")
+    return _factory(_fill("zeros_like", t.shape, _factory_dtype(dtype, t.dtype, "zeros_like"), 0), requires_grad)
 
 
 def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
     _device.check_device(device, "ones_like")
-    return _factory(np.ones(t.shape, dtype or t.dtype), requires_grad)
+    t = _like(t, "ones_like")
+    return _factory(_fill("ones_like", t.shape, _factory_dtype(dtype, t.dtype, "ones_like"), 1), requires_grad)
 
 
 def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
     _device.check_device(device, "full_like")
-    return _factory(np.full(t.shape, fill_value, dtype or t.dtype), requires_grad)
+    t = _like(t, "full_like")
+    fill_value = _number(fill_value, "fill_value", "full_like")
+    return _factory(_fill("full_like", t.shape, _factory_dtype(dtype, t.dtype, "full_like"), fill_value), requires_grad)
 
 
 def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
     _device.check_device(device, "randn_like")
-    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+    t = _like(t, "randn_like")
+    return randn(*t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 
 def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
     _device.check_device(device, "rand_like")
-    return rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+    t = _like(t, "rand_like")
+    return rand(*t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 
 # ------------------------------------------------- factories real PyTorch scripts use (issue 12)
@@ -1260,6 +1366,8 @@ def _as_tensors(tensors: Sequence[Any], op: str) -> list[Tensor]:
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Concatenate along an existing dim."""
     ts = _as_tensors(tensors, "cat")
+    if any(t.ndim == 0 for t in ts):
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use tc.stack")
     axis = _normalize_dim(dim, ts[0].ndim, "cat")
     ref = ts[0].shape
     for i, t in enumerate(ts[1:], 1):
@@ -1285,7 +1393,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:
     """Elements of `input` where condition holds, else of `other` (all three broadcast)."""
-    cond = condition if isinstance(condition, Tensor) else Tensor._wrap(np.asarray(condition))
+    cond = condition if isinstance(condition, Tensor) else Tensor._wrap(_to_array(condition))
     if cond.dtype != bool_:
         cond = Tensor._wrap(cond._data.astype(bool))
     a = input if isinstance(input, Tensor) else Tensor._wrap(_to_array(input))
@@ -1297,16 +1405,17 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
 
 
 def maximum(input: Tensor, other: Any) -> Tensor:
-    return input.maximum(other)
+    return check_tensor(input, "input", "maximum").maximum(other)
 
 
 def minimum(input: Tensor, other: Any) -> Tensor:
-    return input.minimum(other)
+    return check_tensor(input, "input", "minimum").minimum(other)
 
 
 def matmul(a: Tensor, b: Any) -> Tensor:
     """Matrix product with NumPy/PyTorch semantics: 1-D operands are promoted and the added dim
     removed; batch dims broadcast (through `Expand`, so MatMul's backward never sums)."""
+    check_tensor(a, "a", "matmul")
     if not isinstance(b, Tensor):
         b = Tensor._wrap(_to_array(b))
     if a.ndim == 0 or b.ndim == 0:

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..errors import AnomalyError, ArgumentError, BackwardError
+from ..errors import AllocationError, AnomalyError, ArgumentError, BackwardError
 
 __all__ = ["Function", "Context", "AccumulateGrad", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "backward", "grad", "once_differentiable", "gradgradcheck", "gradcheck",
@@ -58,6 +58,8 @@ class set_grad_enabled:
     mode afterwards."""
 
     def __init__(self, mode: bool = True) -> None:
+        if not (isinstance(mode, (bool, np.bool_)) or isinstance(mode, (int, np.integer)) and mode in (0, 1)):
+            raise ArgumentError(f"set_grad_enabled: mode must be a bool, got {type(mode).__name__}")
         self.mode = bool(mode)
         self.prev: list[bool] = []
         self._outer: bool | None = None   # the mode before a plain set_grad_enabled(...) call
@@ -400,7 +402,15 @@ class Function:
                 ctx.scope = tuple(grad_mode.module_stack)
         else:
             ctx = Context(cls, (), tuple(False for _ in args), kwargs)
-        out = cls.forward(ctx, *raw, **kwargs)
+        try:
+            out = cls.forward(ctx, *raw, **kwargs)
+        except MemoryError as e:
+            if isinstance(e, AllocationError):
+                raise
+            shapes = ", ".join(str(tuple(np.shape(a))) for a in raw if isinstance(a, np.ndarray))
+            raise AllocationError(f"{cls.__name__}: the machine cannot allocate the memory this op "
+                                  f"needs for inputs of shape {shapes or '()'} (arguments "
+                                  f"{_short_kwargs(kwargs)}): {e}") from None
         multi = isinstance(out, tuple)
         outs = out if multi else (out,)
         if grad_mode.anomaly:
@@ -469,6 +479,11 @@ def topological_order(roots: Iterable[Context],
             if edge is not None and id(edge[0]) not in visited:
                 stack.append((edge[0], False))
     return order
+
+
+def _short_kwargs(kwargs: dict) -> str:
+    text = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..argcheck import check_int, check_sequence, describe, is_int
 from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
 
@@ -40,14 +41,27 @@ class Dataset:
 def _as_array(x: Any) -> np.ndarray:
     if isinstance(x, Tensor):
         return x.numpy()
-    return np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise ArgumentError(f"TensorDataset: cannot make an array of {describe(x)} ({e})") from None
+    if arr.dtype.kind not in "fiub":
+        raise ArgumentError(f"TensorDataset: the data must be numeric, got dtype {arr.dtype}")
+    return arr
+
+
+def _sized(dataset: Any, who: str, name: str = "dataset") -> int:
+    """len(dataset), or an error naming the argument when it has no length."""
+    try:
+        return len(dataset)
+    except TypeError:
+        raise ArgumentError(f"{who}: {name} must be a dataset with __len__, got {describe(dataset)}") from None
 
 
 def _check_index(i: Any, n: int, who: str) -> int:
-    try:
-        i = int(i)
-    except TypeError:
-        raise ArgumentError(f"{who}: index must be an int, got {type(i).__name__}") from None
+    if isinstance(i, Tensor) and i.numpy().size == 1 and i.dtype.kind in "iu":
+        i = i.numpy().reshape(()).item()
+    i = check_int(i, "index", who)
     if not -n <= i < n:
         raise IndexError(f"{who}: index {i} is out of range for a dataset of {n} items")
     return i % n
@@ -91,8 +105,17 @@ class Subset(Dataset):
     """The items of `dataset` at `indices` (e.g. a validation split)."""
 
     def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        n = len(dataset)
+        n = _sized(dataset, "Subset")
+        if isinstance(indices, Tensor):
+            indices = indices.numpy()
+        indices = check_sequence(indices, "indices", "Subset", "a sequence of ints")
+        if not all(is_int(i) for i in indices):
+            raise ArgumentError(f"Subset: indices must be a sequence of ints, got {describe(indices)}")
+        idx = np.asarray([int(i) for i in indices], dtype=object)
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"Subset: indices must lie in [-{n}, {n}) for a dataset of {n} "
+                             f"items, got min {idx.min()}, max {idx.max()}")
+        idx = idx.astype(np.int64)
         if idx.size and (idx.min() < -n or idx.max() >= n):
             raise IndexError(f"Subset: indices must lie in [-{n}, {n}) for a dataset of {n} "
                              f"items, got min {idx.min()}, max {idx.max()}")
@@ -118,10 +141,10 @@ class ConcatDataset(Dataset):
     """Datasets one after another."""
 
     def __init__(self, datasets: Sequence[Any]) -> None:
-        self.datasets = list(datasets)
+        self.datasets = check_sequence(datasets, "datasets", "ConcatDataset", "a sequence of datasets")
         if not self.datasets:
             raise ArgumentError("ConcatDataset: expected at least one dataset")
-        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets])
+        self.cumulative_sizes = np.cumsum([_sized(d, "ConcatDataset", "each of datasets") for d in self.datasets])
 
     def __len__(self) -> int:
         return int(self.cumulative_sizes[-1])
@@ -139,8 +162,10 @@ def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) 
     first split, as PyTorch). Shuffled with `generator` (None: the framework's generator, an
     int seed, or a numpy Generator)."""
     from .generator import resolve_generator
-    n = len(dataset)
-    lengths = list(lengths)
+    n = _sized(dataset, "random_split")
+    lengths = check_sequence(lengths, "lengths", "random_split", "a sequence of ints or fractions")
+    if not all(is_int(x) or isinstance(x, (float, np.floating)) and math.isfinite(x) for x in lengths):
+        raise ArgumentError(f"random_split: lengths must be ints or finite fractions, got {describe(lengths)}")
     total = sum(lengths)
     if lengths and math.isclose(total, 1) and total <= 1:
         counts = []

@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, Sequence
 
 import numpy as np
 
+from ..argcheck import check_flag, check_path
 from ..tensor import Tensor
 from .dataset import Dataset, _check_index
 from ..errors import ArgumentError, CorruptDatasetError, DatasetNotFoundError, DownloadError
@@ -118,7 +119,8 @@ def read_idx(path: str | os.PathLike, expected: tuple[int, str] | None = None,
     file is opened (a FIFO or a device is refused at once), and reading stops as soon as the
     data runs past the size the header declares.
     """
-    path = Path(path)
+    path = Path(check_path(path, "path", "read_idx"))
+    keep = check_flag(keep, "keep", "read_idx")
     with open_regular_file(path, CorruptDatasetError, "IDX", missing=DatasetNotFoundError) as f:
         return _read_idx(path, f, expected, keep)
 
@@ -333,7 +335,9 @@ class MNIST(Dataset):
 
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True,
                  download: bool = False, normalize: Any = True, verify: bool = True) -> None:
-        self.train = bool(train)
+        self.train = check_flag(train, "train", type(self).__name__)
+        verify = check_flag(verify, "verify", type(self).__name__)
+        download = check_flag(download, "download", type(self).__name__)
         names = self.files[self.train]
         folder = self.find(root, self.train, download)
         self.root = folder
@@ -397,7 +401,7 @@ class MNIST(Dataset):
         root/MNIST/raw), then `_default_paths()`."""
         paths = []
         if root is not None:
-            paths += cls._layouts(Path(root).expanduser())
+            paths += cls._layouts(Path(check_path(root, "root", cls.__name__)).expanduser())
         paths += cls._default_paths()
         out = []
         for p in paths:

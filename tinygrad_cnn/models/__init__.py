@@ -48,6 +48,8 @@ def get_model(name: str, **kwargs: Any):
     """A new model by registry name; kwargs go to its constructor (num_classes, in_channels, ...).
     Every model has `.input_size` = (C, H, W) of one sample (the vision builders' models get
     VISION_INPUT_SIZE unless they say otherwise; `in_channels`/`input_size` do not apply to them)."""
+    if not isinstance(name, str):
+        raise TypeError(f"get_model: name must be a str (one of {', '.join(available_models())}), got {type(name).__name__}")
     key = name.lower().replace("_", "-")
     if key in MODELS:
         return MODELS[key](**kwargs)

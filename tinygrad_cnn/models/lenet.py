@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .. import nn
+from ..argcheck import check_flag, check_int
 from ..nn.utils import linear_to_conv2d
 
 __all__ = ["LeNet5", "Seed003Net"]
@@ -50,6 +51,9 @@ class LeNet5(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 1, classic: bool = False,
                  input_size: int = 28) -> None:
         super().__init__()
+        for arg, value in (("num_classes", num_classes), ("in_channels", in_channels), ("input_size", input_size)):
+            check_int(value, arg, "LeNet5", minimum=1, maximum=1 << 20)
+        classic = check_flag(classic, "classic", "LeNet5")
         pad = 2 if classic else 0
         side = _conv_out(input_size, 5, pad) // 2
         side = _conv_out(side, 5) // 2
@@ -100,7 +104,12 @@ class Seed003Net(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 1, input_size: int = 28,
                  channels: int = 16, hidden: int = 512) -> None:
         super().__init__()
+        for arg, value in (("num_classes", num_classes), ("in_channels", in_channels), ("input_size", input_size),
+                           ("channels", channels), ("hidden", hidden)):
+            check_int(value, arg, "Seed003Net", minimum=1, maximum=1 << 20)
         side = input_size // 2
+        if side < 1:
+            raise ValueError(f"Seed003Net: input_size={input_size} is too small for the 2×2 pool")
         self.input_size = (in_channels, input_size, input_size)
         self.feature_shape = (channels, side, side)
         self.conv1 = nn.Conv2d(in_channels, channels, 3, padding=1)

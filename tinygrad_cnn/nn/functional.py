@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..argcheck import check_flag, check_shape
 from ..errors import ArgumentError, DTypeError, ShapeError
 from ..ops import activation as A
 from ..ops import conv as CV
@@ -42,6 +43,7 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
     the edge, 'replicate': the edge repeated, 'circular': wrapped around); `pad` lists
     (left, right) pairs starting from the LAST dim, as in torch.nn.functional.pad:
     pad=(1, 1) pads the last dim, (1, 1, 2, 2) the last two."""
+    input = _tensor(input, "pad", "input")
     modes = ("constant", "reflect", "replicate", "circular")
     if not isinstance(mode, str) or mode not in modes:
         raise ArgumentError(f"pad: mode must be one of {modes}, got mode={mode!r}")
@@ -52,6 +54,8 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ArgumentError(f"pad: expected an even number of pad sizes covering at most "
                             f"{input.ndim} dims (shape {input.shape}), got pad={tuple(pad)}")
+    if any(int(p) > 2 ** 31 - 1 for p in pad):       # a typo, not a padding (and past NumPy's index range)
+        raise ArgumentError(f"pad: padding must be <= 2**31-1, got pad={tuple(pad)}")
     if any(int(p) < 0 for p in pad):
         raise ArgumentError(f"pad: negative padding is not supported, got pad={tuple(pad)}")
     pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]
@@ -450,6 +454,9 @@ def _adaptive_args(op: str, input: Tensor, output_size: Any) -> tuple:
     if 0 in input.shape[-2:]:
         raise ShapeError(f"{op}: the input has an empty spatial dimension, shape {tuple(input.shape)}")
     unbatched = input.ndim == 3
+    # an output NumPy cannot even index (2**63 windows) is refused before any arange is built
+    check_shape(tuple(out), "output_size", op, itemsize=8)
+    check_shape(tuple(input.shape[:-2]) + tuple(out), "output_size", op, itemsize=8)
     return (input.unsqueeze(0) if unbatched else input), unbatched, tuple(out)
 
 
@@ -646,7 +653,7 @@ def _dropout_active(op: str, input: Tensor, p: Any, training: bool) -> bool:
     """Check p and the dtype; False when dropout is the identity (eval, or p = 0)."""
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p <= 1.0:
         raise ArgumentError(f"{op}: p must be a probability in [0, 1], got {p!r}")
-    if not training or p == 0.0:
+    if not check_flag(training, "training", op) or p == 0.0:
         return False
     _float(input, op, "input")
     return True
@@ -978,7 +985,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
                          f"{tuple(input.shape)}")
     c = input.shape[1]
     eps = float(_number(eps, "eps", op))
-    if not use_input_stats:
+    if not check_flag(use_input_stats, "use_input_stats", op):
         if running_mean is None or running_var is None:
             raise ArgumentError(f"{op}: use_input_stats=False needs running_mean and running_var")
         return batch_norm(input, running_mean, running_var, weight, bias, False, 0.0, eps)
@@ -995,6 +1002,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
         _tensor(stat, op, name)
         if tuple(stat.shape) != (c,):
             raise ShapeError(f"{op}: {name} must have shape ({c},), got {tuple(stat.shape)}")
+        _float(stat, op, name)
         batch = x.mean(axis=axes) if name == "running_mean" else x.var(axis=axes, ddof=1)
         arr = stat.numpy()
         arr *= 1 - m

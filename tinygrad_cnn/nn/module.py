@@ -38,6 +38,7 @@ from ..autograd import grad_mode
 from .hooks import wrap_inputs, wrap_outputs
 from .. import devices as _device
 from ..tensor import Tensor, _check_grad_dtype, _to_array, zero_grads
+from ..argcheck import check_callable, check_dtype, check_flag, check_int, check_sequence, check_str, describe
 from ..errors import ArgumentError, StateDictError
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "StateDictError",
@@ -66,6 +67,7 @@ class Parameter(Tensor):
             arr = data._data
         else:
             arr = _to_array(data, copy=False)
+        requires_grad = check_flag(requires_grad, "requires_grad", "Parameter")
         if requires_grad:
             _check_grad_dtype(arr, "Parameter")
         super().__init__(np.empty(0, dtype=arr.dtype), requires_grad=False)
@@ -171,6 +173,7 @@ class Module:
     def register_forward_hook(self, hook: Callable) -> RemovableHandle:
         """`hook(module, args, output)` runs after every forward; a non-None result replaces
         the output. Returns a handle whose `.remove()` unregisters it."""
+        check_callable(hook, "hook", "register_forward_hook")
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
         return handle
@@ -197,6 +200,7 @@ class Module:
 
     def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
         """`hook(module, args)` runs before every forward; a non-None result replaces the args."""
+        check_callable(hook, "hook", "register_forward_pre_hook")
         handle = RemovableHandle(self._forward_pre_hooks)
         self._forward_pre_hooks[handle.id] = hook
         return handle
@@ -327,6 +331,10 @@ class Module:
     def named_modules(self, memo: set | None = None, prefix: str = "",
                       remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
         """(dotted name, module) for this module and every descendant, depth first."""
+        check_str(prefix, "prefix", "named_modules")
+        remove_duplicate = check_flag(remove_duplicate, "remove_duplicate", "named_modules")
+        if memo is not None and not isinstance(memo, set):
+            raise ArgumentError(f"named_modules: memo must be a set or None, got {describe(memo)}")
         memo = set() if memo is None else memo
         stack: list[tuple[str, Module]] = [(prefix, self)]
         while stack:
@@ -356,6 +364,7 @@ class Module:
 
     def _named_members(self, store: str, prefix: str, recurse: bool,
                        remove_duplicate: bool) -> Iterator[tuple[str, Tensor]]:
+        recurse = check_flag(recurse, "recurse", f"named_{store[1:]}")
         mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse \
             else [(prefix, self)]
         seen: set[int] = set()
@@ -395,16 +404,19 @@ class Module:
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        requires_grad = check_flag(requires_grad, "requires_grad", "requires_grad_")
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (default) or zero every parameter's `.grad`."""
+        set_to_none = check_flag(set_to_none, "set_to_none", "zero_grad")
         zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn: Callable[["Module"], Any]) -> "Module":
         """Call `fn` on every submodule (children first) and then on self, like PyTorch."""
+        check_callable(fn, "fn", "Module.apply")
         for m in self.children():
             m.apply(fn)
         fn(self)
@@ -426,9 +438,7 @@ class Module:
         _device.check_device(device, f"{type(self).__name__}.to()")
         if dtype is None:
             return self
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise ArgumentError(f"Module.to() only accepts floating point dtypes, got {dtype}")
+        dtype = check_dtype(dtype, "dtype", "Module.to", kinds="f")
         for p in self.parameters():
             if p.dtype.kind == "f" and p.dtype != dtype:
                 p._data = p._data.astype(dtype)
@@ -487,6 +497,10 @@ class Module:
         `tc.save(model.state_dict(), path)` to write them, or copy them to keep a snapshot.
         `keep_vars=True` returns the Parameter objects themselves.
         """
+        check_str(prefix, "prefix", "state_dict")
+        keep_vars = check_flag(keep_vars, "keep_vars", "state_dict")
+        if destination is not None and not isinstance(destination, dict):
+            raise ArgumentError(f"state_dict: destination must be a dict or None, got {describe(destination)}")
         out = OrderedDict() if destination is None else destination
         for key, t in self._state_items(prefix):
             out[key] = t if keep_vars else t.detach()
@@ -503,6 +517,7 @@ class Module:
         """
         if not hasattr(state_dict, "items"):
             raise TypeError(f"load_state_dict: expected a dict, got {type(state_dict).__name__}")
+        strict = check_flag(strict, "strict", "load_state_dict")
         own = OrderedDict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -582,6 +597,14 @@ class Module:
 
 
 # -------------------------------------------------------------------------------- containers
+def _check_slice(idx: slice, who: str) -> slice:
+    """A slice of a container: int (or None) bounds and a non-zero step."""
+    if idx.step == 0 or not all(v is None or check_int(v, "slice bound", who) is not None
+                                for v in (idx.start, idx.stop, idx.step)):
+        raise ArgumentError(f"{who}: slice step cannot be zero, got {idx!r}")
+    return idx
+
+
 class Sequential(Module):
     """Modules applied in order; names are "0", "1", ... (or an OrderedDict's keys), so a
     parameter is called "0.weight" as in PyTorch. Indexing gives a module, slicing a
@@ -597,6 +620,7 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def _index(self, idx: int) -> str:
+        check_int(idx, "index", self._get_name())
         n = len(self._modules)
         if not -n <= idx < n:
             raise IndexError(f"index {idx} is out of range for a {self._get_name()} of length {n}")
@@ -604,14 +628,14 @@ class Sequential(Module):
 
     def __getitem__(self, idx: int | slice) -> Any:
         if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
+            return type(self)(OrderedDict(list(self._modules.items())[_check_slice(idx, self._get_name())]))
         return self._modules[self._index(idx)]
 
     def __setitem__(self, idx: int, module: Module) -> None:
         setattr(self, self._index(idx), module)
 
     def __delitem__(self, idx: int | slice) -> None:
-        keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._index(idx)]
+        keys = list(self._modules)[_check_slice(idx, self._get_name())] if isinstance(idx, slice) else [self._index(idx)]
         for k in keys:
             del self._modules[k]
 
@@ -640,6 +664,7 @@ class ModuleList(Module):
             self.extend(modules)
 
     def _index(self, idx: int) -> int:
+        check_int(idx, "index", "ModuleList")
         n = len(self._modules)
         if not -n <= idx < n:
             raise IndexError(f"index {idx} is out of range for a ModuleList of length {n}")
@@ -648,7 +673,7 @@ class ModuleList(Module):
     def __getitem__(self, idx: int | slice) -> Any:
         values = list(self._modules.values())
         if isinstance(idx, slice):
-            return ModuleList(values[idx])
+            return ModuleList(values[_check_slice(idx, "ModuleList")])
         return values[self._index(idx)]
 
     def __setitem__(self, idx: int, module: Module) -> None:
@@ -657,7 +682,7 @@ class ModuleList(Module):
     def __delitem__(self, idx: int | slice) -> None:
         values = list(self._modules.values())
         if isinstance(idx, slice):
-            del values[idx]
+            del values[_check_slice(idx, "ModuleList")]
         else:
             del values[self._index(idx)]
         self._modules.clear()
@@ -678,11 +703,13 @@ class ModuleList(Module):
         return self
 
     def extend(self, modules: Iterable[Module]) -> "ModuleList":
-        for m in modules:
+        for m in check_sequence(modules, "modules", "ModuleList.extend", "an iterable of modules",
+                                exclude=(Module,)):
             self.append(m)
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        check_int(index, "index", "ModuleList.insert")
         values = list(self._modules.values())
         values.insert(index, module)
         self._modules.clear()
@@ -719,12 +746,15 @@ class ModuleDict(Module):
             self.update(modules)
 
     def __getitem__(self, key: str) -> Module:
+        if not isinstance(key, str) or key not in self._modules:
+            raise KeyError(f"ModuleDict has no module {key!r} (keys: {list(self._modules)})")
         return self._modules[key]
 
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
 
     def __delitem__(self, key: str) -> None:
+        self[key]                                     # the KeyError naming the keys
         del self._modules[key]
 
     def __len__(self) -> int:
@@ -747,8 +777,12 @@ class ModuleDict(Module):
 
     def update(self, modules: Any) -> None:
         items = modules.items() if hasattr(modules, "items") else modules
-        for k, m in items:
-            self.add_module(k, m)
+        items = items if hasattr(modules, "items") else check_sequence(
+            items, "modules", "ModuleDict.update", "a dict or (name, module) pairs")
+        for item in items:
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                raise ArgumentError(f"ModuleDict.update: expected (name, module) pairs, got the item {describe(item)}")
+            self.add_module(*item)
 
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError("ModuleDict has no forward(); index it in your own forward")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
+from ..argcheck import check_int, check_sequence, describe
+from ..errors import ArgumentError
 from ..tensor import Tensor
 from .module import Module, Parameter
 
@@ -29,6 +31,7 @@ class ParameterList(Module):
             self.extend(values)
 
     def _index(self, idx: int) -> int:
+        check_int(idx, "index", "ParameterList")
         n = len(self._parameters)
         if not -n <= idx < n:
             raise IndexError(f"index {idx} is out of range for a ParameterList of length {n}")
@@ -57,7 +60,7 @@ class ParameterList(Module):
         return self
 
     def extend(self, values: Iterable[Any]) -> "ParameterList":
-        for v in values:
+        for v in check_sequence(values, "values", "ParameterList", "an iterable of parameters", exclude=(Tensor,)):
             self.append(v)
         return self
 
@@ -78,6 +81,8 @@ class ParameterDict(Module):
             self.update(parameters)
 
     def __getitem__(self, key: str) -> Parameter:
+        if not isinstance(key, str) or key not in self._parameters:
+            raise KeyError(f"ParameterDict has no parameter {key!r} (keys: {list(self._parameters)})")
         return self._parameters[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
@@ -111,9 +116,12 @@ class ParameterDict(Module):
         return self._parameters.pop(key)
 
     def update(self, parameters: Any) -> None:
-        items = parameters.items() if hasattr(parameters, "items") else parameters
-        for k, v in items:
-            self[k] = v
+        items = parameters.items() if hasattr(parameters, "items") else check_sequence(
+            parameters, "parameters", "ParameterDict.update", "a dict or (name, parameter) pairs", exclude=(Tensor,))
+        for item in items:
+            if not isinstance(item, (tuple, list)) or len(item) != 2 or not isinstance(item[0], str):
+                raise ArgumentError(f"ParameterDict.update: expected (name, parameter) pairs, got {describe(item)}")
+            self[item[0]] = item[1]
 
     def extra_repr(self) -> str:
         return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from ..autograd import no_grad
+from ..argcheck import check_sequence, check_callable, check_dtype, check_flag, check_number, check_shape, describe
 from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
 from .layers import Conv2d, Linear
@@ -242,8 +243,7 @@ def linear_to_conv2d(linear: Linear, input_shape: Sequence[int] | int) -> Conv2d
     """
     if not isinstance(linear, Linear):
         raise TypeError(f"linear_to_conv2d expects an nn.Linear, got {type(linear).__name__}")
-    shape = (int(input_shape), 1, 1) if isinstance(input_shape, (int, np.integer)) \
-        else tuple(int(s) for s in input_shape)
+    shape = check_shape(input_shape, "input_shape", "linear_to_conv2d")
     if len(shape) == 1:
         shape = (shape[0], 1, 1)
     if len(shape) != 3:
@@ -261,17 +261,29 @@ def linear_to_conv2d(linear: Linear, input_shape: Sequence[int] | int) -> Conv2d
 
 
 # ---------------------------------------------------------------------------------- gradients
-def _grads(parameters: Any) -> list[Tensor]:
+def _tensors(parameters: Any, op: str) -> list[Tensor]:
+    """A Tensor or an iterable of Tensors (parameters) as a list; anything else is an error."""
     if isinstance(parameters, Tensor):
-        parameters = [parameters]
-    return [p.grad for p in parameters if p.grad is not None]
+        return [parameters]
+    params = check_sequence(parameters, "parameters", op, "a Tensor or an iterable of Tensors")
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise ArgumentError(f"{op}: parameters must be Tensors, got an element {describe(p)}")
+    return params
+
+
+def _grads(parameters: Any, op: str) -> list[Tensor]:
+    return [p.grad for p in _tensors(parameters, op) if p.grad is not None]
 
 
 def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False) -> Tensor:
     """Scale all gradients in place so that their joint norm is at most `max_norm`; returns the
     norm before clipping (PyTorch's rule: coef = min(max_norm / (norm + 1e-6), 1))."""
-    grads = _grads(parameters)
+    grads = _grads(parameters, "clip_grad_norm_")
+    max_norm = check_number(max_norm, "max_norm", "clip_grad_norm_")
+    norm_type = check_number(norm_type, "norm_type", "clip_grad_norm_")
+    error_if_nonfinite = check_flag(error_if_nonfinite, "error_if_nonfinite", "clip_grad_norm_")
     if not grads:
         return Tensor._wrap(np.array(0.0, dtype=np.float32))
     norm_type = float(norm_type)
@@ -290,21 +302,28 @@ def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
 
 def clip_grad_value_(parameters: Any, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value] in place."""
-    for g in _grads(parameters):
-        np.clip(g._data, -clip_value, clip_value, out=g._data)
+    grads = _grads(parameters, "clip_grad_value_")
+    clip_value = check_number(clip_value, "clip_value", "clip_grad_value_")
+    for g in grads:
+        np.clip(g.numpy(), -clip_value, clip_value, out=g.numpy())
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """All parameters flattened and concatenated (a copy, outside the graph)."""
-    return Tensor._wrap(np.concatenate([p._data.reshape(-1) for p in parameters]))
+    params = _tensors(parameters, "parameters_to_vector")
+    if not params:
+        raise ArgumentError("parameters_to_vector: got no parameters")
+    return Tensor._wrap(np.concatenate([p.numpy().reshape(-1) for p in params]))
 
 
 def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     """Copy consecutive slices of `vec` into the parameters, in place."""
-    data = vec._data if isinstance(vec, Tensor) else np.asarray(vec)
+    if not isinstance(vec, Tensor) or vec.ndim != 1:
+        raise ArgumentError(f"vector_to_parameters: vec must be a 1-D Tensor, got {describe(vec)}")
+    data = vec.numpy()
     offset = 0
-    for p in parameters:
-        n = p._data.size
+    for p in _tensors(parameters, "vector_to_parameters"):
+        n = p.numpy().size
         if offset + n > data.size:
             raise ShapeError(f"vector_to_parameters: the vector has {data.size} elements, fewer "
                              f"than the parameters need")

@@ -11,7 +11,7 @@ from ..rng import generator
 def _log_sum_exp_parts(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """(x - max, log Σ exp(x - max)) along dim: the max shift keeps exp from overflowing, so
     logits of ±1000 are fine. A row of all -inf gives NaN, as in PyTorch."""
-    m = np.max(x, axis=dim, keepdims=True)
+    m = np.max(x, axis=dim, keepdims=True, initial=-np.inf)    # initial: a zero-size dim is fine
     with np.errstate(invalid="ignore", divide="ignore"):
         shifted = x - np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
         lse = np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
@@ -25,7 +25,7 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, *, dim):
         with np.errstate(invalid="ignore"):              # all -inf (or +inf) rows give NaN, as in PyTorch
-            e = np.exp(x - np.max(x, axis=dim, keepdims=True))
+            e = np.exp(x - np.max(x, axis=dim, keepdims=True, initial=-np.inf))
             y = e / np.sum(e, axis=dim, keepdims=True)
         ctx.save_for_backward(y)
         return y

@@ -94,6 +94,10 @@ def _last(a: np.ndarray, source: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------ argument parsing
+# kernel sizes, strides, paddings, dilations and output sizes above this are typos, not layers
+MAX_WINDOW_ARG = 2 ** 31 - 1
+
+
 def normalize_tuple(value: Any, n: int, name: str, op: str, minimum: int = 1) -> tuple[int, ...]:
     """An int or a length-n sequence of ints (each >= minimum) as an n-tuple."""
     items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
@@ -105,6 +109,8 @@ def normalize_tuple(value: Any, n: int, name: str, op: str, minimum: int = 1) ->
     items = tuple(int(v) for v in items)
     if any(v < minimum for v in items):
         raise ArgumentError(f"{op}: {name} must be >= {minimum} in every dim, got {value!r}")
+    if any(v > MAX_WINDOW_ARG for v in items):       # 2**63 would overflow NumPy's index arithmetic
+        raise ArgumentError(f"{op}: {name} must be <= {MAX_WINDOW_ARG} in every dim, got {value!r}")
     return items
 
 

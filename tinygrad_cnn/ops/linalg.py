@@ -1,6 +1,8 @@
 """Matrix products: batched matmul and the fully connected layer."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
@@ -34,7 +36,7 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
-        x2 = x.reshape(-1, x.shape[-1])              # (*, in) -> (M, in)
+        x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])   # (*, in) -> (M, in); no -1: in may be 0
         out = x2 @ weight.T                          # (M, in) @ (in, out) -> (M, out)
         if bias is not None:
             out += bias
@@ -48,7 +50,7 @@ class Linear(Function):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = (ctx.needs_input_grad + (False,))[:3]
         # out_features from grad_output: `weight` is None when x needs no gradient (not saved)
-        g = grad_output.reshape(-1, grad_output.shape[-1])       # (*, out) -> (M, out)
+        g = grad_output.reshape(math.prod(grad_output.shape[:-1]), grad_output.shape[-1])   # (*, out) -> (M, out)
         grad_x = (g @ weight).reshape(ctx.x_shape) if need_x else None
         grad_w = g.T @ x.reshape(-1, x.shape[-1]) if need_w else None   # (out, M) @ (M, in)
         grad_b = g.sum(axis=0) if need_b else None

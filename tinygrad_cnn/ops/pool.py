@@ -18,7 +18,7 @@ from ..autograd import Function
 from .generic import is_graph, scatter_to_flat_positions
 from ..errors import ShapeError
 from .parallel import partition, run_parallel
-from .resample import Separable2d
+from .resample import Separable2d, Taps
 from .workspace import strided_ufuncs
 
 # A thread pools at least this many bytes of input; smaller inputs run in the calling thread
@@ -301,12 +301,28 @@ def adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
     return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
 
 
-def _averaging_matrix(size: int, out: int, dtype) -> np.ndarray:
-    """(out, size) matrix A with A[i, j] = 1/len(window i) for j in window i, else 0."""
-    a = np.zeros((out, size), dtype)
-    for i, (lo, hi) in enumerate(adaptive_windows(size, out)):
-        a[i, lo:hi] = 1.0 / (hi - lo)
-    return a
+def _averaging_taps(size: int, out: int) -> Taps:
+    """Taps of the adaptive mean along one axis: output i reads window i, each with weight
+    1/len(window i) (the rows of the averaging matrix A with A[i, j] = 1/len(window i))."""
+    lo, hi = _window_bounds(size, out)
+    k = int((hi - lo).max())
+    index = lo[:, None] + np.arange(k)[None, :]
+    valid = index < hi[:, None]
+    weight = np.broadcast_to(1.0 / (hi - lo)[:, None], index.shape)
+    return Taps(np.minimum(index, size - 1), weight, valid)
+
+
+def _window_positions(size: int, out: int) -> np.ndarray:
+    """(out, K) input positions of each adaptive window, short ones padded with their last."""
+    lo, hi = _window_bounds(size, out)
+    k = int((hi - lo).max())
+    return np.minimum(lo[:, None] + np.arange(k)[None, :], hi[:, None] - 1)
+
+
+def _window_bounds(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """adaptive_windows as two arrays (start, stop), computed without a Python loop."""
+    i = np.arange(out, dtype=np.int64)
+    return (i * size) // out, -(-((i + 1) * size) // out)
 
 
 class AdaptiveAvgPool2d(Separable2d):
@@ -319,8 +335,8 @@ class AdaptiveAvgPool2d(Separable2d):
     """
 
     @staticmethod
-    def matrices(x, *, out):
-        return _averaging_matrix(x.shape[2], out[0], x.dtype), _averaging_matrix(x.shape[3], out[1], x.dtype)
+    def taps(x, *, out):
+        return _averaging_taps(x.shape[2], out[0]), _averaging_taps(x.shape[3], out[1])
 
 
 class AdaptiveMaxPool2d(Function):
@@ -334,19 +350,20 @@ class AdaptiveMaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, *, out, return_indices=False):
         n, c, h, w = x.shape
-        best = np.empty((n, c) + tuple(out), x.dtype)
-        idx = np.empty((n, c) + tuple(out), np.int64)
-        for i, (h0, h1) in enumerate(adaptive_windows(h, out[0])):
-            for j, (w0, w1) in enumerate(adaptive_windows(w, out[1])):
-                win = x[:, :, h0:h1, w0:w1].reshape(n, c, -1)          # (N, C, window)
-                k = win.argmax(axis=2)                                  # first maximum (or first NaN)
-                nan = np.isnan(win)
-                if nan.any():                                           # PyTorch: the last NaN wins
-                    last = win.shape[2] - 1 - nan[:, :, ::-1].argmax(axis=2)
-                    k = np.where(nan.any(axis=2), last, k)
-                best[:, :, i, j] = np.take_along_axis(win, k[:, :, None], axis=2)[:, :, 0]
-                width = w1 - w0
-                idx[:, :, i, j] = (h0 + k // width) * w + w0 + k % width
+        # every window gathered at once, (N, C, OH, OW, KH, KW), short windows padded by repeating
+        # their last element (a repeat never changes the max, the first maximum or the last NaN);
+        # the windows overlap by at most one element, so this is at most ~4x the input or output
+        rows, cols = _window_positions(h, out[0]), _window_positions(w, out[1])
+        kh, kw = rows.shape[1], cols.shape[1]
+        win = x[:, :, rows[:, None, :, None], cols[None, :, None, :]].reshape(n, c, out[0], out[1], kh * kw)
+        k = win.argmax(axis=4)                                  # the first maximum
+        nan = np.isnan(win)
+        if nan.any():                                           # PyTorch: the last NaN wins
+            last = kh * kw - 1 - nan[..., ::-1].argmax(axis=4)
+            k = np.where(nan.any(axis=4), last, k)
+        best = np.take_along_axis(win, k[..., None], axis=4)[..., 0]
+        oh, ow = np.arange(out[0])[:, None], np.arange(out[1])[None, :]
+        idx = rows[oh, k // kw] * w + cols[ow, k % kw]          # (N, C, OH, OW) flat h*W + w
         ctx.idx, ctx.x_shape = idx, x.shape
         if not return_indices:
             return best
@@ -359,10 +376,9 @@ class AdaptiveMaxPool2d(Function):
         n, c, h, w = ctx.x_shape
         if is_graph(grad_output):         # create_graph: the same scatter, as differentiable ops
             return scatter_to_flat_positions(grad_output, ctx.idx, ctx.x_shape)
-        dx = np.zeros((n * c, h * w), grad_output.dtype)
-        rows = np.arange(n * c)
-        idx = ctx.idx.reshape(n * c, -1)
-        g = grad_output.reshape(n * c, -1)
-        for p in range(idx.shape[1]):          # one index per row at a time: no duplicates, so += is exact
-            dx[rows, idx[:, p]] += g[:, p]
+        # each output's gradient goes to its argmax; windows may share an argmax, so the
+        # contributions are summed per input element (one bincount, no loop over outputs)
+        plane = (np.arange(n * c) * (h * w)).reshape(n, c, 1, 1)
+        dx = np.bincount((plane + ctx.idx).ravel(), weights=grad_output.ravel(), minlength=n * c * h * w)
+        dx = dx.astype(grad_output.dtype, copy=False)
         return dx.reshape(n, c, h, w)

@@ -22,7 +22,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..autograd import no_grad
-from .optimizer import Optimizer, lerp_
+from ..argcheck import check_flag
+from .optimizer import Optimizer, check_betas, check_hyperparameters, lerp_
 from ..errors import ArgumentError
 
 __all__ = ["Adam", "AdamW"]
@@ -32,16 +33,11 @@ class Adam(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
                  maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
-        if lr < 0.0:
-            raise ArgumentError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ArgumentError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ArgumentError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ArgumentError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if weight_decay < 0.0:
-            raise ArgumentError(f"Invalid weight_decay value: {weight_decay}")
+        name = type(self).__name__
+        check_hyperparameters(name, lr=lr, eps=eps, weight_decay=weight_decay)
+        betas = check_betas(name, betas)
+        amsgrad, maximize = check_flag(amsgrad, "amsgrad", name), check_flag(maximize, "maximize", name)
+        decoupled_weight_decay = check_flag(decoupled_weight_decay, "decoupled_weight_decay", name)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize,
                                       decoupled_weight_decay=decoupled_weight_decay))

@@ -27,6 +27,7 @@ from collections import Counter
 from typing import Callable
 
 from .optimizer import Optimizer
+from ..argcheck import check_callable, check_choice, check_flag, check_int, check_number, check_sequence, describe
 from ..errors import ArgumentError
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR",
@@ -38,6 +39,7 @@ class LRScheduler:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
+        last_epoch = check_int(last_epoch, "last_epoch", type(self).__name__, minimum=-1)
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -68,6 +70,7 @@ class LRScheduler:
         return self._last_lr
 
     def step(self, epoch: int | None = None) -> None:
+        epoch = check_int(epoch, "epoch", f"{type(self).__name__}.step", minimum=-1, allow_none=True)
         self._step_count += 1
         self._update_lr(epoch)
 
@@ -89,6 +92,9 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        if not isinstance(state_dict, dict) or not all(isinstance(k, str) for k in state_dict):
+            raise ArgumentError(f"{type(self).__name__}.load_state_dict: expected the dict state_dict() "
+                                f"returns, got {describe(state_dict)}")
         self.__dict__.update(state_dict)
 
     def __repr__(self) -> str:
@@ -99,7 +105,8 @@ class StepLR(LRScheduler):
     """Multiply the learning rate by gamma every step_size epochs."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
-        self.step_size, self.gamma = step_size, gamma
+        self.step_size = check_int(step_size, "step_size", "StepLR", minimum=1)
+        self.gamma = check_number(gamma, "gamma", "StepLR", finite=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -116,8 +123,9 @@ class MultiStepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, milestones: list[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.milestones = sorted(int(m) for m in milestones)
-        self.gamma = gamma
+        milestones = check_sequence(milestones, "milestones", "MultiStepLR", "a list of ints")
+        self.milestones = sorted(check_int(m, "milestones", "MultiStepLR") for m in milestones)
+        self.gamma = check_number(gamma, "gamma", "MultiStepLR", finite=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -134,7 +142,7 @@ class ExponentialLR(LRScheduler):
     """Multiply the learning rate by gamma every epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = gamma
+        self.gamma = check_number(gamma, "gamma", "ExponentialLR", finite=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -151,7 +159,8 @@ class CosineAnnealingLR(LRScheduler):
     in PyTorch's recursive form (so it composes with other changes to the lr)."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
-        self.T_max, self.eta_min = T_max, eta_min
+        self.T_max = check_int(T_max, "T_max", "CosineAnnealingLR", minimum=1)
+        self.eta_min = check_number(eta_min, "eta_min", "CosineAnnealingLR", finite=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -177,6 +186,8 @@ class LambdaLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list,
                  last_epoch: int = -1) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         n = len(optimizer.param_groups)
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != n:
@@ -184,10 +195,13 @@ class LambdaLR(LRScheduler):
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * n
+        for fn in self.lr_lambdas:
+            check_callable(fn, "lr_lambda", "LambdaLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
+        return [base * check_number(fn(self.last_epoch), "the value lr_lambda returned", "LambdaLR")
+                for base, fn in zip(self.base_lrs, self.lr_lambdas)]
 
     def state_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
@@ -199,6 +213,9 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1) -> None:
+        start_factor = check_number(start_factor, "start_factor", "LinearLR")
+        end_factor = check_number(end_factor, "end_factor", "LinearLR")
+        total_iters = check_int(total_iters, "total_iters", "LinearLR", minimum=0)
         if not 0 < start_factor <= 1:
             raise ArgumentError(f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}")
         if not 0 <= end_factor <= 1:
@@ -226,8 +243,8 @@ def _per_group(name: str, optimizer: Optimizer, value: float | list) -> list:
     if isinstance(value, (list, tuple)):
         if len(value) != n:
             raise ArgumentError(f"expected {n} values for {name} (one per parameter group), got {len(value)}")
-        return list(value)
-    return [value] * n
+        return [check_number(v, name, type(optimizer).__name__, finite=True) for v in value]
+    return [check_number(value, name, type(optimizer).__name__, finite=True)] * n
 
 
 class OneCycleLR(LRScheduler):
@@ -255,9 +272,15 @@ class OneCycleLR(LRScheduler):
             total_steps = epochs * steps_per_epoch
         else:
             raise ArgumentError("OneCycleLR: give either total_steps or both epochs and steps_per_epoch")
+        for name, v in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
+            if not check_number(v, name, "OneCycleLR", finite=True) > 0:
+                raise ArgumentError(f"OneCycleLR: {name} must be positive, got {v!r}")
+        cycle_momentum = check_flag(cycle_momentum, "cycle_momentum", "OneCycleLR")
+        three_phase = check_flag(three_phase, "three_phase", "OneCycleLR")
+        last_epoch = check_int(last_epoch, "last_epoch", "OneCycleLR", minimum=-1)
         if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
             raise ArgumentError(f"OneCycleLR: pct_start must be a float in [0, 1], got {pct_start!r}")
-        if anneal_strategy not in ("cos", "linear"):
+        if not isinstance(anneal_strategy, str) or anneal_strategy not in ("cos", "linear"):
             raise ArgumentError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
         self.optimizer = optimizer
         self.total_steps = total_steps
@@ -337,6 +360,10 @@ class SequentialLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, schedulers: list, milestones: list[int],
                  last_epoch: int = -1) -> None:
+        schedulers = check_sequence(schedulers, "schedulers", "SequentialLR", "a list of schedulers")
+        milestones = [check_int(m, "milestones", "SequentialLR", minimum=0)
+                      for m in check_sequence(milestones, "milestones", "SequentialLR", "a list of ints")]
+        last_epoch = check_int(last_epoch, "last_epoch", "SequentialLR", minimum=-1)
         if not schedulers:
             raise ArgumentError("SequentialLR: expects at least one scheduler")
         for i, sched in enumerate(schedulers):
@@ -394,6 +421,14 @@ class ReduceLROnPlateau(LRScheduler):
                  min_lr: float | list = 0, eps: float = 1e-8) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        op = "ReduceLROnPlateau"
+        factor = check_number(factor, "factor", op, finite=True, minimum=0)
+        check_choice(mode, "mode", op, ("min", "max"))
+        check_choice(threshold_mode, "threshold_mode", op, ("rel", "abs"))
+        threshold = check_number(threshold, "threshold", op, finite=True)
+        patience = check_int(patience, "patience", op, minimum=0)
+        cooldown = check_int(cooldown, "cooldown", op, minimum=0)
+        eps = check_number(eps, "eps", op, finite=True, minimum=0)
         if factor >= 1.0:
             raise ArgumentError(f"ReduceLROnPlateau: factor must be < 1.0, got {factor!r}")
         if mode not in ("min", "max"):
@@ -426,6 +461,7 @@ class ReduceLROnPlateau(LRScheduler):
         except (TypeError, ValueError):
             raise ArgumentError(f"ReduceLROnPlateau.step: metrics must be a number (the validation "
                                 f"loss or accuracy), got {type(metrics).__name__}") from None
+        epoch = check_int(epoch, "epoch", "ReduceLROnPlateau.step", allow_none=True)
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         if self._is_better(current, self.best):
             self.best, self.num_bad_epochs = current, 0

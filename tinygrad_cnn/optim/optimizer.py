@@ -16,10 +16,12 @@ optimizer (as PyTorch's do); `load_state_dict` copies what it is given.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from ..argcheck import check_flag, check_number, check_sequence, describe
 from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor, zero_grads
 
@@ -55,7 +57,35 @@ def check_hyperparameters(op: str, **values: float) -> None:
     for name, v in values.items():
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
                 or not 0.0 <= v < float("inf"):
-            raise ArgumentError(f"{op}: invalid {name} value {v!r} (expected a non-negative number)")
+            what = "lr (learning rate)" if name == "lr" else name
+            raise ArgumentError(f"{op}: invalid {what} value {v!r} (expected a non-negative number)")
+
+
+def check_betas(op: str, betas: Any) -> tuple[float, float]:
+    """Adam's (beta1, beta2), each in [0, 1)."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ArgumentError(f"{op}: betas must be a pair (beta1, beta2), got {describe(betas)}")
+    for i, b in enumerate(betas):
+        b = check_number(b, f"betas[{i}]", op, finite=True)
+        if not 0.0 <= b < 1.0:
+            raise ArgumentError(f"{op}: Invalid beta parameter at index {i}: {b}")
+    return tuple(float(b) for b in betas)
+
+
+def check_group_value(op: str, name: str, value: Any, default: Any) -> Any:
+    """A parameter group's hyperparameter, checked against the kind of its default: a flag for
+    a bool default, a finite number for a number, a tuple of finite numbers for a tuple (so a
+    group dict with lr='0.1' fails here, not inside step())."""
+    if isinstance(default, (bool, np.bool_)):
+        return check_flag(value, name, op)
+    if isinstance(default, (int, float, np.integer, np.floating)):
+        return check_number(value, name, op, finite=True, allow_tensor=False)
+    if isinstance(default, tuple):
+        if not isinstance(value, (tuple, list)) or len(value) != len(default):
+            raise ArgumentError(f"{op}: {name} must be a tuple of {len(default)} numbers, got {describe(value)}")
+        return tuple(check_number(v, f"{name}[{i}]", op, finite=True, allow_tensor=False)
+                     for i, v in enumerate(value))
+    return value
 
 
 class _RequiredParameter:
@@ -71,6 +101,12 @@ class Optimizer:
     dicts `{"params": [...], "lr": ...}` (parameter groups with their own hyperparameters)."""
 
     def __init__(self, params: Iterable[Any], defaults: dict) -> None:
+        # every hyperparameter checked against the kind of its default in the subclass's
+        # signature (a bool flag, a finite number, a tuple of numbers): one rule for every optimizer
+        signature = inspect.signature(type(self).__init__).parameters
+        defaults = {name: check_group_value(type(self).__name__, name, value, signature[name].default)
+                    if name in signature and signature[name].default is not inspect.Parameter.empty
+                    else value for name, value in defaults.items()}
         self.defaults = defaults
         self.state: dict[Tensor, dict] = {}
         self.param_groups: list[dict] = []
@@ -78,7 +114,11 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             "Tensors or dicts, but got a Tensor (wrap it in a list)")
-        groups = list(params)
+        if hasattr(params, "parameters") and hasattr(params, "forward"):
+            raise TypeError(f"params argument given to {type(self).__name__} should be an iterable "
+                            f"of Tensors or dicts, but got a Module: pass model.parameters()")
+        groups = check_sequence(params, "params", type(self).__name__, "an iterable of Tensors or dicts",
+                                error=TypeError)
         if not groups:
             raise ArgumentError("optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -90,8 +130,12 @@ class Optimizer:
         """Add a group of parameters with its own hyperparameters (defaults fill the rest)."""
         if not isinstance(param_group, dict):
             raise TypeError(f"a param group must be a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ArgumentError(f"a param group must have a 'params' entry, got keys {list(param_group)}")
         params = param_group["params"]
-        params = [params] if isinstance(params, Tensor) else list(params)
+        params = [params] if isinstance(params, Tensor) else check_sequence(
+            params, "a param group's 'params'", type(self).__name__, "a Tensor or an iterable of Tensors",
+            error=TypeError)
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is "
@@ -105,6 +149,7 @@ class Optimizer:
                 raise ArgumentError(f"parameter group didn't specify a value of required optimization "
                                  f"parameter {name}")
             group.setdefault(name, default)
+            group[name] = check_group_value(type(self).__name__, name, group[name], default)
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in params}) != len(params):
             raise ArgumentError("optimizer contains a parameter group with duplicate parameters")
@@ -115,6 +160,7 @@ class Optimizer:
     # ----------------------------------------------------------------------------- steps
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (default, like PyTorch ≥ 2.0) or zero every parameter's `.grad`."""
+        set_to_none = check_flag(set_to_none, "set_to_none", "zero_grad")
         zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     @staticmethod
@@ -122,6 +168,8 @@ class Optimizer:
         """The loss from `closure` (run with grad enabled, as step() itself runs under no_grad)."""
         if closure is None:
             return None
+        if not callable(closure):
+            raise ArgumentError(f"step: closure must be a callable returning the loss, got {describe(closure)}")
         from ..autograd import enable_grad
         with enable_grad():
             return closure()
@@ -176,11 +224,15 @@ class Optimizer:
         """Restore hyperparameters and per-parameter state (copied and cast to each parameter's
         dtype) from `state_dict()` output, e.g. after `tc.load`. Values may be Tensors, NumPy
         arrays or CPU torch tensors; the groups must match this optimizer's in number and size."""
-        try:
-            saved_groups = state_dict["param_groups"]
-            saved_state = state_dict["state"]
-        except (KeyError, TypeError):
-            raise ArgumentError("optimizer state dict must have 'state' and 'param_groups' entries") from None
+        if not isinstance(state_dict, dict) or "param_groups" not in state_dict or "state" not in state_dict:
+            raise ArgumentError("optimizer state dict must be a dict with 'state' and 'param_groups' entries, "
+                                f"got {describe(state_dict)}")
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, (list, tuple)) or not all(
+                isinstance(g, dict) and isinstance(g.get("params"), (list, tuple)) for g in saved_groups) \
+                or not isinstance(saved_state, dict) or not all(isinstance(v, dict) for v in saved_state.values()):
+            raise ArgumentError("optimizer state dict: 'param_groups' must be a list of dicts with a "
+                                "'params' list and 'state' a dict of dicts (as state_dict() returns)")
         if len(saved_groups) != len(self.param_groups):
             raise ArgumentError(f"loaded state dict has {len(saved_groups)} parameter group(s), but the "
                              f"optimizer has {len(self.param_groups)}")

@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..autograd import no_grad
-from .optimizer import Optimizer
+from ..argcheck import check_flag, check_number
+from .optimizer import Optimizer, check_hyperparameters
 from ..errors import ArgumentError
 
 __all__ = ["SGD"]
@@ -28,12 +29,9 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
                  maximize: bool = False) -> None:
-        if lr < 0.0:
-            raise ArgumentError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ArgumentError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ArgumentError(f"Invalid weight_decay value: {weight_decay}")
+        check_hyperparameters("SGD", lr=lr, momentum=momentum, weight_decay=weight_decay)
+        dampening = check_number(dampening, "dampening", "SGD", finite=True, allow_tensor=False)
+        nesterov, maximize = check_flag(nesterov, "nesterov", "SGD"), check_flag(maximize, "maximize", "SGD")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ArgumentError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,

@@ -54,7 +54,8 @@ import numpy as np
 
 from ..autograd import Context, topological_order
 from ..tensor import Tensor
-from ..errors import GraphvizNotFoundError
+from ..argcheck import check_sequence, check_choice, check_flag, check_str, describe
+from ..errors import ArgumentError, GraphvizNotFoundError
 from ..nn.graph_stats import saved_arrays, saved_nbytes
 
 __all__ = ["to_dot", "draw_graph", "capture_grads", "Graph", "GraphvizNotFoundError",
@@ -110,9 +111,13 @@ def _as_roots(root: Any) -> tuple:
     items = root if isinstance(root, (tuple, list)) else (root,)
     flat: list = []
     stack = list(reversed(items))
+    seen: set[int] = set()
     while stack:                               # nested tuples of outputs, flattened in order
         r = stack.pop()
         if isinstance(r, (tuple, list)):
+            if id(r) in seen:                  # already flattened (or a list containing itself)
+                continue
+            seen.add(id(r))
             stack.extend(reversed(r))
         elif isinstance(r, Tensor):
             flat.append(r)
@@ -339,11 +344,17 @@ def _compact(v: Any) -> Any:
     return v
 
 
+def _check_context(ctx: Any, op: str) -> None:
+    if not isinstance(ctx, Context):
+        raise ArgumentError(f"{op}: expected an op node (a tensor's .grad_fn), got {describe(ctx)}")
+
+
 def op_arguments(ctx: Context) -> list[tuple[str, Any]]:
     """The non-tensor arguments of an op call, named after forward's parameters, without None,
     without those equal to forward's defaults, and with window arguments compacted and their
     neutral values hidden (a conv with stride (2, 2), padding ((1, 1), (1, 1)), dilation (1, 1),
     groups 1 gives [('stride', 2), ('padding', 1)])."""
+    _check_context(ctx, "op_arguments")
     names, defaults, var = _forward_params(ctx.fn)
     items: list[tuple[str, Any]] = []
     for i, v in enumerate(ctx.inputs):
@@ -367,6 +378,7 @@ def op_name(ctx: Context) -> str:
     """The name an op node shows: `fn.graph_label(ctx)` when the Function defines it, else the
     Function's name, with a dimension-generic "Nd" suffix resolved from the output's spatial
     dims (ConvNd producing (N, C, H, W) shows as Conv2d)."""
+    _check_context(ctx, "op_name")
     custom = getattr(ctx.fn, "graph_label", None)
     if callable(custom):
         return str(custom(ctx))
@@ -474,9 +486,13 @@ def _build(root: Any, params: dict | None, show_saved: bool, show_values: bool,
            show_grads: bool, cluster_modules: bool, max_depth: int | None, rankdir: str,
            title: str | None) -> list[str]:
     """The body lines (each ending in a newline) of the DOT graph."""
-    if rankdir not in ("TB", "BT", "LR", "RL"):
+    for flag, value in (("show_saved", show_saved), ("show_values", show_values),
+                        ("show_grads", show_grads), ("cluster_modules", cluster_modules)):
+        check_flag(value, flag, "to_dot")
+    check_str(title, "title", "to_dot", allow_none=True)
+    if not isinstance(rankdir, str) or rankdir not in ("TB", "BT", "LR", "RL"):
         raise ValueError(f"to_dot: rankdir must be one of 'TB', 'BT', 'LR', 'RL', got {rankdir!r}")
-    if max_depth is not None and (not isinstance(max_depth, int) or max_depth < 0):
+    if max_depth is not None and (not isinstance(max_depth, int) or isinstance(max_depth, bool) or max_depth < 0):
         raise ValueError(f"to_dot: max_depth must be None or an int >= 0, got {max_depth!r}")
     roots = _as_roots(root)
     tensors, ops, outputs, inputs_of = _walk(roots)       # tensors: _Value objects
@@ -487,7 +503,7 @@ def _build(root: Any, params: dict | None, show_saved: bool, show_values: bool,
     module_name, auto_param_name, _ = _module_names(ops)
     if params is not None:
         if not isinstance(params, dict):
-            params = dict(params)             # an iterable of (name, tensor), e.g. named_parameters()
+            params = _name_pairs(params)      # an iterable of (name, tensor), e.g. named_parameters()
         by_tensor = {id(p): str(n) for n, p in params.items()}
     else:
         by_tensor = auto_param_name
@@ -820,6 +836,16 @@ def _legend(lo: float, hi: float) -> str:
 
 
 # ------------------------------------------------------------------------------ public API
+def _name_pairs(params: Any) -> dict:
+    """dict(params) for an iterable of (name, tensor) pairs, or an error naming `params`."""
+    what = "a dict or (name, tensor) pairs such as model.named_parameters()"
+    items = check_sequence(params, "params", "to_dot", what, exclude=(Tensor,))
+    if not all(isinstance(i, (tuple, list)) and len(i) == 2 for i in items):
+        raise ArgumentError(f"to_dot: params must be a dict or (name, tensor) pairs such as "
+                            f"model.named_parameters(), got {describe(params)}")
+    return dict(items)
+
+
 def to_dot(root: Any, params: Any = None, *, show_saved: bool = False, show_values: bool = False,
            show_grads: bool = False, cluster_modules: bool = True, max_depth: int | None = None,
            rankdir: str = "TB", title: str | None = None) -> str:
@@ -946,6 +972,8 @@ def draw_graph(root: Any, params: Any = None, *, show_saved: bool = False,
     the Graphviz `dot` program; without it, render raises GraphvizNotFoundError naming how to
     install it and where the DOT text was saved. Options as in `to_dot`.
     """
+    formats = getattr(_graphviz(), "FORMATS", None)       # graphviz's own list of output formats
+    check_choice(format, "format", "draw_graph", sorted(formats) if formats else [format] if isinstance(format, str) else [])
     body = _build(root, params, show_saved, show_values, show_grads, cluster_modules,
                   max_depth, rankdir, title)
     return _graph_class()(name="G", body=body, format=format)

@@ -5,17 +5,17 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ...argcheck import check_dtype, check_int_tuple
 from ...errors import ArgumentError, ShapeError
 from ...tensor import Tensor
 from ..module import Module
 
 
-def _ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
-    if isinstance(value, (tuple, list)):
-        if len(value) != n:
-            raise ArgumentError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
-        return tuple(int(v) for v in value)
-    return (int(value),) * n
+def _ntuple(value: Any, n: int, name: str, op: str = "layer", minimum: int = 1) -> tuple[int, ...]:
+    """An int or an n-tuple of ints (each >= minimum), as an n-tuple."""
+    if isinstance(value, (tuple, list)) and len(value) != n:
+        raise ArgumentError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    return check_int_tuple(value, n, name, op, minimum=minimum)
 
 
 def _check_tensor(module: Module, input: Any) -> None:
@@ -25,11 +25,9 @@ def _check_tensor(module: Module, input: Any) -> None:
                         f"tc.from_numpy(...){module._where()}")
 
 
-def _float_dtype(dtype: Any) -> np.dtype:
-    dtype = np.dtype(np.float32 if dtype is None else dtype)
-    if dtype.kind != "f":
-        raise ArgumentError(f"layer parameters must have a floating point dtype, got {dtype}")
-    return dtype
+def _float_dtype(dtype: Any, op: str = "layer") -> np.dtype:
+    """A layer's parameter dtype: floating point, float32 by default."""
+    return check_dtype(np.float32 if dtype is None else dtype, "dtype", op, kinds="f")
 
 
 def _named_call(module: Module, label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

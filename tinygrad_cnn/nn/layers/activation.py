@@ -1,6 +1,7 @@
 """Activations: ReLU and friends, softmax, log-softmax."""
 from __future__ import annotations
 
+from ...argcheck import check_flag
 from ...tensor import Tensor
 from .. import functional as F
 from ..module import Module
@@ -14,7 +15,7 @@ class ReLU(Module):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
-        self.inplace = inplace
+        self.inplace = check_flag(inplace, "inplace", type(self).__name__)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.relu(input)
@@ -29,7 +30,7 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
-        self.inplace = inplace
+        self.inplace = check_flag(inplace, "inplace", type(self).__name__)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.leaky_relu(input, self.negative_slope)
@@ -46,7 +47,7 @@ class _Pointwise(Module):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
-        self.inplace = inplace
+        self.inplace = check_flag(inplace, "inplace", type(self).__name__)
 
     def forward(self, input: Tensor) -> Tensor:
         return getattr(F, self._fn)(input, **{a: getattr(self, a) for a in self._args})

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ...argcheck import allocate, check_flag, check_int
 from ...errors import ArgumentError, ShapeError
 from ...tensor import Tensor
 from .. import functional as F
@@ -25,20 +26,25 @@ class _ConvNd(Module):
                  transposed: bool = False, output_padding: Any = 0) -> None:
         super().__init__()
         n, name = self._dims, type(self).__name__
+        in_channels = check_int(in_channels, "in_channels", name, minimum=1)
+        out_channels = check_int(out_channels, "out_channels", name, minimum=1)
+        groups = check_int(groups, "groups", name, minimum=1)
+        bias = check_flag(bias, "bias", name)
+        transposed = check_flag(transposed, "transposed", name)
         if groups <= 0:
             raise ArgumentError(f"{name}: groups must be a positive integer, got {groups}")
         if in_channels % groups or out_channels % groups:
             raise ArgumentError(f"{name}: in_channels ({in_channels}) and out_channels "
                                 f"({out_channels}) must both be divisible by groups ({groups})")
         modes = ("zeros",) if transposed else ("zeros", "reflect", "replicate", "circular")
-        if padding_mode not in modes:
+        if not isinstance(padding_mode, str) or padding_mode not in modes:
             raise ArgumentError(f"{name}: padding_mode must be one of {modes}, got {padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
-        self.kernel_size = _ntuple(kernel_size, n, "kernel_size")
-        self.stride = _ntuple(stride, n, "stride")
-        self.dilation = _ntuple(dilation, n, "dilation")
+        self.kernel_size = _ntuple(kernel_size, n, "kernel_size", name)
+        self.stride = _ntuple(stride, n, "stride", name)
+        self.dilation = _ntuple(dilation, n, "dilation", name)
         self.transposed = transposed
-        self.output_padding = _ntuple(output_padding, n, "output_padding")
+        self.output_padding = _ntuple(output_padding, n, "output_padding", name, minimum=0)
         if isinstance(padding, str) and transposed:
             raise ArgumentError(f"{name}: padding must be an int or a tuple (no 'same'/'valid' for "
                                 f"transposed convolutions), got {padding!r}")
@@ -50,15 +56,15 @@ class _ConvNd(Module):
                                     f"convolutions (stride={self.stride})")
             self.padding: Any = padding
         else:
-            self.padding = _ntuple(padding, n, "padding")
+            self.padding = _ntuple(padding, n, "padding", name, minimum=0)
         self.padding_mode = padding_mode
-        dtype = _float_dtype(dtype)
+        dtype = _float_dtype(dtype, name)
         # PyTorch's layouts: (C_out, C_in/groups, K...) for convs, (C_in, C_out/groups, K...) transposed
         shape = ((in_channels, out_channels // groups) if transposed
                  else (out_channels, in_channels // groups)) + self.kernel_size
-        self.weight = Parameter(np.empty(shape, dtype))
+        self.weight = Parameter(allocate(shape, dtype, name))
         if bias:
-            self.bias = Parameter(np.empty(out_channels, dtype))
+            self.bias = Parameter(allocate(out_channels, dtype, name))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

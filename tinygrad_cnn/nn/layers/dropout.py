@@ -1,6 +1,7 @@
 """Dropout and Dropout2d."""
 from __future__ import annotations
 
+from ...argcheck import check_flag, check_number
 from ...errors import ArgumentError
 from ...tensor import Tensor
 from .. import functional as F
@@ -15,6 +16,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
+        p = check_number(p, "p", type(self).__name__)
+        inplace = check_flag(inplace, "inplace", type(self).__name__)
         if not 0 <= p <= 1:
             raise ArgumentError(f"{type(self).__name__}: probability has to be between 0 and 1, but got {p}")
         self.p, self.inplace = p, inplace

@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from ...argcheck import allocate, check_flag, check_int, check_number, check_tensor
 from ...errors import ArgumentError
 from ...tensor import Tensor
 from .. import functional as F
@@ -24,6 +25,13 @@ class Embedding(Module):
                  sparse: bool = False, _weight: Tensor | None = None, _freeze: bool = False,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
+        num_embeddings = check_int(num_embeddings, "num_embeddings", "Embedding", minimum=0)
+        embedding_dim = check_int(embedding_dim, "embedding_dim", "Embedding", minimum=0)
+        padding_idx = check_int(padding_idx, "padding_idx", "Embedding", allow_none=True)
+        max_norm = check_number(max_norm, "max_norm", "Embedding", minimum=0, allow_none=True)
+        norm_type = check_number(norm_type, "norm_type", "Embedding")
+        scale_grad_by_freq = check_flag(scale_grad_by_freq, "scale_grad_by_freq", "Embedding")
+        sparse, _freeze = check_flag(sparse, "sparse", "Embedding"), check_flag(_freeze, "_freeze", "Embedding")
         if num_embeddings < 0 or embedding_dim < 0:
             raise ArgumentError(f"Embedding: num_embeddings and embedding_dim must be non-negative, "
                                 f"got {num_embeddings} and {embedding_dim}")
@@ -36,10 +44,11 @@ class Embedding(Module):
         self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if _weight is None:
-            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), _float_dtype(dtype)),
+            self.weight = Parameter(allocate((num_embeddings, embedding_dim), _float_dtype(dtype, "Embedding"), "Embedding"),
                                     requires_grad=not _freeze)
             self.reset_parameters()
         else:
+            check_tensor(_weight, "_weight", "Embedding")
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
                 raise ArgumentError(f"Embedding: _weight must have shape ({num_embeddings}, "
                                     f"{embedding_dim}), got {tuple(_weight.shape)}")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ...argcheck import allocate, check_flag, check_int
 from ...errors import ArgumentError, ShapeError
 from ...tensor import Tensor
 from ..module import Module, Parameter
@@ -33,7 +34,7 @@ class UninitializedParameter(Parameter):
 
     def materialize(self, shape: tuple) -> None:
         """Give the parameter its shape (uninitialised values) and make it a plain Parameter."""
-        self.data = np.empty(shape, self.dtype)
+        self.data = allocate(shape, self.dtype, "UninitializedParameter.materialize")
         self.__class__ = Parameter
 
     def __repr__(self) -> str:
@@ -65,6 +66,8 @@ class LazyLinear(_LazyMixin, Linear):
 
     def __init__(self, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
         Module.__init__(self)
+        out_features = check_int(out_features, "out_features", "LazyLinear", minimum=0)
+        bias = check_flag(bias, "bias", "LazyLinear")
         if out_features < 0:
             raise ArgumentError(f"LazyLinear: out_features must be non-negative, got {out_features}")
         self.in_features, self.out_features = 0, int(out_features)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ...argcheck import allocate, check_flag, check_int
 from ...errors import ArgumentError, ShapeError
 from ...tensor import Tensor
 from .. import functional as F
@@ -33,15 +34,15 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        if in_features < 0 or out_features < 0:
-            raise ArgumentError(f"Linear: features must be non-negative, got in_features="
-                                f"{in_features}, out_features={out_features}")
-        dtype = _float_dtype(dtype)
+        in_features = check_int(in_features, "in_features", "Linear", minimum=0)
+        out_features = check_int(out_features, "out_features", "Linear", minimum=0)
+        bias = check_flag(bias, "bias", "Linear")
+        dtype = _float_dtype(dtype, "Linear")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.weight = Parameter(np.empty((out_features, in_features), dtype))
+        self.weight = Parameter(allocate((out_features, in_features), dtype, "Linear"))
         if bias:
-            self.bias = Parameter(np.empty(out_features, dtype))
+            self.bias = Parameter(allocate(out_features, dtype, "Linear"))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

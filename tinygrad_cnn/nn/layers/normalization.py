@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from ...argcheck import allocate, check_flag, check_int, check_number, check_shape
 from ...errors import ArgumentError, ShapeError
 from ...tensor import Tensor
 from .. import functional as F
@@ -19,9 +20,11 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "Insta
 def _affine_parameters(module: Module, affine: bool, bias: bool, shape: tuple, dtype: Any) -> None:
     """A norm layer's optional scale (ones) and shift (zeros) of `shape`, registered as None
     when absent (as PyTorch, so the state-dict keys match)."""
-    dtype = _float_dtype(dtype)
-    module.register_parameter("weight", Parameter(np.ones(shape, dtype)) if affine else None)
-    module.register_parameter("bias", Parameter(np.zeros(shape, dtype)) if affine and bias else None)
+    op = type(module).__name__
+    dtype = _float_dtype(dtype, op)
+    affine, bias = check_flag(affine, "affine", op), check_flag(bias, "bias", op)
+    module.register_parameter("weight", Parameter(allocate(shape, dtype, op, 1)) if affine else None)
+    module.register_parameter("bias", Parameter(allocate(shape, dtype, op, 0)) if affine and bias else None)
 
 
 class _BatchNorm(Module):
@@ -40,13 +43,19 @@ class _BatchNorm(Module):
                  affine: bool = True, track_running_stats: bool = True, device: Any = None,
                  dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
-        dtype = _float_dtype(dtype)
+        op = type(self).__name__
+        dtype = _float_dtype(dtype, op)
+        num_features = check_int(num_features, "num_features", op, minimum=0)
+        eps = check_number(eps, "eps", op, minimum=0, finite=True)
+        momentum = check_number(momentum, "momentum", op, finite=True, allow_none=True)
+        affine = check_flag(affine, "affine", op)
+        track_running_stats = check_flag(track_running_stats, "track_running_stats", op)
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         _affine_parameters(self, affine, bias, (self.num_features,), dtype)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor._wrap(np.zeros(num_features, dtype)))
-            self.register_buffer("running_var", Tensor._wrap(np.ones(num_features, dtype)))
+            self.register_buffer("running_mean", Tensor._wrap(allocate(num_features, dtype, op, 0)))
+            self.register_buffer("running_var", Tensor._wrap(allocate(num_features, dtype, op, 1)))
             self.register_buffer("num_batches_tracked", Tensor._wrap(np.array(0, dtype=np.int64)))
         else:
             self.register_buffer("running_mean", None)
@@ -179,8 +188,9 @@ class LayerNorm(_AffineNorm):
     def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        shape = tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else (normalized_shape,)
-        self.normalized_shape = tuple(int(d) for d in shape)
+        self.normalized_shape = check_shape(normalized_shape, "normalized_shape", "LayerNorm")
+        eps = check_number(eps, "eps", "LayerNorm", minimum=0, finite=True)
+        elementwise_affine = check_flag(elementwise_affine, "elementwise_affine", "LayerNorm")
         self.eps, self.elementwise_affine = eps, elementwise_affine
         _affine_parameters(self, elementwise_affine, bias, self.normalized_shape, dtype)
 
@@ -199,7 +209,11 @@ class GroupNorm(_AffineNorm):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
                  device: Any = None, dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
-        if num_groups < 1 or num_channels % num_groups:
+        num_groups = check_int(num_groups, "num_groups", "GroupNorm", minimum=1)
+        num_channels = check_int(num_channels, "num_channels", "GroupNorm", minimum=0)
+        eps = check_number(eps, "eps", "GroupNorm", minimum=0, finite=True)
+        affine = check_flag(affine, "affine", "GroupNorm")
+        if num_channels % num_groups:
             raise ArgumentError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
                                 f"num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...argcheck import check_number
 from ...tensor import Tensor
 from .. import functional as F
 from ..module import Module
@@ -20,8 +21,8 @@ class _PadNd(Module):
 
     def __init__(self, padding: Any, value: float = 0.0) -> None:
         super().__init__()
-        self.padding = _ntuple(padding, 2 * self._dims, "padding")
-        self.value = value
+        self.padding = _ntuple(padding, 2 * self._dims, "padding", type(self).__name__, minimum=0)
+        self.value = check_number(value, "value", type(self).__name__)
 
     def forward(self, input: Tensor) -> Tensor:
         _check_tensor(self, input)

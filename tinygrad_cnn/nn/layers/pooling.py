@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...argcheck import check_number
 from ...errors import ShapeError
 from ...tensor import Tensor
 from .. import functional as F
@@ -148,8 +149,11 @@ class Upsample(Module):
                  align_corners: bool | None = None) -> None:
         super().__init__()
         self.size, self.mode, self.align_corners = size, mode, align_corners
-        self.scale_factor = (float(scale_factor) if isinstance(scale_factor, (int, float))
-                             else tuple(float(f) for f in scale_factor) if scale_factor else None)
+        if isinstance(scale_factor, (tuple, list)):
+            scale_factor = tuple(float(check_number(f, "scale_factor", "Upsample")) for f in scale_factor)
+        elif scale_factor is not None:
+            scale_factor = float(check_number(scale_factor, "scale_factor", "Upsample"))
+        self.scale_factor = scale_factor   # F.interpolate checks the values on the first forward
 
     def forward(self, input: Tensor) -> Tensor:
         _check_tensor(self, input)

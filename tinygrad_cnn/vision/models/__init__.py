@@ -47,7 +47,7 @@ def list_models() -> list[str]:
 def get_model(name: str, **config: Any) -> Any:
     """A new model by builder name (torchvision.models.get_model): get_model("resnet18",
     num_classes=10)."""
-    if name not in _BUILDERS:
+    if not isinstance(name, str) or name not in _BUILDERS:
         raise ValueError(f"get_model: unknown model name {name!r}; available: "
                          f"{', '.join(list_models())}")
     return _BUILDERS[name](**config)
@@ -55,7 +55,7 @@ def get_model(name: str, **config: Any) -> Any:
 
 def get_model_builder(name: str) -> Callable[..., Any]:
     """The builder function for a name (torchvision.models.get_model_builder)."""
-    if name not in _BUILDERS:
+    if not isinstance(name, str) or name not in _BUILDERS:
         raise ValueError(f"get_model_builder: unknown model name {name!r}; available: "
                          f"{', '.join(list_models())}")
     return _BUILDERS[name]
