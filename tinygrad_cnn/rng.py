@@ -18,3 +18,15 @@ def manual_seed(seed: int) -> np.random.Generator:
 def generator() -> np.random.Generator:
     """The current global generator."""
     return _state["generator"]
+
+
+def resolve(given: object, op: str) -> np.random.Generator:
+    """A `generator=` argument: None means the framework's generator; anything else must be a
+    numpy.random.Generator."""
+    if given is None:
+        return generator()
+    if not isinstance(given, np.random.Generator):
+        from .errors import ArgumentError
+        raise ArgumentError(f"{op}: generator must be a numpy.random.Generator or None, got "
+                            f"{type(given).__name__} {given!r:.60}")
+    return given

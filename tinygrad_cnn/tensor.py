@@ -22,6 +22,7 @@ from .ops import movement as M
 from .ops import reduce as R
 from .ops import trig as TR
 from .rng import generator
+from . import rng as _rng
 
 __all__ = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "empty", "randn", "rand",
            "randint", "randperm", "arange", "eye", "zeros_like", "ones_like", "full_like",
@@ -1243,7 +1244,6 @@ def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
 
 
 # ------------------------------------------------- factories real PyTorch scripts use (issue 12)
-_seeded_generator = generator          # normal() has a `generator` argument, as torch.normal
 def _float_dtype_arg(dtype: Any, op: str) -> np.dtype:
     dtype = np.dtype(dtype or float32)
     if dtype.kind != "f":
@@ -1347,7 +1347,7 @@ def normal(mean: Any, std: Any = 1.0, size: Any = None, generator: Any = None,
         dtype = float32
     if np.any(np.asarray(s) < 0):
         raise ArgumentError(f"{op}: std must be non-negative, got a value {float(np.min(s))}")
-    rng = generator if generator is not None else _seeded_generator()
+    rng = _rng.resolve(generator, "normal")
     sample = m + s * rng.standard_normal(shape)
     return Tensor._wrap(np.asarray(sample, dtype=dtype))
 

@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from ..rng import resolve as resolve_generator
+
 from ..argcheck import check_number, describe
 from ..errors import ArgumentError, ShapeError
-from ..rng import generator as _global_generator
 from ..tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_",
@@ -37,9 +38,7 @@ TRUNC_NORMAL_ROUNDS = 1000
 
 
 def _rng(generator: Any) -> np.random.Generator:
-    if generator is not None and not isinstance(generator, np.random.Generator):
-        raise ArgumentError(f"nn.init: generator must be a numpy.random.Generator or None, got {describe(generator)}")
-    return _global_generator() if generator is None else generator
+    return resolve_generator(generator, "nn.init")
 
 
 def _target(tensor: Any, op: str) -> Tensor:
