@@ -23,8 +23,11 @@ def _rand(*shape, dtype=np.float64):
 def layout(request, monkeypatch):
     """Run a test under each code path of ConvNd: the automatic choice, each layout forced,
     one image and one output row at a time (a workspace limit below one image's columns),
-    many one-image steps over 3 threads, and serial."""
+    many one-image steps over 3 threads, and serial. "auto" is the library's default (1×1 and
+    depthwise convs by ops/conv_algorithms.py); the others force the im2col path they test."""
     from tinygrad_cnn.ops import parallel
+    if request.param != "auto":
+        monkeypatch.setattr(tc.backends, "conv_algorithm", "im2col")
     if request.param == "batch_major":
         monkeypatch.setattr(CV, "BATCH_LAST_MAX_POSITIONS", -1)
     elif request.param == "batch_last":
@@ -207,7 +210,9 @@ def test_col2im_equals_full_correlation_with_rotated_kernel(x_shape, w_shape, st
 ])
 def test_grad_input_by_rotated_kernel_equals_col2im_path(monkeypatch, x_shape, w_shape, kw):
     """Stride-1 'same' convs compute grad_input as a conv with the rotated kernel; forcing the
-    col2im path must give the same gradient."""
+    col2im path must give the same gradient (both im2col paths: 1×1 convs would go to
+    ops/conv_algorithms.py)."""
+    monkeypatch.setattr(tc.backends, "conv_algorithm", "im2col")
     x = tc.tensor(RNG.standard_normal(x_shape), requires_grad=True)
     w = tc.tensor(RNG.standard_normal(w_shape))
     g = RNG.standard_normal(F.conv2d(x, w, **kw).shape)

@@ -9,7 +9,7 @@ from . import autograd
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .errors import ArgumentError, BackwardError, DeviceError, DTypeError, ShapeError, WorkspaceError
 from .devices import accelerator, cuda, device  # noqa: F401  (tc.device('cpu'), tc.cuda.is_available())
-from . import backends  # noqa: F401  (tc.backends.cudnn.benchmark = True: accepted, no effect)
+from . import backends  # noqa: F401  (tc.backends.conv_algorithm; cudnn.benchmark = True: accepted, no effect)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .rng import manual_seed
 from .tensor import *  # noqa: F401,F403  (Tensor, factories, dtypes, tc.exp & co.)

@@ -615,6 +615,29 @@ def _register_builtins() -> None:  # noqa: C901  (a flat list of registrations)
         """F.conv2d(x, w, b, stride, padding, dilation, groups)"""
         return _conv(cfg, rng, 2, "conv2d")
 
+    @R("conv2d_algorithm", defaults={"algorithm": "winograd", "shape": (2, 2, 5, 5), "out_channels": 3,
+                                     "kernel_size": 3, "stride": 1, "padding": 1, "dilation": 1,
+                                     "groups": 1, "bias": True},
+       grid=[{}, {"padding": 0, "shape": (1, 3, 6, 7)},
+             {"algorithm": "pointwise", "kernel_size": 1, "padding": 0},
+             {"algorithm": "pointwise", "kernel_size": 1, "padding": 0, "stride": 2},
+             {"algorithm": "depthwise", "shape": (2, 3, 6, 6), "out_channels": 3, "groups": 3},
+             {"algorithm": "depthwise", "shape": (2, 3, 7, 6), "out_channels": 3, "groups": 3,
+              "stride": 2, "dilation": 2, "padding": 2}],
+       requires=("conv2d",))
+    def _conv2d_algorithm(cfg, rng):
+        """F.conv2d by one of ops/conv_algorithms.py's algorithms (tc.backends.conv_algorithm)"""
+        conv, ins = _conv({k: v for k, v in cfg.items() if k != "algorithm"}, rng, 2, "conv2d")
+
+        def fn(*args):
+            old = tc.backends.conv_algorithm
+            tc.backends.conv_algorithm = cfg["algorithm"]
+            try:
+                return conv(*args)
+            finally:
+                tc.backends.conv_algorithm = old
+        return fn, ins
+
     @R("conv1d", defaults={"shape": (2, 2, 7), "out_channels": 3, "kernel_size": 3, "stride": 1,
                            "padding": 0, "dilation": 1, "groups": 1, "bias": True},
        grid=[{}, {"stride": 2, "padding": 1}, {"dilation": 2}, {"groups": 2, "out_channels": 2}],

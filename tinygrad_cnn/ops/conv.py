@@ -54,6 +54,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..autograd import Function
 from .generic import is_graph
 from ..errors import ArgumentError, ShapeError, WorkspaceError
+from . import conv_algorithms
 from .parallel import Scratch, get_num_threads, partition, run_parallel
 from .workspace import get_workspace_limit, strided_ufuncs
 
@@ -559,6 +560,14 @@ class ConvNd(Function):
             ctx.empty_shapes = (x.shape, weight.shape)
             out = conv_output_size("conv", x.shape[2:], weight.shape[2:], stride, padding, dilation)
             return np.zeros((0, weight.shape[0]) + out, x.dtype)
+        out = conv_output_size("conv", x.shape[2:], weight.shape[2:], stride, padding, dilation)
+        chosen = conv_algorithms.choose(x.shape, weight.shape, stride, padding, dilation, groups,
+                                        out, x.itemsize)
+        if chosen is not None:            # a faster algorithm for this shape (ops/conv_algorithms.py)
+            ctx.algorithm = chosen
+            need_x, need_w = (ctx.needs_input_grad + (False,))[:2]
+            ctx.save_for_backward(x if need_w else None, weight if need_x else None, None)
+            return chosen[0].forward(x, weight, bias, chosen[1])
         return conv_forward(ctx, x, weight, bias, stride, padding, dilation, groups)
 
     @staticmethod
@@ -571,6 +580,8 @@ class ConvNd(Function):
             ctx.saved_tensors             # (the in-place check)
             return conv_backward_graph(ctx.inputs[0], ctx.inputs[1], grad_output, ctx.needs_input_grad,
                                        **ctx.kwargs)
+        if "algorithm" in ctx.__dict__:
+            return _algorithm_backward(ctx, grad_output)
         if "bands" in ctx.__dict__:       # one image's columns exceed the workspace limit
             return _banded_backward(ctx, grad_output)
         x, weight, kept = ctx.saved_tensors
@@ -632,6 +643,16 @@ class ConvNd(Function):
             grad_w = np.ascontiguousarray(grad_wt.swapaxes(1, 2))            # (G, Kg, COg) -> (G, COg, Kg)
             grad_w = grad_w.reshape((co, c // g_) + plan.kernel)             # -> (CO, C/G, KH, KW)
         return grad_x, grad_w, grad_b
+
+
+def _algorithm_backward(ctx: Any, grad_output: np.ndarray) -> tuple:
+    """ConvNd.backward through the kernels of the algorithm its forward used."""
+    (algo, geometry), (x, weight, _) = ctx.algorithm, ctx.saved_tensors
+    need_x, need_w, need_b = (ctx.needs_input_grad + (False, False))[:3]
+    grad_output = np.ascontiguousarray(grad_output)
+    return (algo.grad_input(grad_output, weight, geometry) if need_x else None,
+            algo.grad_weight(grad_output, x, geometry) if need_w else None,
+            grad_output.sum(axis=(0, 2, 3)) if need_b else None)
 
 
 def grad_input_by_rotated_kernel(grad_output: np.ndarray, weight: np.ndarray,
