@@ -32,7 +32,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.harness import (REPO_ROOT, Case, format_table, machine_info, measure,  # noqa: E402
-                                run_cases)
+                                op_timings, run_cases)
 
 THREADS = 1            # set by the harness worker
 BATCH = 64
@@ -243,17 +243,6 @@ def measure_rss(steps: int, full: bool) -> list[dict]:
 
 
 # --------------------------------------------------------------------------------- profile
-def _all_functions(base):
-    seen, stack = [], [base]
-    while stack:
-        cls = stack.pop()
-        for sub in cls.__subclasses__():
-            if sub not in seen:
-                seen.append(sub)
-                stack.append(sub)
-    return seen
-
-
 def profile_step(model: str, steps: int = 300) -> None:
     """Wall time per op forward/backward inside a training step (the CNN ops run threads of
     their own, so cProfile's per-function times would miss work done off the main thread)."""
@@ -297,38 +286,13 @@ def profile_step(model: str, steps: int = 300) -> None:
     plain = (_time.perf_counter() - t0) / steps * 1e3
     plain_phases = {k: v / steps * 1e3 for k, v in phases.items()}
 
-    timings = {}
-
-    def wrap(cls, phase):
-        fn = getattr(cls, phase)
-
-        def timed(ctx, *args, **kwargs):
-            t = _time.perf_counter()
-            try:
-                return fn(ctx, *args, **kwargs)
-            finally:
-                a = args[0] if args else None
-                shape = "x".join(map(str, a.shape)) if hasattr(a, "shape") else ""
-                what = "input" if phase == "forward" else "grad_output"
-                key = (cls.__name__, f"{phase} ({what} {shape})")
-                timings[key] = timings.get(key, 0.0) + _time.perf_counter() - t
-        setattr(cls, phase, staticmethod(timed))
-        return fn
-
-    originals = []
-    for cls in _all_functions(Function):
-        for phase in ("forward", "backward"):
-            if phase in cls.__dict__:
-                originals.append((cls, phase, wrap(cls, phase)))
     for _ in range(5):
         step()
-    timings.clear()
     phases.clear()
-    for _ in range(steps):
-        step()
-    for cls, phase, fn in originals:
-        setattr(cls, phase, staticmethod(fn))
-    per = {k: v / steps * 1e3 for k, v in timings.items()}
+    with op_timings(Function) as timings:
+        for _ in range(steps):
+            step()
+    per = {k: v[0] / steps * 1e3 for k, v in timings.items()}
     in_ops = sum(per.values())
     total = sum(phases.values()) / steps * 1e3
     print(f"{model}: {plain:.2f} ms per training step (batch {BATCH}, {THREADS_} op threads, "

@@ -28,6 +28,7 @@ timing is what `measure` returns; `run_cases` computes ours/peer ratios per metr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib.util
 import json
@@ -73,6 +74,54 @@ def summarize(times_ms: list[float]) -> dict:
 def merge(timings: list[dict]) -> dict:
     """One timing from several rounds: the median of all their repeats."""
     return summarize([t for d in timings for t in d["times_ms"]])
+
+
+@contextlib.contextmanager
+def op_timings(base: type, by_shape: bool = True, kind: Callable | None = None):
+    """Wall time inside every op while the block runs: {(op, phase): [seconds, calls]}.
+
+    Wraps forward and backward of every subclass of `base` (tinygrad_cnn's Function); the
+    phase names the first array argument's shape when by_shape. Wall time, because the CNN
+    ops run threads of their own that cProfile would not attribute. kind(op name, ctx) may
+    return a label that splits an op by what its call was (e.g. a conv's kernel size)."""
+    timings: dict = {}
+    seen, stack = [], [base]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            if sub not in seen:
+                seen.append(sub)
+                stack.append(sub)
+
+    def wrap(cls: type, phase: str) -> Any:
+        original = cls.__dict__[phase]                # staticmethod or classmethod
+        is_class = isinstance(original, classmethod)
+        fn = original.__func__ if isinstance(original, (staticmethod, classmethod)) else original
+
+        def timed(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                key = phase
+                if by_shape:
+                    a = args[1 + is_class] if len(args) > 1 + is_class else None
+                    what = "input" if phase == "forward" else "grad_output"
+                    key = f"{phase} ({what} {'x'.join(map(str, getattr(a, 'shape', ())))})"
+                label = kind(cls.__name__, args[is_class]) if kind is not None else None
+                name = cls.__name__ if not label else f"{cls.__name__}[{label}]"
+                entry = timings.setdefault((name, key), [0.0, 0])
+                entry[0] += time.perf_counter() - t
+                entry[1] += 1
+        setattr(cls, phase, (classmethod if is_class else staticmethod)(timed))
+        return original
+
+    originals = [(cls, phase, wrap(cls, phase)) for cls in seen
+                 for phase in ("forward", "backward") if phase in cls.__dict__]
+    try:
+        yield timings
+    finally:
+        for cls, phase, original in originals:
+            setattr(cls, phase, original)
 
 
 # ----------------------------------------------------------------------------- workers
