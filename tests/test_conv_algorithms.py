@@ -95,7 +95,9 @@ EDGE = {
 def test_algorithm_equals_im2col_on_edge_shapes(name, x_shape, w_shape, kw, threads, monkeypatch):
     monkeypatch.setitem(parallel._state, "threads", threads)
     monkeypatch.setattr(CA, "MIN_PARALLEL_MACS", 0 if threads > 1 else CA.MIN_PARALLEL_MACS)
-    monkeypatch.setattr(CA, "CHUNK_OUTPUT_BYTES", 1)                 # one image per chunk
+    monkeypatch.setattr(CA, "CHUNK_OUTPUT_BYTES", 1 if threads > 1 else 1 << 30)   # 1 or all images per chunk
+    # pointwise: 3 threads also take the one-GEMM-per-image path (else only maps of >= 256)
+    monkeypatch.setattr(CA, "PER_IMAGE_GEMM_MIN_POSITIONS", 0 if threads > 1 else 1 << 30)
     x, w, b, g = _case(x_shape, w_shape, kw)
     _, expected = _run("im2col", x, w, b, g, kw)
     used, got = _run(name, x, w, b, g, kw)

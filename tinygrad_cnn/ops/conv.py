@@ -142,7 +142,14 @@ def conv_output_size(op: str, size: Sequence[int], kernel: Sequence[int], stride
                      pad: Sequence[tuple[int, int]], dilation: Sequence[int],
                      shapes: str = "") -> tuple[int, ...]:
     """floor((H + PH_lo + PH_hi - DH*(KH-1) - 1) / SH) + 1 per dim; below 1 is a ShapeError
-    naming every argument of the formula."""
+    naming every argument of the formula. Cached: a conv call asks up to four times."""
+    return _output_size(op, tuple(size), tuple(kernel), tuple(stride),
+                        tuple(tuple(p) for p in pad), tuple(dilation), shapes)
+
+
+@functools.lru_cache(maxsize=1024)
+def _output_size(op: str, size: tuple, kernel: tuple, stride: tuple, pad: tuple,
+                 dilation: tuple, shapes: str) -> tuple[int, ...]:
     names = _DIM_NAMES.get(len(size), tuple(f"S{i}" for i in range(len(size))))
     out = []
     for nm, h, k, s, (lo, hi), dl in zip(names, size, kernel, stride, pad, dilation):

@@ -173,9 +173,15 @@ class Pointwise:
         chunks, threads = _chunks(g, grad_output.itemsize)
 
         def part(n0: int, n1: int) -> np.ndarray:
-            m = (n1 - n0) * math.prod(g.out)
+            positions = math.prod(g.out)
+            m = (n1 - n0) * positions
             go = grad_output[n0:n1].reshape(n1 - n0, g.groups, cog, -1)          # (n, G, COg, L)
             xs = Pointwise._subsampled(x[n0:n1], g)                              # (n, G, Cg, L)
+            if positions >= PER_IMAGE_GEMM_MIN_POSITIONS:                        # per image, no copies
+                total = np.matmul(go[0], xs[0].swapaxes(1, 2))                   # (G, COg, L)·(G, L, Cg)
+                for i in range(1, n1 - n0):
+                    total += np.matmul(go[i], xs[i].swapaxes(1, 2))
+                return total
             # one GEMM over all the chunk's positions: (G, COg, n·L) · (G, n·L, Cg)
             go2 = np.ascontiguousarray(go.transpose(1, 2, 0, 3)).reshape(g.groups, cog, m)
             xs2 = np.ascontiguousarray(xs.transpose(1, 0, 3, 2)).reshape(g.groups, m, -1)
