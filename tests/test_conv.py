@@ -19,11 +19,12 @@ def _rand(*shape, dtype=np.float64):
     return RNG.standard_normal(shape).astype(dtype)
 
 
-@pytest.fixture(params=["auto", "batch_major", "batch_last", "rows", "threads", "serial"])
+@pytest.fixture(params=["auto", "batch_major", "batch_last", "rows", "threads", "serial",
+                        "weight_grad_untransposed"])
 def layout(request, monkeypatch):
     """Run a test under each code path of ConvNd: the automatic choice, each layout forced,
     one image and one output row at a time (a workspace limit below one image's columns),
-    many one-image steps over 3 threads, and serial. "auto" is the library's default (1×1 and
+    many one-image steps over 3 threads, serial, and grad_weight summed untransposed. "auto" is the library's default (1×1 and
     depthwise convs by ops/conv_algorithms.py); the others force the im2col path they test."""
     from tinygrad_cnn.ops import parallel
     if request.param != "auto":
@@ -39,6 +40,9 @@ def layout(request, monkeypatch):
         monkeypatch.setitem(parallel._state, "threads", 3)
     elif request.param == "serial":
         monkeypatch.setitem(parallel._state, "threads", 1)
+    elif request.param == "weight_grad_untransposed":    # big kernels' grad_weight sum, many steps
+        monkeypatch.setattr(CV, "TRANSPOSED_WEIGHT_GRAD_MAX", 0)
+        monkeypatch.setattr(CV, "COLUMN_CHUNK_BYTES", 1)
     elif request.param == "rows":
         monkeypatch.setattr(CV, "_rows_per_band", lambda *args: 1)
         old = workspace.set_workspace_limit(1)
@@ -101,6 +105,7 @@ CONV2D_GRID = [
     ((2, 3, 7, 8), (4, 3, 3, 3), dict(padding="valid")),
     ((1, 1, 5, 5), (1, 1, 5, 5), {}),                                 # kernel as large as the map
     ((3, 2, 4, 4), (2, 2, 2, 2), dict(stride=3, padding=2)),          # windows that see only padding
+    ((3, 4, 2, 2), (5, 4, 3, 3), dict(padding=1)),                    # map no bigger than the kernel: col2im
 ]
 
 

@@ -76,6 +76,8 @@ MIN_PARALLEL_FLOPS = 50_000_000
 # Batch-last convs split their batch in this many steps (at most): one per thread on 2 cores;
 # more would cost col2im calls (KH*KW each) in every step.
 BATCH_LAST_SPLITS = 2
+# grad_weight with fewer entries (COg*Kg) than this is summed transposed (see ConvNd.backward).
+TRANSPOSED_WEIGHT_GRAD_MAX = 256 * 2304
 # grad_weight is summed per group of consecutive steps, then over the groups in order: the
 # same sums whatever the number of threads, so results do not depend on it.
 WEIGHT_GRAD_GROUPS = 8
@@ -373,8 +375,10 @@ class _Plan:
         With stride 1, grad_input[h] = Σ_k w[k] grad_output[h + P_lo - k*D]: the correlation of
         grad_output, zero-padded by D*(K-1) - P_lo before and D*(K-1) - P_hi after, with the
         kernel reversed. Its GEMM has H*W columns per image where col2im's has OH*OW: the same
-        for 'same'-padded convs, bigger for others (LeNet's: 144 vs 64), which keep col2im."""
-        if any(s != 1 for s in self.stride):
+        for 'same'-padded convs, bigger for others (LeNet's: 144 vs 64), which keep col2im. Maps
+        no bigger than the kernel (ResNet-50's last 2×2) keep col2im too: there the rotated conv's
+        columns are mostly padding, and its reordered kernel copy costs more than col2im's adds."""
+        if any(s != 1 for s in self.stride) or math.prod(self.out) <= math.prod(self.kernel):
             return None
         reach = [dl * (k - 1) for k, dl in zip(self.kernel, self.dilation)]
         pads = tuple((r - lo, r - hi) for r, (lo, hi) in zip(reach, self.pad))
@@ -611,16 +615,21 @@ class ConvNd(Function):
         col2im = need_x and pads is None
         if not (need_w or col2im):
             return grad_x, None, grad_b
-        if col2im:
-            w3t = np.ascontiguousarray(weight.reshape(g_, cog, kg).swapaxes(1, 2))   # -> (G, Kg, COg)
+        if col2im:                        # a transposed view: BLAS reads it as such, no copy
+            w3t = weight.reshape(g_, cog, kg).swapaxes(1, 2)                    # -> (G, Kg, COg)
             dx = np.zeros((c,) + x_shape[2:] + (n,) if plan.batch_last else x_shape, dtype)   # batch-last: (C, H, W, N)
 
         groups = partition(len(plan.steps), WEIGHT_GRAD_GROUPS)
         most = max(n1 - n0 for n0, n1 in plan.steps)
         scratch = Scratch()                               # per-thread buffers, reused group to group
 
+        # grad_weight (G, COg, Kg) = G·colᵀ; small ones as (G·colᵀ)ᵀ = col·Gᵀ, which OpenBLAS runs
+        # faster there, transposed back at the end — for big ones that transpose costs more than
+        # the GEMM (16 ms for ResNet's 512×4608, TLB misses), so they are summed as they are.
+        transposed = cog * kg < TRANSPOSED_WEIGHT_GRAD_MAX
+
         def group(gi: int) -> np.ndarray | None:          # consecutive steps, one thread
-            grad_wt = np.zeros((g_, kg, cog), dtype) if need_w else None   # grad_weight transposed
+            grad = None                                   # the first product lands here as is
             for i in groups[gi]:
                 n0, n1 = plan.steps[i]
                 m = (n1 - n0) * positions
@@ -628,8 +637,12 @@ class ConvNd(Function):
                 if need_w:
                     cols = kept[i] if kept is not None else plan.columns(
                         x[n0:n1], scratch, scratch.get("cols", most * k * positions, dtype))
-                    # (G, Kg, m) @ (G, m, COg): faster in OpenBLAS than G·colᵀ for these shapes
-                    grad_wt += np.matmul(cols.reshape(g_, kg, m), g.swapaxes(1, 2))
+                    cols = cols.reshape(g_, kg, m)
+                    a, b = (cols, g.swapaxes(1, 2)) if transposed else (g, cols.swapaxes(1, 2))
+                    if grad is None:
+                        grad = np.matmul(a, b)
+                    else:
+                        grad += np.matmul(a, b, out=scratch.get("gw", grad.size, dtype).reshape(grad.shape))
                 if col2im:
                     gcol = np.matmul(w3t, g, out=scratch.get("gcol", g_ * kg * m, dtype).reshape(g_, kg, m))
                     if plan.batch_last:
@@ -638,16 +651,17 @@ class ConvNd(Function):
                     else:
                         _col2im_into(dx[n0:n1], gcol.reshape((c,) + plan.kernel + (n1 - n0,) + plan.out),   # -> (C, KH, KW, n, OH, OW)
                                      plan.kernel, plan.stride, plan.pad, plan.dilation, "cn")
-            return grad_wt
+            return grad
 
         partials = run_parallel(group, len(groups), plan.threads)
         if col2im:
             grad_x = np.ascontiguousarray(_move(dx, -1, 0)) if plan.batch_last else dx   # (C, H, W, N) -> (N, C, H, W)
         if need_w:
-            grad_wt = partials[0]
+            grad_w = partials[0]
             for p in partials[1:]:
-                grad_wt += p
-            grad_w = np.ascontiguousarray(grad_wt.swapaxes(1, 2))            # (G, Kg, COg) -> (G, COg, Kg)
+                grad_w += p
+            if transposed:
+                grad_w = np.ascontiguousarray(grad_w.swapaxes(1, 2))         # (G, Kg, COg) -> (G, COg, Kg)
             grad_w = grad_w.reshape((co, c // g_) + plan.kernel)             # -> (CO, C/G, KH, KW)
         return grad_x, grad_w, grad_b
 
