@@ -100,7 +100,10 @@ def test_trajectory_matches_torch_float32(torch, name, kwargs):
         assert lo == pytest.approx(lt, rel=1e-5)
         for a, b in zip(po, pt):
             assert a.dtype == np.float32
-            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+            # float32 rounding of the two peers' matmuls differs with the CPU's BLAS kernels and
+            # 20 steps amplify it (centered RMSprop's sqrt(v - m²) most: 9e-5 relative seen on
+            # an AVX-512 machine); the float64 test above is the exact comparison
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name,kwargs,groups", [
