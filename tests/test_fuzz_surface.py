@@ -18,33 +18,6 @@ import fuzz_surface as fz  # noqa: E402
 LONG = int(os.environ.get("TINYGRAD_CNN_FUZZ_SURFACE", "0"))
 
 
-# Class-key prefixes of raw errors not fixed yet: targets merged by other work in the last hour of
-# the session (multiprocessing, vision transforms/datasets/utils, utils.checkpoint, the new viz
-# views, samplers, grad/gradgradcheck, NumPy dispatch), listed in the closing report. Everything
-# that existed at the 50,000-call campaign gives 0 raw errors; remove entries as they are fixed.
-PENDING: tuple = ("tc.vision.", "tc.multiprocessing.", "tc.utils.",   # whole new packages
-           "DataLoader-iteration:",
-           "Tensor.__array_function__:",
-           "Tensor.__array_ufunc__:",
-           "Tensor.norm:",
-           "tc.autograd.backward:",
-           "tc.autograd.grad:",
-           "tc.data.ChainDataset:",
-           "tc.data.DataLoader:",
-           "tc.data.WeightedRandomSampler:",
-           "tc.data.default_collate:",
-           "tc.data.default_convert:",
-           "tc.gradgradcheck:",
-           "tc.norm:",
-           "tc.viz.col2im:",
-           "tc.viz.draw_model:",
-           "tc.viz.feature_maps:",
-           "tc.viz.filters:",
-           "tc.viz.model_to_dot:",
-           "tc.viz.saliency:",
-           )
-
-
 def _target(name):
     return next(t for t in fz.surface() if t.name == name)
 
@@ -107,8 +80,7 @@ def test_calls_are_reproducible():
 
 
 def _assert_clean(summary):
-    bad = {k: v for k, v in summary["raw_classes"].items()
-           if not k.startswith(PENDING)}
+    bad = summary["raw_classes"]
     report = "\n".join(f"{k}\n    {v.get('call')}\n    {v.get('error')}" for k, v in list(bad.items())[:40])
     assert not bad, f"{len(bad)} raw/hang classes in {summary['calls']} calls:\n{report}"
     assert summary["calls"] >= 0.99 * summary.get("requested", summary["calls"])

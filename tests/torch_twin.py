@@ -28,8 +28,9 @@ __all__ = ["twin_module", "twin_source", "TORCH_IMPORTS"]
 # tinygrad_cnn module (relative to the package root) -> the torch module with the same names
 TORCH_IMPORTS = {"": "torch", "nn": "torch.nn", "nn.functional": "torch.nn.functional",
                  "nn.init": "torch.nn.init", "tensor": "torch"}
-# framework-free tinygrad_cnn modules a model file may import as they are (errors, messages)
-SHARED = {"errors"}
+# framework-free tinygrad_cnn modules a model file may import as they are (errors, messages; the
+# argument validators, which need only NumPy and errors)
+SHARED = {"errors", "argcheck"}
 
 _FROM = re.compile(r"^(?P<indent>\s*)from (?P<dots>\.+)(?P<mod>[\w.]*) import (?P<names>.+)$")
 _cache: dict[str, types.ModuleType] = {}

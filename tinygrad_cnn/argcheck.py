@@ -10,9 +10,11 @@ up when needed).
 """
 from __future__ import annotations
 
+import contextlib
+import enum
 import math
 import os
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -20,7 +22,7 @@ from .errors import AllocationError, ArgumentError, DTypeError
 
 __all__ = ["check_int", "check_number", "check_flag", "check_choice", "check_dtype", "check_int_tuple",
            "check_tensor", "check_callable", "check_str", "check_path", "check_shape", "check_sequence",
-           "allocate", "describe"]
+           "check_array", "check_acyclic", "check_instance", "allocate", "allocating", "describe", "CheckedEnumMeta"]
 
 INT64_MAX = 2 ** 63 - 1
 
@@ -128,8 +130,9 @@ def check_dtype(value: Any, name: str, op: str, kinds: str = "fiub", allow_none:
     except (TypeError, ValueError):
         raise DTypeError(f"{op}: {name} must be a dtype such as tc.float32, got {describe(value)}") from None
     if dtype.kind not in kinds:
-        names = {"f": "floating point", "i": "integer", "u": "unsigned integer", "b": "bool"}
-        raise DTypeError(f"{op}: {name} must be a {' or '.join(names[k] for k in kinds)} dtype, got {dtype}")
+        names = {"f": "floating point", "i": "integer", "u": "unsigned integer", "b": "bool", "c": "complex"}
+        raise DTypeError(f"{op}: {name} must be a {' or '.join(names.get(k, k) for k in kinds)} dtype, "
+                         f"got {dtype}")
     return dtype
 
 
@@ -186,6 +189,9 @@ def check_shape(shape: Any, name: str, op: str, itemsize: int = 8) -> tuple[int,
         raise ArgumentError(f"{op}: {name} has {len(shape)} dims; at most 32 are supported")
     if math.prod(shape) * itemsize > INT64_MAX:
         raise ArgumentError(f"{op}: {name} {shape} would need {math.prod(shape) * itemsize:.3g} bytes")
+    if math.prod(d for d in shape if d) * itemsize > INT64_MAX:     # NumPy refuses even an empty one
+        raise ArgumentError(f"{op}: {name} {shape} is too big for NumPy to index (its non-zero "
+                            f"sizes multiply past 2**63 bytes)")
     return shape
 
 
@@ -212,3 +218,125 @@ def check_sequence(value: Any, name: str, op: str, what: str = "a sequence",
         return list(value)
     except TypeError:
         raise error(f"{op}: {name} must be {what}, got {describe(value)}") from None
+
+
+def check_array(value: Any, name: str, op: str, kinds: str = "fiub", ndim: int | None = None,
+                dtype: Any = None, allow_none: bool = False) -> np.ndarray | None:
+    """A NumPy array of numbers from array-like data (a Tensor, an array, a number, a nested
+    list/tuple of numbers), of one of `kinds` (NumPy kind letters) and, given `ndim`, that
+    many dims; cast to `dtype` when given. A str, a dict, a ragged or self-containing list,
+    objects, strings or complex numbers are an error naming the argument."""
+    if value is None and allow_none:
+        return None
+    Tensor = _tensor_type()
+    if isinstance(value, Tensor):
+        value = value.numpy()
+    what = f"numbers ({'/'.join(_KIND_NAMES[k] for k in kinds)})"
+    if isinstance(value, (str, bytes, dict, set)):
+        raise ArgumentError(f"{op}: {name} must be array-like of {what}, got {describe(value)}")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError, OverflowError, RecursionError):   # ragged, self-containing, ...
+        raise ArgumentError(f"{op}: {name} must be a (non-ragged) array-like of {what}, "
+                            f"got {describe(value)}") from None
+    if arr.dtype.kind not in kinds:
+        raise ArgumentError(f"{op}: {name} must be array-like of {what}, got {describe(value)} "
+                            f"(dtype {arr.dtype})")
+    if ndim is not None and arr.ndim != ndim:
+        raise ArgumentError(f"{op}: {name} must have {ndim} dim(s), got shape {arr.shape}")
+    return arr if dtype is None else arr.astype(dtype)
+
+
+_KIND_NAMES = {"f": "float", "i": "int", "u": "unsigned int", "b": "bool", "c": "complex"}
+
+
+def check_acyclic(value: Any, name: str, op: str) -> Any:
+    """`value` when no list, tuple or dict inside it contains itself (a self-containing list
+    would send a recursive walk into RecursionError); an iterative check."""
+    stack, on_path = [(value, False)], set()
+    while stack:
+        item, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(item))
+            continue
+        if not isinstance(item, (list, tuple, dict)):
+            continue
+        if id(item) in on_path:
+            raise ArgumentError(f"{op}: {name} contains itself (a self-referencing "
+                                f"{type(item).__name__})")
+        on_path.add(id(item))
+        stack.append((item, True))
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, False) for child in children if isinstance(child, (list, tuple, dict)))
+    return value
+
+
+def check_instance(value: Any, types: type | tuple, name: str, op: str, what: str,
+                   allow_none: bool = False) -> Any:
+    """An instance of `types` (e.g. nn.Module, passed in by the caller: argcheck sits below
+    nn); `what` names it in the message ("an nn.Module")."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, types):
+        raise ArgumentError(f"{op}: {name} must be {what}, got {describe(value)}")
+    return value
+
+
+@contextlib.contextmanager
+def allocating(op: str, what: str) -> Iterator[None]:
+    """Inside: a MemoryError from NumPy (an array the machine cannot hold) becomes an
+    AllocationError naming the op and what it was allocating."""
+    try:
+        yield
+    except AllocationError:
+        raise
+    except MemoryError as exc:
+        raise AllocationError(f"{op}: cannot allocate {what} ({exc})") from None
+
+
+class CheckedEnumMeta(enum.EnumMeta):
+    """The metaclass of the framework's enums (InterpolationMode, the vision weight enums):
+    `Mode(value)` looks a member up by its value and refuses anything else with an ArgumentError
+    (a ValueError, as Enum's own) naming the enum and its values, instead of Enum's lookup
+    comparing the value with every member (an array there is "truth value ... ambiguous").
+    The functional API (`Base(name, members, module=...)`) works on a member-less base, with
+    its arguments checked."""
+
+    def __call__(cls, value: Any, names: Any = None, *, module: Any = None, qualname: Any = None,
+                 type: Any = None, start: Any = 1, boundary: Any = None) -> Any:
+        op = cls.__name__
+        if names is None:                                   # a lookup, as Enum ignores the rest
+            if isinstance(value, cls):
+                return value
+            members = list(cls.__members__.values())
+            if not members:
+                raise ArgumentError(f"{op} has no members: it is a base to create enums from "
+                                    f"({op}(name, members)), got {describe(value)}")
+            try:
+                found = cls._value2member_map_.get(value) if isinstance(value, (str, int, float)) else None
+            except TypeError:                               # an unhashable str/int subclass
+                found = None
+            if found is None:
+                values = ", ".join(repr(m.value) for m in dict.fromkeys(members))
+                raise ArgumentError(f"{op}: {describe(value)} is not a valid {op}; expected one of "
+                                    f"{values} (or a member such as {op}.{members[0].name})")
+            return found
+        if cls.__members__:
+            raise ArgumentError(f"{op}: an enum with members cannot be extended (got names="
+                                f"{describe(names)}); call {op}(value) to look a member up")
+        check_str(value, "value (the new enum's name)", op)
+        if not value.isidentifier():
+            raise ArgumentError(f"{op}: the new enum's name must be an identifier, got {value!r}")
+        items = check_sequence(names, "names", op, "a sequence of (name, value) pairs")
+        for i, item in enumerate(items):
+            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+                    and item[0].isidentifier() and isinstance(item[1], (str, int, float))):
+                raise ArgumentError(f"{op}: names[{i}] must be a (name, value) pair with an "
+                                    f"identifier name and a str/number value, got {describe(item)}")
+        check_str(module, "module", op, allow_none=True)
+        check_str(qualname, "qualname", op, allow_none=True)
+        if type is not None or boundary is not None:
+            raise ArgumentError(f"{op}: type= and boundary= are not supported for the "
+                                f"framework's enums")
+        check_int(start, "start", op)
+        return super().__call__(value, items, module=module, qualname=qualname, start=start)

@@ -50,6 +50,11 @@ class CorruptDatasetError(ValueError):
     """A dataset file is truncated, not valid IDX/gzip, or fails its checksum."""
 
 
+class ImageDecodeError(CorruptDatasetError, OSError):
+    """An image file Pillow cannot decode (not an image, or truncated); the message names the
+    file. An OSError too, as Pillow's own UnidentifiedImageError."""
+
+
 class DownloadError(OSError):
     """No mirror delivered a file with the right checksum (the message says what each did)."""
 
@@ -69,3 +74,9 @@ class DeviceError(RuntimeError):
 
 class AllocationError(MemoryError):
     """An array an op needs could not be allocated (the message names the op, shape and bytes)."""
+
+
+class NumpyArgumentError(ArgumentError, IndexError):
+    """A NumPy function called on Tensors (np.sum(t, axis=5), np.add.reduce(t, ...)) refused
+    its arguments: the message names the NumPy function and keeps NumPy's reason. Both a
+    ValueError and an IndexError, as NumPy's own AxisError."""

@@ -325,12 +325,11 @@ def _kinks(forward: np.ndarray, backward: np.ndarray, atol: float, rtol: float) 
 # ------------------------------------------------------------------------------ the check
 def _check_options(fn: Any, *, eps: Any, atol: Any, rtol: Any, fast_mode: Any, upcast: Any,
                    kink_aware: Any, max_resamples: Any, resample_scale: Any, samples: Any,
-                   topk: Any, seed: Any) -> None:
+                   topk: Any, seed: Any, op: str = "gradcheck") -> None:
     """Every option's type and range, before any work (errors name the option)."""
-    op = "gradcheck"
     check_callable(fn, "fn", op)
     if not check_number(eps, "eps", op, finite=True) > 0:
-        raise ValueError(f"gradcheck: eps must be positive, got {eps}")
+        raise ValueError(f"{op}: eps must be positive, got {eps}")
     check_number(atol, "atol", op, minimum=0)
     check_number(rtol, "rtol", op, minimum=0)
     check_number(resample_scale, "resample_scale", op, minimum=0, finite=True)
@@ -766,6 +765,12 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None,
     `grad_outputs` are the cotangents v (random, seeded by `seed`, when None; they are checked
     as inputs too, since the first derivative is linear in them). Reports as gradcheck does:
     inputs keep their numbers, the cotangents come after them."""
+    options = {"max_resamples": 3, "resample_scale": 1e-3, "samples": None, "topk": 5}
+    options.update({k: v for k, v in kwargs.items() if k in options})
+    _check_options(fn, eps=eps, atol=atol, rtol=rtol, fast_mode=fast_mode, upcast=upcast,
+                   kink_aware=kink_aware, seed=seed, op="gradgradcheck", **options)
+    check_flag(gen_non_contig_grad_outputs, "gen_non_contig_grad_outputs", "gradgradcheck")
+    check_flag(raise_exception, "raise_exception", "gradgradcheck")
     fn2, inputs2 = first_derivative_problem(fn, inputs, grad_outputs, seed)
     return gradcheck(fn2, inputs2, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception,
                      fast_mode=fast_mode, upcast=upcast, kink_aware=kink_aware, seed=seed, **kwargs)

@@ -19,6 +19,7 @@ allocated in each process by backward), as in PyTorch's mnist_hogwild.
 """
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import pickle
@@ -36,7 +37,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ArgumentError
+from .argcheck import check_dtype, check_shape, check_tensor
+from .errors import AllocationError, ArgumentError
 from .tensor import Tensor
 
 __all__ = ["Process", "Queue", "SimpleQueue", "JoinableQueue", "Pool", "Pipe", "Lock", "RLock",
@@ -81,12 +83,23 @@ def _map(fd: int, nbytes: int, shape: tuple, dtype: np.dtype) -> np.ndarray:
 def shared_array(shape: tuple, dtype: Any = np.float32) -> np.ndarray:
     """A zero-filled array in shared memory (seen by forked children and by processes it is
     sent to through multiprocessing)."""
-    dtype = np.dtype(dtype)
-    if dtype.hasobject:
+    if isinstance(dtype, np.dtype) and dtype.hasobject:
         raise ArgumentError(f"shared_array: dtype {dtype} holds Python objects and cannot live in "
                             f"shared memory")
-    nbytes = max(1, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
-    return _map(_anonymous_fd(nbytes), nbytes, tuple(shape), dtype)
+    dtype = check_dtype(dtype, "dtype", "shared_array", kinds="fiubc", allow_none=False)
+    shape = check_shape(shape, "shape", "shared_array", dtype.itemsize)
+    nbytes = max(1, math.prod(shape) * dtype.itemsize)
+    try:
+        fd = _anonymous_fd(nbytes)
+    except OSError as exc:              # no room in /dev/shm, a size the file system refuses
+        raise AllocationError(f"shared_array: cannot create {nbytes} bytes of shared memory for "
+                              f"shape {shape}: {exc.strerror}") from None
+    try:
+        return _map(fd, nbytes, shape, dtype)
+    except (OSError, MemoryError, OverflowError) as exc:   # mmap refused (address space)
+        os.close(fd)
+        raise AllocationError(f"shared_array: cannot map {nbytes} bytes of shared memory for "
+                              f"shape {shape}: {exc}") from None
 
 
 def _is_shared_array(arr: np.ndarray) -> bool:
@@ -96,6 +109,7 @@ def _is_shared_array(arr: np.ndarray) -> bool:
 
 def is_shared(tensor: Tensor) -> bool:
     """Whether the tensor's array is one of this module's shared arrays."""
+    check_tensor(tensor, "tensor", "is_shared")
     return _is_shared_array(tensor.numpy())
 
 
@@ -158,7 +172,7 @@ def get_sharing_strategy() -> str:
 
 def set_sharing_strategy(strategy: str) -> None:
     """Accepted for PyTorch scripts; memory is always shared through file descriptors here."""
-    if strategy not in _STRATEGIES:
+    if not isinstance(strategy, str) or strategy not in _STRATEGIES:
         raise ArgumentError(f"set_sharing_strategy: unknown strategy {strategy!r}; expected one "
                             f"of {sorted(_STRATEGIES)}")
     _strategy["current"] = strategy

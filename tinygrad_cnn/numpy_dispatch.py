@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ArgumentError
+from .argcheck import check_acyclic, check_flag, describe
+from .errors import AllocationError, ArgumentError, NumpyArgumentError
 
 
 def _tensor_type() -> type:
@@ -80,23 +81,54 @@ ZERO_GRADIENT = {np.sign, np.floor, np.ceil, np.rint, np.trunc, np.isnan, np.isi
                  np.floor_divide, np.remainder, np.bitwise_and, np.bitwise_or, np.invert}
 
 
+UFUNC_METHODS = ("__call__", "reduce", "reduceat", "accumulate", "outer", "at")
+
+
+def _given(value: Any, default: Any) -> bool:
+    """Whether a ufunc keyword was given a non-default value (`out=(None,)` counts as not given,
+    as NumPy normalises it); never asks an array for its truth value."""
+    if value is None or value is default:
+        return False
+    return not (isinstance(value, tuple) and all(v is None for v in value))
+
+
+def _check_protocol_call(where: str, inputs: tuple, kwargs: Any) -> None:
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise TypeError(f"{where}: kwargs must be a dict of keyword arguments, got {describe(kwargs)}")
+    check_acyclic(inputs, "the arguments", where)
+    check_acyclic(list(kwargs.values()), "the keyword arguments", where)
+
+
 def array_ufunc(t: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    """Tensor.__array_ufunc__: NumPy hands over `ufunc.method(*inputs, **kwargs)`."""
     Tensor = _tensor_type()
-    if method == "__call__" and ufunc in ZERO_GRADIENT and not kwargs.get("out"):
-        return _rewrap(ufunc(*_unwrap(inputs), **kwargs))
+    if not isinstance(ufunc, np.ufunc):
+        raise TypeError(f"Tensor.__array_ufunc__: ufunc must be a numpy.ufunc (np.add, np.exp, ...), "
+                        f"got {describe(ufunc)}")
+    if not isinstance(method, str) or method not in UFUNC_METHODS:
+        raise TypeError(f"Tensor.__array_ufunc__: method must be one of {', '.join(UFUNC_METHODS)} "
+                        f"(np.{ufunc.__name__}), got {describe(method)}")
+    name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    _check_protocol_call(name, inputs, kwargs)
+    has_out = _given(kwargs.get("out"), None)
+    if method == "__call__" and ufunc in ZERO_GRADIENT and not has_out:
+        return _rewrap(_call_numpy(name, ufunc, _unwrap(inputs), kwargs))
     if method == "at" and ufunc is np.add:
+        if len(inputs) != 3:
+            raise TypeError(f"np.add.at: expected (target, index, values), got {len(inputs)} arguments")
         target, index, values = inputs
         return _add_at(target, index, values)
-    if method == "reduce" and ufunc is np.add and not kwargs.get("out"):
+    if method == "reduce" and ufunc is np.add and not has_out and len(inputs) == 1:
         axis = kwargs.get("axis", 0)
-        return _as_tensor(inputs[0]).sum(axis=axis, keepdims=bool(kwargs.get("keepdims", False)))
-    if method == "__call__" and not kwargs.get("out") and ufunc in UFUNCS and not kwargs.get("where") \
-            and kwargs.get("dtype") is None:
+        keepdims = check_flag(kwargs.get("keepdims", False), "keepdims", name)
+        return _as_tensor(inputs[0]).sum(axis=axis, keepdims=keepdims)
+    if method == "__call__" and not has_out and ufunc in UFUNCS and not _given(kwargs.get("where"), True) \
+            and kwargs.get("dtype") is None and len(inputs) == ufunc.nin:
         try:
             return UFUNCS[ufunc](*inputs)
         except AttributeError:            # an optional ufunc whose Tensor method does not exist
             pass
-    return _constant_fallback(f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"),
+    return _constant_fallback(name,
                               lambda *a, **k: getattr(ufunc, method)(*a, **k), inputs, kwargs)
 
 
@@ -148,8 +180,23 @@ def _constant_fallback(name: str, fn: Callable, args: tuple, kwargs: dict) -> An
         raise TypeError(f"{name} has no differentiable counterpart in tinygrad_cnn, and one of its "
                         f"arguments is a Tensor that requires grad: the result would silently drop "
                         f"the graph. Use a Tensor op, or call it on t.detach() / t.numpy()")
-    result = fn(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()})
+    result = _call_numpy(name, fn, _unwrap(args), {k: _unwrap(v) for k, v in kwargs.items()})
     return _rewrap(result)
+
+
+def _call_numpy(name: str, fn: Callable, args: Any, kwargs: dict) -> Any:
+    """fn(*args, **kwargs) for a NumPy function running on the tensors' arrays: NumPy's refusal
+    of its arguments comes back naming the function (NumpyArgumentError, or TypeError), with
+    NumPy's reason; a failed allocation is an AllocationError."""
+    try:
+        return fn(*args, **kwargs)
+    except MemoryError as exc:
+        raise AllocationError(f"{name}: cannot allocate its result ({exc})") from None
+    except TypeError as exc:
+        raise TypeError(f"{name} (called on Tensors) refused its arguments: {exc}") from exc
+    except (ValueError, IndexError, OverflowError) as exc:
+        raise NumpyArgumentError(f"{name} (called on Tensors) refused its arguments: "
+                                 f"{type(exc).__name__}: {exc}") from exc
 
 
 # ------------------------------------------------------------------------- array functions
@@ -291,7 +338,18 @@ FUNCTIONS: dict[Any, Callable] = {
 
 
 def array_function(func: Any, args: tuple, kwargs: dict) -> Any:
-    handler = FUNCTIONS.get(func)
+    """Tensor.__array_function__: NumPy hands over `func(*args, **kwargs)`."""
+    if not callable(func):
+        raise TypeError(f"Tensor.__array_function__: func must be a NumPy function, got {describe(func)}")
+    name = f"np.{getattr(func, '__name__', 'function')}"
+    if not isinstance(args, (tuple, list)):
+        raise TypeError(f"{name} (Tensor.__array_function__): args must be a tuple of arguments, "
+                        f"got {describe(args)}")
+    _check_protocol_call(name, tuple(args), kwargs)
+    try:
+        handler = FUNCTIONS.get(func)
+    except TypeError:                                    # an unhashable callable: no handler
+        handler = None
     if handler is not None:
         return handler(*args, **kwargs)
-    return _constant_fallback(f"np.{getattr(func, '__name__', func)}", func, args, kwargs)
+    return _constant_fallback(name, func, args, kwargs)

@@ -12,8 +12,8 @@ import numpy as np
 from . import autograd
 from . import devices as _device
 from . import numpy_dispatch as _np_dispatch
-from .argcheck import (check_dtype, check_flag, check_int, check_number, check_shape, check_tensor,
-                       describe, is_int)
+from .argcheck import (allocating, check_choice, check_dtype, check_flag, check_int, check_number,
+                       check_shape, check_tensor, describe, is_int)
 from .errors import AllocationError, ArgumentError, DTypeError, ShapeError
 from .ops import activation as A
 from .ops import elementwise as E
@@ -429,6 +429,9 @@ class Tensor:
             b = other
         elif isinstance(other, (bool, int, float)) or isinstance(other, np.generic) and other.ndim == 0:
             other = other.item() if isinstance(other, np.generic) else other
+            if type(other) is int and not -2 ** 63 <= other < 2 ** 63:      # torch refuses it too
+                raise ArgumentError(f"{fn.__name__.lower()}: the integer {describe(other, 40)} does not fit in int64; "
+                                    f"pass it as a float ({float(other) if abs(other) < 2 ** 1024 else 'inf'})")
             if a.dtype.kind != "f" and isinstance(other, float):
                 a = a.to(float32)          # int tensor (op) float scalar -> float32, as in torch
             elif a.dtype == bool_ and not isinstance(other, bool):
@@ -534,6 +537,12 @@ class Tensor:
         if min is None and max is None:
             raise ArgumentError("clamp: at least one of min and max must be given")
         min, max = _number(min, "min", "clamp", True), _number(max, "max", "clamp", True)
+        if self.dtype.kind in "ui":
+            info = np.iinfo(self.dtype)
+            for name, v in (("min", min), ("max", max)):
+                if is_int(v) and not info.min <= v <= info.max:
+                    raise ArgumentError(f"clamp: {name}={v} cannot be converted to the tensor's dtype "
+                                        f"{self.dtype} without overflow")
         return E.Clamp.apply(self, min=min, max=max)
 
     clip = clamp
@@ -633,10 +642,13 @@ class Tensor:
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> "Tensor":
         """The vector p-norm over `dim` (all elements by default), as torch.norm: p = 2 / 'fro'
         (√Σx²), 1 (Σ|x|), inf / -inf (max / min |x|), or any other number ((Σ|x|^p)^(1/p))."""
-        x = self._to_float() if dtype is None else self.to(dtype=dtype)
+        if p is None or isinstance(p, str):          # None: the 2-norm, as torch
+            p = check_choice("fro" if p is None else p, "p", "norm", ("fro",))
+        else:
+            p = _number(p, "p", "norm")
+        x = self._to_float() if dtype is None else self.to(dtype=check_dtype(dtype, "dtype", "norm", kinds="f"))
         if p in ("fro", 2, 2.0):
             return (x * x).sum(dim, keepdim).sqrt()
-        p = _number(p, "p", "norm")
         if p == float("inf"):
             return x.abs().amax(dim, keepdim)
         if p == float("-inf"):
@@ -1023,7 +1035,7 @@ def _infer_shape(shape: tuple[int, ...], current: tuple[int, ...]) -> tuple[int,
     if any(s < -1 for s in shape):
         raise ShapeError(f"reshape: invalid size {min(shape)} in {shape} for a tensor of shape "
                          f"{current}; sizes must be >= 0 (or -1 for one inferred dim)")
-    known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+    known = math.prod(s for s in shape if s != -1)           # Python ints: 10**30 cannot wrap
     if -1 in shape:
         if known == 0 or size % known:
             raise ShapeError(f"reshape: cannot view a tensor of shape {current} ({size} elements) "
@@ -1171,7 +1183,9 @@ def randperm(n: int, dtype: Any = None, device: Any = None, requires_grad: bool 
     _device.check_device(device, "randperm")
     n = check_int(n, "n", "randperm", minimum=0)
     check_shape((n,), "n", "randperm")
-    return _factory(generator().permutation(n).astype(_factory_dtype(dtype, int64, "randperm")), requires_grad)
+    dtype = _factory_dtype(dtype, int64, "randperm")
+    with allocating("randperm", f"a permutation of {n} indices"):
+        return _factory(generator().permutation(n).astype(dtype), requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
@@ -1245,16 +1259,13 @@ def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
 
 # ------------------------------------------------- factories real PyTorch scripts use (issue 12)
 def _float_dtype_arg(dtype: Any, op: str) -> np.dtype:
-    dtype = np.dtype(dtype or float32)
-    if dtype.kind != "f":
-        raise DTypeError(f"{op}: dtype must be a floating point dtype, got {dtype}")
-    return dtype
+    return check_dtype(float32 if dtype is None else dtype, "dtype", op, kinds="f")
 
 
 def _steps_arg(steps: Any, op: str) -> int:
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ArgumentError(f"{op}: steps must be a non-negative int, got {steps!r}")
-    return int(steps)
+    return check_shape((int(steps),), "steps", op, itemsize=16)[0]   # long double work arrays
 
 
 def _linspace_array(start: Any, end: Any, steps: int, op: str) -> np.ndarray:
@@ -1283,7 +1294,8 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None,
     _device.check_device(device, "linspace")
     steps = _steps_arg(steps, "linspace")
     dtype = _float_dtype_arg(dtype, "linspace")
-    return _factory(_linspace_array(start, end, steps, "linspace").astype(dtype), requires_grad)
+    with allocating("linspace", f"{steps} values"):
+        return _factory(_linspace_array(start, end, steps, "linspace").astype(dtype), requires_grad)
 
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: Any = None,
@@ -1292,9 +1304,10 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: An
     _device.check_device(device, "logspace")
     steps = _steps_arg(steps, "logspace")
     dtype = _float_dtype_arg(dtype, "logspace")
-    exponents = _linspace_array(start, end, steps, "logspace")
     base = float(_number(base, "base", "logspace"))
-    return _factory(np.power(base, exponents).astype(dtype), requires_grad)
+    with allocating("logspace", f"{steps} values"):
+        exponents = _linspace_array(start, end, steps, "logspace")
+        return _factory(np.power(base, exponents).astype(dtype), requires_grad)
 
 
 def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple:
@@ -1303,8 +1316,7 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple:
     input reshaped and expanded, so gradients flow back (summed over the broadcast dims)."""
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
-    if indexing not in ("ij", "xy"):
-        raise ArgumentError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    check_choice(indexing, "indexing", "meshgrid", ("ij", "xy"))
     ts = _as_tensors(list(tensors), "meshgrid")
     for i, t in enumerate(ts):
         if t.ndim > 1:
@@ -1348,8 +1360,9 @@ def normal(mean: Any, std: Any = 1.0, size: Any = None, generator: Any = None,
     if np.any(np.asarray(s) < 0):
         raise ArgumentError(f"{op}: std must be non-negative, got a value {float(np.min(s))}")
     rng = _rng.resolve(generator, "normal")
-    sample = m + s * rng.standard_normal(shape)
-    return Tensor._wrap(np.asarray(sample, dtype=dtype))
+    with allocating(op, f"{math.prod(shape)} samples of shape {shape}"):
+        sample = m + s * rng.standard_normal(shape)
+        return Tensor._wrap(np.asarray(sample, dtype=dtype))
 
 
 def _as_tensors(tensors: Sequence[Any], op: str) -> list[Tensor]:

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..argcheck import check_flag, check_sequence
 from ..errors import AllocationError, AnomalyError, ArgumentError, BackwardError
 
 __all__ = ["Function", "Context", "AccumulateGrad", "no_grad", "enable_grad", "set_grad_enabled",
@@ -492,6 +493,7 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     that require grad (or only into `inputs`, leaves or not, when given). `create_graph=True`
     runs every backward rule on Tensors, so the gradients are themselves differentiable; it
     implies `retain_graph=True`, as in PyTorch."""
+    retain_graph, create_graph = _flags("backward", retain_graph=retain_graph, create_graph=create_graph)
     roots = _roots(tensors, grad_tensors, "backward", create_graph)
     targets = None if inputs is None else _targets(inputs, "backward(inputs=...)")
     if retain_graph is None:
@@ -507,6 +509,9 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     the vector-Jacobian product); with `create_graph=True` the results are differentiable.
     An input the outputs do not depend on raises, unless `allow_unused=True` (then None, or
     zeros with `materialize_grads=True`)."""
+    retain_graph, create_graph, allow_unused, materialize_grads = _flags(
+        "grad", retain_graph=retain_graph, create_graph=create_graph, allow_unused=allow_unused,
+        materialize_grads=materialize_grads)
     single = _is_tensor(inputs)
     targets = _targets([inputs] if single else inputs, "grad(inputs=...)")
     roots = _roots(outputs, grad_outputs, "grad", create_graph)
@@ -530,10 +535,17 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     return tuple(results)
 
 
+def _flags(op: str, **flags: Any) -> list:
+    """The engine's bool options checked (None stays None: 'the default')."""
+    return [None if v is None else check_flag(v, name, f"{op}()") for name, v in flags.items()]
+
+
 def _roots(tensors: Any, grads: Any, op: str, graph: bool) -> list:
     """(tensor, initial gradient) per root; the gradient is an array, or a Tensor in graph mode."""
     Tensor = _TensorType
-    ts = [tensors] if _is_tensor(tensors) else list(tensors)
+    ts = [tensors] if _is_tensor(tensors) else check_sequence(
+        tensors, "outputs" if op == "grad" else "tensors", f"{op}()", "a Tensor or a sequence of Tensors",
+        error=BackwardError)
     if grads is None:
         gs = [None] * len(ts)
     else:
@@ -568,7 +580,7 @@ def _roots(tensors: Any, grads: Any, op: str, graph: bool) -> list:
         else:
             try:
                 arr = np.asarray(g, dtype=t.dtype)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise BackwardError(f"{op}(){label}: the gradient must be a tensor or array of "
                                     f"numbers, got {type(g).__name__}") from None
         if arr.shape != t._data.shape:
@@ -583,7 +595,8 @@ def _roots(tensors: Any, grads: Any, op: str, graph: bool) -> list:
 
 
 def _targets(inputs: Any, op: str) -> list:
-    ts = [inputs] if _is_tensor(inputs) else list(inputs)
+    ts = [inputs] if _is_tensor(inputs) else check_sequence(
+        inputs, "inputs", op, "a Tensor or a sequence of Tensors", error=BackwardError)
     for i, t in enumerate(ts):
         if not _is_tensor(t):
             raise BackwardError(f"{op}: input {i} is a {type(t).__name__}, not a Tensor")

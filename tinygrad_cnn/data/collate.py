@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..argcheck import INT64_MAX, check_acyclic, check_sequence, describe, is_int
 from ..errors import ShapeError
 from ..tensor import Tensor
 
@@ -59,6 +60,22 @@ def _rebuild(sample: Any, values: list) -> Any:
 
 def default_collate(batch: Sequence[Any]) -> Any:
     """A list of samples -> one batch; see the module docstring for the rules."""
+    if not isinstance(batch, collections.abc.Sequence) or isinstance(batch, (str, bytes)):
+        batch = check_sequence(batch, "batch", "default_collate", "a sequence of samples", error=TypeError)
+    return _collate(check_acyclic(batch, "batch", "default_collate"))
+
+
+def _scalars(batch: Sequence[Any], dtype: Any) -> Tensor:
+    """A 1-d tensor of Python numbers (ints must fit in int64)."""
+    for v in batch:
+        if not isinstance(v, (int, float, np.integer, np.floating, np.bool_)) \
+                or is_int(v) and not -INT64_MAX - 1 <= v <= INT64_MAX:
+            raise TypeError(f"default_collate: a batch whose first sample is a number must hold "
+                            f"only numbers (ints in the int64 range); found {describe(v)}")
+    return Tensor._wrap(np.asarray(batch, dtype=dtype))
+
+
+def _collate(batch: Sequence[Any]) -> Any:
     if len(batch) == 0:
         raise ValueError("default_collate: got an empty batch")
     elem = batch[0]
@@ -71,15 +88,15 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(elem, np.generic) and not isinstance(elem, (np.str_, np.bytes_)):
         return Tensor._wrap(np.asarray(batch))
     if isinstance(elem, bool):
-        return Tensor._wrap(np.asarray(batch, dtype=np.bool_))
+        return _scalars(batch, np.bool_)
     if isinstance(elem, int):
-        return Tensor._wrap(np.asarray(batch, dtype=np.int64))
+        return _scalars(batch, np.int64)
     if isinstance(elem, float):
-        return Tensor._wrap(np.asarray(batch, dtype=np.float64))
+        return _scalars(batch, np.float64)
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):
-        out = {key: default_collate([d[key] for d in batch]) for key in elem}
+        out = {key: _collate([d[key] for d in batch]) for key in elem}
         if isinstance(elem, collections.abc.MutableMapping):
             try:
                 clone = copy.copy(elem)
@@ -92,19 +109,23 @@ def default_collate(batch: Sequence[Any]) -> Any:
         except TypeError:
             return out
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):           # namedtuple
-        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+        return type(elem)(*(_collate(list(s)) for s in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if any(len(s) != size for s in batch):
             raise RuntimeError("each element in list of batch should be of equal size "
                                f"(got lengths {sorted({len(s) for s in batch})})")
-        columns = [default_collate(list(s)) for s in zip(*batch)]
+        columns = [_collate(list(s)) for s in zip(*batch)]
         return columns if isinstance(elem, tuple) else _rebuild(elem, columns)
     raise TypeError(_ERR.format(type(elem)))
 
 
 def default_convert(data: Any) -> Any:
     """One sample with numpy arrays turned into Tensors (used when batch_size=None)."""
+    return _convert(check_acyclic(data, "data", "default_convert"))
+
+
+def _convert(data: Any) -> Any:
     if isinstance(data, Tensor):
         return data
     if isinstance(data, np.ndarray):
@@ -112,7 +133,7 @@ def default_convert(data: Any) -> Any:
     if isinstance(data, np.generic) and not isinstance(data, (np.str_, np.bytes_)):
         return Tensor._wrap(np.asarray(data))
     if isinstance(data, collections.abc.Mapping):
-        out = {key: default_convert(data[key]) for key in data}
+        out = {key: _convert(data[key]) for key in data}
         if isinstance(data, collections.abc.MutableMapping):
             clone = copy.copy(data)
             clone.update(out)
@@ -122,11 +143,11 @@ def default_convert(data: Any) -> Any:
         except TypeError:
             return out
     if isinstance(data, tuple) and hasattr(data, "_fields"):
-        return type(data)(*(default_convert(d) for d in data))
+        return type(data)(*(_convert(d) for d in data))
     if isinstance(data, tuple):
-        return [default_convert(d) for d in data]
+        return [_convert(d) for d in data]
     if isinstance(data, collections.abc.Sequence) and not isinstance(data, (str, bytes)):
-        return _rebuild(data, [default_convert(d) for d in data])
+        return _rebuild(data, [_convert(d) for d in data])
     return data
 
 

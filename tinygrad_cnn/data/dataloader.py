@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..argcheck import check_callable, check_flag, check_int, check_number, check_str
 from ..errors import ArgumentError
 from .collate import default_collate, default_convert, fetch
 from .dataset import IterableDataset
@@ -55,15 +56,18 @@ def check_worker_args(num_workers: Any, timeout: Any, prefetch_factor: Any,
     if not isinstance(num_workers, (int, np.integer)) or isinstance(num_workers, bool) or num_workers < 0:
         raise ArgumentError(f"num_workers option should be non-negative; use num_workers=0 to "
                             f"disable multiprocessing (got num_workers={num_workers!r})")
-    if not isinstance(timeout, (int, float)) or timeout < 0:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float, np.integer, np.floating)) \
+            or not timeout >= 0:
         raise ArgumentError(f"timeout option should be non-negative (got timeout={timeout!r})")
+    persistent_workers = check_flag(persistent_workers, "persistent_workers", "DataLoader")
     if num_workers == 0 and prefetch_factor is not None:
         raise ArgumentError("prefetch_factor option could only be specified in multiprocessing. "
                             "let num_workers > 0 to enable multiprocessing, otherwise set "
                             "prefetch_factor to None.")
     if num_workers > 0 and prefetch_factor is None:
         prefetch_factor = 2
-    elif prefetch_factor is not None and (not isinstance(prefetch_factor, int) or prefetch_factor < 1):
+    elif prefetch_factor is not None and (not isinstance(prefetch_factor, int) or isinstance(prefetch_factor, bool)
+                                          or prefetch_factor < 1):
         raise ArgumentError(f"prefetch_factor option should be a positive int (got "
                             f"prefetch_factor={prefetch_factor!r})")
     if persistent_workers and num_workers == 0:
@@ -102,7 +106,18 @@ class DataLoader:
                  generator: Any = None, *, prefetch_factor: int | None = None,
                  persistent_workers: bool = False, pin_memory_device: str = "",
                  in_order: bool = True, seed: int | None = None) -> None:
+        op = "DataLoader"
         prefetch_factor = check_worker_args(num_workers, timeout, prefetch_factor, persistent_workers)
+        if shuffle is not None:
+            shuffle = check_flag(shuffle, "shuffle", op)
+        drop_last = check_flag(drop_last, "drop_last", op)
+        pin_memory = check_flag(pin_memory, "pin_memory", op)
+        in_order = check_flag(in_order, "in_order", op)
+        persistent_workers = check_flag(persistent_workers, "persistent_workers", op)
+        pin_memory_device = check_str(pin_memory_device, "pin_memory_device", op)
+        seed = check_int(seed, "seed", op, minimum=0, allow_none=True)
+        check_callable(collate_fn, "collate_fn", op, allow_none=True)
+        check_callable(worker_init_fn, "worker_init_fn", op, allow_none=True)
         if not in_order:
             raise ArgumentError("DataLoader: in_order=False is not supported; batches always "
                                 "come back in sampler order")

@@ -211,7 +211,8 @@ class ChainDataset(IterableDataset):
     """Iterable datasets one after another."""
 
     def __init__(self, datasets: Iterable[Any]) -> None:
-        self.datasets = list(datasets)
+        self.datasets = check_sequence(datasets, "datasets", "ChainDataset", "an iterable of datasets",
+                                       error=TypeError)
 
     def __iter__(self) -> Iterator[Any]:
         for d in self.datasets:

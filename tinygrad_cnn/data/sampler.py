@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator, Sequence, Sized
 
 import numpy as np
 
+from ..argcheck import check_array
 from ..errors import ArgumentError
 from .generator import owned_generator, resolve_generator
 
@@ -118,7 +119,7 @@ class WeightedRandomSampler(Sampler):
         self.num_samples = _positive_int(num_samples, "num_samples")
         if not isinstance(replacement, bool):
             raise ArgumentError(f"replacement should be a boolean value, but got replacement={replacement!r}")
-        w = np.asarray(weights.numpy() if hasattr(weights, "numpy") else weights, dtype=np.float64)
+        w = check_array(weights, "weights", "WeightedRandomSampler", dtype=np.float64)
         if w.ndim != 1:
             raise ArgumentError(f"weights should be a 1d sequence but given weights have shape {w.shape}")
         if w.size == 0 or not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:

@@ -332,7 +332,7 @@ def _pool_args(op: str, input: Tensor, kernel_size: Any, stride: Any, padding: A
                                 f"{kernel}, padding={pads}, input shape {tuple(input.shape)})")
     unbatched = input.ndim == 3
     x = input.unsqueeze(0) if unbatched else input
-    out = P.pool_output_size(op, x.shape[2:], kernel, stride, pads, dil, bool(ceil_mode))
+    out = P.pool_output_size(op, x.shape[2:], kernel, stride, pads, dil, check_flag(ceil_mode, "ceil_mode", op))
     return x, unbatched, kernel, stride, pads, dil, out
 
 
@@ -349,7 +349,7 @@ def _max_pool(op: str, input: Tensor, kernel_size: Any, stride: Any, padding: An
     x, unbatched, kernel, stride, pads, dil, out = _pool_args(
         op, input, kernel_size, stride, padding, dilation, ceil_mode)
     res = P.MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=pads, dilation=dil, out=out,
-                            return_indices=bool(return_indices))
+                            return_indices=check_flag(return_indices, "return_indices", op))
     if not return_indices:
         return res.squeeze(0) if unbatched else res
     values, indices = res
@@ -372,7 +372,8 @@ def _avg_pool(op: str, input: Tensor, kernel_size: Any, stride: Any, padding: An
                                          or divisor_override <= 0):
         raise ArgumentError(f"{op}: divisor_override must be a positive int, got {divisor_override!r}")
     y = P.AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=pads, out=out,
-                          ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad),
+                          ceil_mode=check_flag(ceil_mode, "ceil_mode", op),
+                          count_include_pad=check_flag(count_include_pad, "count_include_pad", op),
                           divisor_override=divisor_override)
     return y.squeeze(0) if unbatched else y
 
@@ -472,7 +473,8 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     """Max over the adaptive windows of adaptive_avg_pool2d; backward routes each gradient to
     its window's argmax. return_indices adds the flat index h·W + w of each maximum."""
     x, unbatched, out = _adaptive_args("adaptive_max_pool2d", input, output_size)
-    res = P.AdaptiveMaxPool2d.apply(x, out=out, return_indices=bool(return_indices))
+    res = P.AdaptiveMaxPool2d.apply(x, out=out, return_indices=check_flag(
+        return_indices, "return_indices", "adaptive_max_pool2d"))
     if not return_indices:
         return res.squeeze(0) if unbatched else res
     values, indices = res
@@ -1033,7 +1035,8 @@ def _pool3d_split(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: An
         if p > k // 2:
             raise ArgumentError(f"{op}: padding P{nm}={p} is more than half the kernel K{nm}={k} "
                                 f"(kernel_size={kernel}, padding={pads}, input shape {tuple(x.shape)})")
-        P.pool_output_size(op, (size,), (k,), (st,), (p,), (dl,), bool(ceil_mode), names=(nm,))
+        P.pool_output_size(op, (size,), (k,), (st,), (p,), (dl,), check_flag(ceil_mode, "ceil_mode", op),
+                           names=(nm,))
     return kernel, stride, pads, dil
 
 

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterable
 from .. import gradcheck_suite as _suite
 from .. import rng
 from ..autograd import Function, enable_grad, no_grad
+from ..argcheck import check_callable, check_flag, check_sequence
 from ..errors import ArgumentError
 from ..nn.module import Module
 from ..tensor import Tensor
@@ -223,6 +224,9 @@ def checkpoint(function: Callable, *args: Any, use_reentrant: bool | None = None
         if name in kwargs:
             raise ArgumentError(f"checkpoint: {name}= is not supported by tinygrad_cnn's "
                                 f"checkpoint")
+    if use_reentrant is not None:
+        use_reentrant = check_flag(use_reentrant, "use_reentrant", "checkpoint")
+    preserve_rng_state = check_flag(preserve_rng_state, "preserve_rng_state", "checkpoint")
     if kwargs and use_reentrant in (None, True):
         raise ArgumentError("Unexpected keyword arguments: " + ",".join(kwargs)
                             + " (keyword arguments need use_reentrant=False, as in PyTorch)")
@@ -240,9 +244,17 @@ def checkpoint_sequential(functions: Any, segments: int, input: Tensor,
         raise ArgumentError("Unexpected keyword arguments: " + ",".join(kwargs))
     if isinstance(functions, Module):
         functions = list(functions.children())
-    functions = list(functions)
+    op = "checkpoint_sequential"
+    functions = check_sequence(functions, "functions", op, "a Sequential or a sequence of callables")
+    for i, f in enumerate(functions):
+        check_callable(f, f"functions[{i}]", op)
     if not isinstance(segments, int) or isinstance(segments, bool) or not 1 <= segments:
         raise ArgumentError(f"checkpoint_sequential: segments must be a positive int, got {segments!r}")
+    if segments > len(functions):
+        raise ArgumentError(f"checkpoint_sequential: segments ({segments}) must not exceed the number "
+                            f"of functions ({len(functions)})")
+    if use_reentrant is not None:
+        use_reentrant = check_flag(use_reentrant, "use_reentrant", op)
 
     def run(chunk: Iterable[Callable]) -> Callable:
         chunk = list(chunk)                   # the closure holds this segment's callables only

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from ..argcheck import allocate, check_array, check_flag, check_number, check_path, check_str, is_int
 from ..tensor import Tensor
 from .transforms._image import pil_module
 
@@ -25,13 +26,15 @@ def _as_batch(tensor: Any) -> np.ndarray:
     if isinstance(tensor, (list, tuple)):
         if not tensor:
             raise ValueError("make_grid: got an empty list of images")
-        arrays = [t.numpy() if isinstance(t, Tensor) else np.asarray(t) for t in tensor]
+        arrays = [check_array(t, f"tensor[{i}]", "make_grid") for i, t in enumerate(tensor)]
         shapes = {a.shape for a in arrays}
         if len(shapes) != 1:
             raise ValueError(f"make_grid: all images must have the same shape, got {sorted(shapes)}")
         arr = np.stack(arrays)
     elif isinstance(tensor, Tensor):
         arr = tensor.numpy()
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"make_grid: tensor must hold real numbers, got dtype {arr.dtype}")
     else:
         raise TypeError(f"make_grid: tensor should be a Tensor or a list of Tensors, got "
                         f"{type(tensor).__name__}")
@@ -58,14 +61,22 @@ def make_grid(tensor: Any, nrow: int = 8, padding: int = 2, normalize: bool = Fa
     Tensor, `nrow` images per row, `pad_value` between them. normalize=True maps value_range
     (default: the min and max, of each image with scale_each) to [0, 1], clipping outside it.
     One image comes back alone (no padding), as torchvision."""
-    if not isinstance(nrow, int) or nrow < 1:
+    op = "make_grid"
+    if not is_int(nrow) or nrow < 1:
         raise ValueError(f"make_grid: nrow must be a positive int, got {nrow!r}")
-    if not isinstance(padding, int) or padding < 0:
+    if not is_int(padding) or padding < 0:
         raise ValueError(f"make_grid: padding must be a non-negative int, got {padding!r}")
-    if value_range is not None and (not isinstance(value_range, (tuple, list)) or
-                                    len(value_range) != 2):
-        raise ValueError(f"make_grid: value_range must be a (min, max) pair, got {value_range!r}")
+    nrow, padding = int(nrow), int(padding)
+    normalize = check_flag(normalize, "normalize", op)
+    scale_each = check_flag(scale_each, "scale_each", op)
+    pad_value = check_number(pad_value, "pad_value", op)
+    if value_range is not None:
+        if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
+            raise ValueError(f"make_grid: value_range must be a (min, max) pair, got {value_range!r}")
+        value_range = tuple(check_number(v, "value_range", op, finite=True) for v in value_range)
     arr = _as_batch(tensor)
+    if arr.size == 0:
+        raise ValueError(f"make_grid: got an empty batch or empty images (shape {arr.shape})")
     if normalize:
         if scale_each:
             arr = np.stack([_scale(im, *(value_range or (im.min(), im.max()))) for im in arr])
@@ -77,7 +88,7 @@ def make_grid(tensor: Any, nrow: int = 8, padding: int = 2, normalize: bool = Fa
     cols = min(nrow, b)
     rows = int(math.ceil(b / cols))
     height, width = h + padding, w + padding
-    grid = np.full((c, height * rows + padding, width * cols + padding), pad_value, arr.dtype)
+    grid = allocate((c, height * rows + padding, width * cols + padding), arr.dtype, op, fill=pad_value)
     for k in range(b):
         y, x = divmod(k, cols)
         grid[:, y * height + padding:y * height + padding + h,
@@ -95,7 +106,9 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def write_png(image: np.ndarray, fp: str | os.PathLike | BinaryIO) -> None:
     """Write a uint8 image (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA as a PNG: 8-bit
     samples, each row prefixed by filter type 0, the rows deflated into one IDAT chunk."""
-    image = np.asarray(image)
+    image = check_array(image, "image", "write_png")
+    if not hasattr(fp, "write"):
+        check_path(fp, "fp", "write_png")
     if image.dtype != np.uint8:
         raise TypeError(f"write_png: image must be uint8, got {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 1:
@@ -122,6 +135,9 @@ def save_image(tensor: Any, fp: str | os.PathLike | BinaryIO, format: str | None
     """make_grid(tensor, **kwargs), scaled from [0, 1] to 0..255 (x * 255 + 0.5, clipped),
     written to fp. The format comes from `format` or fp's extension (a file object without
     `format`: PNG); PNG needs nothing, other formats need Pillow."""
+    if not hasattr(fp, "write"):
+        check_path(fp, "fp", "save_image")
+    check_str(format, "format", "save_image", allow_none=True)
     grid = make_grid(tensor, **kwargs).numpy()
     image = np.clip(grid * 255 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)  # (C,H,W)->(H,W,C)
     fmt = (format or (Path(fp).suffix.lstrip(".") if not hasattr(fp, "write") else "png")

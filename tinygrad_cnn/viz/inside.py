@@ -8,14 +8,20 @@ from typing import Any
 
 import numpy as np
 
+from ..argcheck import check_instance, check_int, check_str
+from ..nn.module import Module
 from ..tensor import Tensor
 from .figures import as_array, new_figure
 
 __all__ = ["filters", "feature_maps", "saliency"]
 
 
+def _model(model: Any, view: str) -> Any:
+    return check_instance(model, Module, "model", f"tc.viz.{view}", "an nn.Module")
+
+
 def _find_layer(model: Any, layer: Any, view: str) -> tuple[str, Any]:
-    named = dict(model.named_modules())
+    named = dict(_model(model, view).named_modules())
     if isinstance(layer, str):
         if layer not in named:
             options = [n for n in named if n]
@@ -75,9 +81,12 @@ def filters(conv_layer: Any, *, max_filters: int = 64, title: str | None = None)
     colour scale for all tiles (red > 0 > blue), so the tiles compare."""
     weight = getattr(conv_layer, "weight", conv_layer)
     w = as_array(weight, "conv_layer", "filters")
-    if w.ndim != 4:
-        raise ValueError(f"tc.viz.filters: expected a 2-D conv layer or a weight (C_out, C_in, "
-                         f"KH, KW), got a weight of shape {w.shape}")
+    if w.ndim != 4 or 0 in w.shape:
+        raise ValueError(f"tc.viz.filters: expected a 2-D conv layer or a non-empty weight (C_out, "
+                         f"C_in, KH, KW), got a weight of shape {w.shape}")
+    if w.dtype.kind not in "fiub":
+        raise TypeError(f"tc.viz.filters: the weight must hold real numbers, got dtype {w.dtype}")
+    check_str(title, "title", "tc.viz.filters", allow_none=True)
     if not isinstance(max_filters, (int, np.integer)) or isinstance(max_filters, bool) or max_filters < 1:
         raise ValueError(f"tc.viz.filters: max_filters must be an int >= 1, got {max_filters!r}")
     co, ci, kh, kw = w.shape
@@ -131,6 +140,7 @@ def feature_maps(model: Any, x: Any, layer: Any, *, max_maps: int = 32) -> Any:
     Captured with a forward hook while the model runs in eval mode without gradients."""
     from ..autograd import no_grad
 
+    max_maps = check_int(max_maps, "max_maps", "tc.viz.feature_maps", minimum=1)
     name, module = _find_layer(model, layer, "feature_maps")
     xb = _image_batch(x, "feature_maps")
     captured: list = []
@@ -176,6 +186,9 @@ def saliency(model: Any, x: Any, target: int | None = None) -> Any:
     largest over channels (Simonyan et al. 2014). `target`: a class index (default the
     predicted class). Drawn as the image, the saliency map, and the map over the image. The
     model runs in eval mode; its parameters' .grad are left as they were."""
+    _model(model, "saliency")
+    if target is not None and (not isinstance(target, (int, np.integer)) or isinstance(target, bool)):
+        raise TypeError(f"tc.viz.saliency: target must be a class index (int) or None, got {target!r}")
     xb = _image_batch(x, "saliency")
     xb.requires_grad = True
     params = list(model.parameters())

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..argcheck import allocate, check_shape
 from ..ops.conv import col2im as _col2im
 from ..ops.conv import conv_output_size, conv_padding, im2col as _im2col, normalize_tuple
 from ..tensor import Tensor
@@ -127,8 +128,8 @@ def col2im(x_shape: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0, *,
     `x_shape`: (H, W), (C, H, W) or (N, C, H, W). Returns a matplotlib Figure."""
     if not isinstance(x_shape, (tuple, list)) or not all(isinstance(s, (int, np.integer)) for s in x_shape):
         raise TypeError(f"tc.viz.col2im: x_shape must be a tuple of ints such as (4, 4), got {x_shape!r}")
-    shape = tuple(int(s) for s in x_shape)
-    a = as_nchw(np.zeros(shape), "col2im")
+    shape = check_shape(x_shape, "x_shape", "tc.viz.col2im")
+    a = as_nchw(allocate(shape, np.float64, "tc.viz.col2im", fill=0), "col2im")
     n, c, h, w = a.shape
     kernel, stride, pad, out = _geometry(a.shape, kernel_size, stride, padding, "col2im")
     if pixel is None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..argcheck import allocate, check_acyclic, check_choice, check_flag, check_shape, check_str
 from ..nn.graph_stats import Call, assign_ops, record_calls, tensors_in
 from ..tensor import Tensor
 from .graph import FONT, _attrs, _dot_id, _esc, _fmt_shape, _graph_class, op_name
@@ -44,7 +45,8 @@ def _example_inputs(example_input: Any) -> list[Tensor]:
         return [Tensor._wrap(example_input)]
     if isinstance(example_input, (tuple, list)) and example_input and \
             all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in example_input):
-        return [Tensor._wrap(np.zeros(tuple(int(d) for d in example_input), np.float32))]  # a shape
+        shape = check_shape(example_input, "example_input (a shape)", "draw_model", itemsize=4)
+        return [Tensor._wrap(allocate(shape, np.float32, "draw_model", fill=0))]          # a shape
     if isinstance(example_input, (tuple, list)) and example_input:
         out = []
         for x in example_input:
@@ -126,11 +128,11 @@ def _build(model: Any, example_input: Any, depth: int, roll: bool, mode: str, ra
            title: str | None) -> list[str]:
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
         raise ValueError(f"draw_model: depth must be an int >= 0, got {depth!r}")
-    if rankdir not in ("TB", "BT", "LR", "RL"):
-        raise ValueError(f"draw_model: rankdir must be one of 'TB', 'BT', 'LR', 'RL', got {rankdir!r}")
-    if mode not in ("eval", "train"):
-        raise ValueError(f"draw_model: mode must be 'eval' or 'train', got {mode!r}")
-    inputs = _example_inputs(example_input)
+    check_choice(rankdir, "rankdir", "draw_model", ("TB", "BT", "LR", "RL"))
+    check_choice(mode, "mode", "draw_model", ("eval", "train"))
+    roll = check_flag(roll, "roll", "draw_model")
+    check_str(title, "title", "draw_model", allow_none=True)
+    inputs = _example_inputs(check_acyclic(example_input, "example_input", "draw_model"))
     calls = record_calls(model, inputs, mode)
     if not calls:
         raise TypeError(f"draw_model: {type(model).__name__} ran no module forward (is it an nn.Module?)")

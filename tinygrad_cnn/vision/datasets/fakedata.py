@@ -5,7 +5,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ...argcheck import check_callable, check_int, check_shape, describe
 from ...data.dataset import _check_index
+from ...errors import ArgumentError
 from ..transforms._image import pil_module
 from .vision import VisionDataset
 
@@ -20,11 +22,20 @@ class FakeData(VisionDataset):
     def __init__(self, size: int = 1000, image_size: tuple[int, int, int] = (3, 224, 224),
                  num_classes: int = 10, transform: Callable | None = None,
                  target_transform: Callable | None = None, random_offset: int = 0) -> None:
-        if len(image_size) != 3 or image_size[0] not in (1, 3):
+        op = "FakeData"
+        size = check_int(size, "size", op, minimum=0)
+        if not isinstance(image_size, (tuple, list)) or len(image_size) != 3:
+            raise ArgumentError(f"FakeData: image_size must be (C, H, W), got {describe(image_size)}")
+        image_size = check_shape(image_size, "image_size", op, itemsize=1)
+        if image_size[0] not in (1, 3):
             raise ValueError(f"FakeData: image_size must be (C, H, W) with C 1 or 3, got "
                              f"{image_size!r}")
+        num_classes = check_int(num_classes, "num_classes", op, minimum=1)
+        random_offset = check_int(random_offset, "random_offset", op, minimum=0)
+        check_callable(transform, "transform", op, allow_none=True)
+        check_callable(target_transform, "target_transform", op, allow_none=True)
         super().__init__(None, transform, target_transform)
-        self.size, self.image_size, self.num_classes = int(size), tuple(image_size), num_classes
+        self.size, self.image_size, self.num_classes = size, image_size, num_classes
         self.random_offset = random_offset
 
     def __len__(self) -> int:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+from ...argcheck import (check_callable, check_flag, check_instance, check_path, check_sequence,
+                         check_str)
 from ...data.dataset import _check_index
+from ...errors import ImageDecodeError
 from ..transforms._image import pil_module
 from .vision import VisionDataset
 
@@ -22,17 +25,23 @@ IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tif
 
 def default_loader(path: str) -> Any:
     """The image at path as an RGB PIL Image (torchvision's pil_loader); needs Pillow."""
+    check_path(path, "path", "default_loader")       # an int would open (and close) a descriptor
     Image = pil_module()
     if Image is None:
         raise ImportError(f"ImageFolder's default loader needs Pillow to decode {path} "
                           f"(pip install pillow), or pass loader=your_function")
     with open(path, "rb") as f:
-        img = Image.open(f)
+        try:
+            img = Image.open(f)
+        except Image.UnidentifiedImageError as exc:
+            raise ImageDecodeError(f"default_loader: {os.fspath(path)!r} is not an image file "
+                                   f"Pillow can decode ({exc})") from exc
         return img.convert("RGB")
 
 
 def find_classes(directory: str | os.PathLike) -> tuple[list[str], dict[str, int]]:
     """The class folders of directory, sorted, and their indices."""
+    check_path(directory, "directory", "find_classes")
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"find_classes: {directory} is not a folder")
     classes = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
@@ -46,8 +55,18 @@ def make_dataset(directory: str | os.PathLike, class_to_idx: dict[str, int],
                  is_valid_file: Callable[[str], bool] | None = None,
                  allow_empty: bool = False) -> list[tuple[str, int]]:
     """(path, class index) of every valid file, class by class in index order."""
+    op = "make_dataset"
+    check_path(directory, "directory", op)
+    check_instance(class_to_idx, dict, "class_to_idx", op, "a dict {class name: index}")
     if (extensions is None) == (is_valid_file is None):
         raise ValueError("make_dataset: give exactly one of extensions and is_valid_file")
+    if extensions is not None:
+        extensions = (extensions,) if isinstance(extensions, str) else tuple(
+            check_sequence(extensions, "extensions", op, "a str or a sequence of str"))
+        for e in extensions:
+            check_str(e, "extensions (each)", op)
+    check_callable(is_valid_file, "is_valid_file", op, allow_none=True)
+    allow_empty = check_flag(allow_empty, "allow_empty", op)
     if is_valid_file is None:
         exts = tuple(e.lower() for e in extensions)
         is_valid_file = lambda path: path.lower().endswith(exts)      # noqa: E731
@@ -77,6 +96,8 @@ class DatasetFolder(VisionDataset):
                  target_transform: Callable | None = None,
                  is_valid_file: Callable[[str], bool] | None = None,
                  allow_empty: bool = False) -> None:
+        check_path(root, "root", type(self).__name__)
+        check_callable(loader, "loader", type(self).__name__)
         super().__init__(root, transform, target_transform)
         self.loader, self.extensions = loader, extensions
         self.classes, self.class_to_idx = self.find_classes(self.root)

@@ -9,12 +9,13 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from ...argcheck import CheckedEnumMeta
 from ...errors import ArgumentError
 
 __all__ = ["check_weights", "make_divisible", "WeightsEnum", "WEIGHTS"]
 
 
-class WeightsEnum(Enum):
+class WeightsEnum(Enum, metaclass=CheckedEnumMeta):
     """torchvision's weight-enum names (ResNet18_Weights.DEFAULT, .IMAGENET1K_V1, ...), so
     `weights=ResNet18_Weights.DEFAULT` imports and reaches the builder's clear "no pretrained
     weights here" error instead of failing at the import. No member has weights behind it."""

@@ -18,6 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ...argcheck import (CheckedEnumMeta, allocate, allocating, check_array, check_choice, check_flag,
+                         check_int, check_number, check_shape, check_str, is_int)
 from ...tensor import Tensor
 from ._image import describe, image_size, is_pil, pil_module, planar
 
@@ -26,7 +28,7 @@ __all__ = ["InterpolationMode", "to_tensor", "pil_to_tensor", "to_pil_image", "n
            "rgb_to_grayscale", "get_image_size"]
 
 
-class InterpolationMode(Enum):
+class InterpolationMode(Enum, metaclass=CheckedEnumMeta):
     """torchvision's interpolation names. NEAREST, NEAREST_EXACT and BILINEAR work on every
     image kind; the others only on PIL Images (PIL implements them)."""
     NEAREST = "nearest"
@@ -121,6 +123,7 @@ def to_pil_image(pic: Any, mode: str | None = None) -> Any:
     Image = pil_module()
     if Image is None:
         raise ImportError("to_pil_image needs Pillow (pip install pillow)")
+    check_str(mode, "mode", "to_pil_image", allow_none=True)
     if isinstance(pic, Tensor):
         arr = pic.numpy()
         if arr.ndim == 2:
@@ -136,10 +139,41 @@ def to_pil_image(pic: Any, mode: str | None = None) -> Any:
         raise TypeError(f"to_pil_image: pic should be a Tensor or a numpy array, got {describe(pic)}")
     if arr.dtype.kind == "f":
         arr = (arr * 255).astype(np.uint8)                       # torchvision: mul(255).byte()
+    _check_pil_mode(arr, mode)
     if arr.shape[2] == 1:
         arr = arr[:, :, 0]
     return Image.fromarray(np.ascontiguousarray(arr), mode=mode) if mode else \
         Image.fromarray(np.ascontiguousarray(arr))
+
+
+# torchvision's to_pil_image rule: the modes an (H, W, C) array can become, by C (and dtype for C=1)
+_MODES_BY_CHANNELS = {2: ("LA",), 3: ("RGB", "YCbCr", "HSV"), 4: ("RGBA", "CMYK", "RGBX")}
+_GREY_MODES = {np.dtype(np.uint8): "L", np.dtype(np.int16): "I;16", np.dtype(np.int32): "I",
+               np.dtype(np.float32): "F"}
+
+
+def _check_pil_mode(arr: np.ndarray, mode: str | None) -> None:
+    """Refuse what PIL cannot make an image of, naming pic and mode (PIL's own message names
+    neither)."""
+    channels = arr.shape[2]
+    if channels == 1:
+        expected = _GREY_MODES.get(arr.dtype)
+        if expected is None:
+            raise TypeError(f"to_pil_image: pic of dtype {arr.dtype} is not supported (uint8, "
+                            f"int16, int32 or float data)")
+        if mode is not None and mode != expected:
+            raise ValueError(f"to_pil_image: incorrect mode ({mode!r}) supplied for input type "
+                             f"{arr.dtype}; should be {expected!r}")
+        return
+    if channels > 4:
+        raise ValueError(f"to_pil_image: pic should not have > 4 channels, got {channels} "
+                         f"(shape {arr.shape} as (H, W, C))")
+    if arr.dtype != np.uint8:
+        raise TypeError(f"to_pil_image: pic with {channels} channels must be uint8 or float data, "
+                        f"got dtype {arr.dtype}")
+    if mode is not None and mode not in _MODES_BY_CHANNELS[channels]:
+        raise ValueError(f"to_pil_image: only modes {list(_MODES_BY_CHANNELS[channels])} are "
+                         f"supported for {channels}-channel inputs, got mode={mode!r}")
 
 
 def normalize(tensor: Tensor, mean: Sequence[float], std: Sequence[float],
@@ -153,8 +187,8 @@ def normalize(tensor: Tensor, mean: Sequence[float], std: Sequence[float],
     if tensor.ndim < 3:
         raise ValueError(f"normalize: expected a tensor image of size (..., C, H, W), got shape "
                          f"{tuple(tensor.shape)}")
-    mean_a = np.asarray(mean, dtype=tensor.dtype).reshape(-1)
-    std_a = np.asarray(std, dtype=tensor.dtype).reshape(-1)
+    mean_a = check_array(mean, "mean", "normalize", dtype=tensor.dtype).reshape(-1)
+    std_a = check_array(std, "std", "normalize", dtype=tensor.dtype).reshape(-1)
     c = tensor.shape[-3]
     for name, a in (("mean", mean_a), ("std", std_a)):
         if a.size not in (1, c):
@@ -216,7 +250,7 @@ def crop(img: Any, top: int, left: int, height: int, width: int) -> Any:
     h, w = arr.shape[-2:]
     if top >= 0 and left >= 0 and top + height <= h and left + width <= w:
         return back(arr[..., top:top + height, left:left + width])
-    out = np.zeros(arr.shape[:-2] + (height, width), arr.dtype)
+    out = allocate(arr.shape[:-2] + (height, width), arr.dtype, "crop", fill=0)
     t0, l0 = max(top, 0), max(left, 0)
     t1, l1 = min(top + height, h), min(left + width, w)
     if t1 > t0 and l1 > l0:
@@ -228,8 +262,8 @@ def _size_pair(size: Any, name: str, op: str) -> tuple[int, int]:
     """int or (h, w) or [s] -> (h, w)."""
     if isinstance(size, numbers.Integral) and not isinstance(size, bool):
         return int(size), int(size)
-    if isinstance(size, (tuple, list)) and len(size) == 1:
-        return _size_pair(size[0], name, op)
+    if isinstance(size, (tuple, list)) and len(size) == 1:       # [s]: the int s
+        return (_check_int(size[0], name, op),) * 2
     if isinstance(size, (tuple, list)) and len(size) == 2:
         return _check_int(size[0], name, op), _check_int(size[1], name, op)
     raise ValueError(f"{op}: {name} must be an int or a (height, width) pair, got {size!r}")
@@ -291,9 +325,7 @@ def pad(img: Any, padding: Any, fill: Any = 0, padding_mode: str = "constant") -
     """Pad the borders by `padding` (int, (left/right, top/bottom) or (left, top, right,
     bottom)) with `fill` (constant) or by 'edge', 'reflect' (mirror without the edge pixel) or
     'symmetric' (with it). Negative padding crops, as torchvision's tensor pad."""
-    if padding_mode not in _PAD_MODES:
-        raise ValueError(f"pad: padding_mode must be one of constant, edge, reflect, symmetric; "
-                         f"got {padding_mode!r}")
+    check_choice(padding_mode, "padding_mode", "pad", tuple(_PAD_MODES))
     left, top, right, bottom = _padding_ltrb(padding, "pad")
     if is_pil(img):
         Image = pil_module()
@@ -327,8 +359,8 @@ def pad(img: Any, padding: Any, fill: Any = 0, padding_mode: str = "constant") -
         return back(np.pad(arr, widths, mode=_PAD_MODES[padding_mode]))
     value = np.asarray(_fill_array(fill, arr, "pad"))
     # np.pad costs ~50 us on a 28x28 image; one fill and one copy cost ~3
-    out = np.empty(arr.shape[:-2] + (arr.shape[-2] + top + bottom, arr.shape[-1] + left + right),
-                   arr.dtype)
+    out = allocate(arr.shape[:-2] + (arr.shape[-2] + top + bottom, arr.shape[-1] + left + right),
+                   arr.dtype, "pad")
     out[...] = value.astype(arr.dtype)                           # per-channel fill
     out[..., top:top + arr.shape[-2], left:left + arr.shape[-1]] = arr
     return back(out)
@@ -338,6 +370,7 @@ def pad(img: Any, padding: Any, fill: Any = 0, padding_mode: str = "constant") -
 def _resize_output_size(h: int, w: int, size: Any, max_size: int | None) -> tuple[int, int]:
     """torchvision's rule: an int (or [int]) matches the smaller edge keeping the aspect ratio
     (the longer edge truncated), capped by max_size; a pair is (h, w)."""
+    max_size = check_int(max_size, "max_size", "resize", minimum=1, allow_none=True)
     if isinstance(size, (tuple, list)) and len(size) == 2:
         if max_size is not None:
             raise ValueError("resize: max_size is only allowed when size is an int (the smaller "
@@ -390,11 +423,20 @@ def resize(img: Any, size: Any, interpolation: Any = InterpolationMode.BILINEAR,
     if oh <= 0 or ow <= 0:
         raise ValueError(f"resize: the output size {oh}x{ow} (from size={size!r} on a {h}x{w} "
                          f"image) must be positive")
+    if antialias is not None:
+        antialias = check_flag(antialias, "antialias", "resize")
     if is_pil(img):
         return img.resize((ow, oh), _PIL_FILTERS[mode])
     arr, back = planar(img, "resize")
     if (oh, ow) == (h, w):
         return back(arr.copy())
+    check_shape(arr.shape[:-2] + (oh, ow), "the output (from size)", "resize")
+    with allocating("resize", f"a {oh}x{ow} image"):
+        return _resize_array(arr, back, h, w, oh, ow, mode, antialias)
+
+
+def _resize_array(arr: np.ndarray, back: Any, h: int, w: int, oh: int, ow: int,
+                  mode: InterpolationMode, antialias: bool | None) -> Any:
     if mode in (InterpolationMode.NEAREST, InterpolationMode.NEAREST_EXACT):
         exact = mode is InterpolationMode.NEAREST_EXACT
         rows, cols = _nearest_index(h, oh, exact), _nearest_index(w, ow, exact)
@@ -419,7 +461,7 @@ def resized_crop(img: Any, top: int, left: int, height: int, width: int, size: A
 def rgb_to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
     """Luma 0.2989 R + 0.587 G + 0.114 B (ITU-R 601-2, torchvision's weights; PIL's convert('L')
     for PIL Images), repeated to num_output_channels (1 or 3). Single-channel input passes."""
-    if num_output_channels not in (1, 3):
+    if not is_int(num_output_channels) or num_output_channels not in (1, 3):
         raise ValueError(f"rgb_to_grayscale: num_output_channels should be 1 or 3, got "
                          f"{num_output_channels}")
     if is_pil(img):
@@ -467,6 +509,12 @@ def rotate(img: Any, angle: float, interpolation: Any = InterpolationMode.NEARES
     mode = _interpolation(interpolation, "rotate")
     if not isinstance(angle, numbers.Real):
         raise TypeError(f"rotate: angle should be a number of degrees, got {angle!r}")
+    angle = check_number(angle, "angle", "rotate", finite=True)
+    expand = check_flag(expand, "expand", "rotate")
+    if center is not None:
+        if not isinstance(center, (tuple, list)) or len(center) != 2:
+            raise TypeError(f"rotate: center must be an (x, y) pair, got {describe(center)}")
+        center = [check_number(c, "center", "rotate", finite=True) for c in center]
     if expand and center is not None:
         raise ValueError("rotate: expand=True assumes rotation about the image centre; "
                          "center must be None")

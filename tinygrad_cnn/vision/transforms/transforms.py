@@ -10,6 +10,7 @@ import numbers
 from typing import Any, Callable, Sequence
 
 from ... import rng
+from ...argcheck import check_callable, check_choice, check_number, check_sequence
 from ...tensor import Tensor
 from . import functional as F
 from ._image import image_size
@@ -24,7 +25,8 @@ class Compose:
     """Apply each transform in turn: Compose([ToTensor(), Normalize((0.1307,), (0.3081,))])."""
 
     def __init__(self, transforms: Sequence[Callable]) -> None:
-        transforms = list(transforms)
+        transforms = check_sequence(transforms, "transforms", "Compose", "a sequence of transforms",
+                                    error=TypeError)
         for i, t in enumerate(transforms):
             if not callable(t):
                 raise TypeError(f"Compose: transform {i} ({t!r}) is not callable")
@@ -146,9 +148,7 @@ class Pad(_Transform):
 
     def __init__(self, padding: Any, fill: Any = 0, padding_mode: str = "constant") -> None:
         F._padding_ltrb(padding, "Pad")
-        if padding_mode not in F._PAD_MODES:
-            raise ValueError(f"Pad: padding_mode must be one of constant, edge, reflect, "
-                             f"symmetric; got {padding_mode!r}")
+        check_choice(padding_mode, "padding_mode", "Pad", tuple(F._PAD_MODES))
         self.padding, self.fill, self.padding_mode = padding, fill, padding_mode
 
     def __call__(self, img: Any) -> Any:
@@ -209,9 +209,13 @@ class RandomResizedCrop(_Transform):
                  antialias: bool | None = True) -> None:
         self.size = F._size_pair(size, "size", "RandomResizedCrop")
         for name, pair in (("scale", scale), ("ratio", ratio)):
+            if isinstance(pair, (tuple, list)) and len(pair) == 2:
+                pair = [check_number(v, name, "RandomResizedCrop", finite=True) for v in pair]
             if not isinstance(pair, (tuple, list)) or len(pair) != 2 or pair[0] > pair[1]:
                 raise ValueError(f"RandomResizedCrop: {name} should be a (min, max) pair with "
                                  f"min <= max, got {pair!r}")
+            if name == "ratio" and pair[0] <= 0:
+                raise ValueError(f"RandomResizedCrop: ratio (w / h) must be positive, got {pair!r}")
         self.scale, self.ratio = tuple(scale), tuple(ratio)
         self.interpolation, self.antialias = _interp(interpolation), antialias
 
@@ -281,12 +285,13 @@ class RandomRotation(_Transform):
                  expand: bool = False, center: Sequence[float] | None = None,
                  fill: Any = 0) -> None:
         if isinstance(degrees, numbers.Real):
+            degrees = check_number(degrees, "degrees", "RandomRotation", finite=True)
             if degrees < 0:
                 raise ValueError(f"RandomRotation: if degrees is a single number it must be "
                                  f"non-negative, got {degrees}")
             degrees = [-float(degrees), float(degrees)]
         elif isinstance(degrees, (tuple, list)) and len(degrees) == 2:
-            degrees = [float(d) for d in degrees]
+            degrees = [float(check_number(d, "degrees", "RandomRotation", finite=True)) for d in degrees]
         else:
             raise ValueError(f"RandomRotation: degrees must be a number or a (min, max) pair, "
                              f"got {degrees!r}")
@@ -307,7 +312,11 @@ class RandomApply(_Transform):
     """Apply the list of transforms (in order) with probability p."""
 
     def __init__(self, transforms: Sequence[Callable], p: float = 0.5) -> None:
-        self.transforms, self.p = list(transforms), p
+        transforms = check_sequence(transforms, "transforms", "RandomApply", "a sequence of transforms",
+                                    error=TypeError)
+        for i, t in enumerate(transforms):
+            check_callable(t, f"transforms[{i}]", "RandomApply")
+        self.transforms, self.p = transforms, check_number(p, "p", "RandomApply", minimum=0, maximum=1)
 
     def __call__(self, img: Any) -> Any:
         if rng.generator().random() >= self.p:
