@@ -79,6 +79,8 @@ def register(name: str, build: Build | None = None, *, defaults: dict | None = N
         raise ArgumentError(f"gradcheck_suite.register: grid must be a list of dicts, got {describe_value(grid)}")
     check_str(doc, "doc", "gradcheck_suite.register")
     requires = check_sequence(requires, "requires", "gradcheck_suite.register", "a list of names")
+    for r in requires:
+        check_str(r, "requires (each name)", "gradcheck_suite.register")
     for k, v in tolerances.items():
         check_number(v, k, "gradcheck_suite.register", minimum=0, finite=True)
     replace = check_flag(replace, "replace", "gradcheck_suite.register")

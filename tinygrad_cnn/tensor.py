@@ -537,6 +537,9 @@ class Tensor:
         if min is None and max is None:
             raise ArgumentError("clamp: at least one of min and max must be given")
         min, max = _number(min, "min", "clamp", True), _number(max, "max", "clamp", True)
+        for name, v in (("min", min), ("max", max)):
+            if is_int(v) and not -2 ** 63 <= v < 2 ** 63:
+                raise ArgumentError(f"clamp: {name}={describe(v, 40)} does not fit in int64")
         if self.dtype.kind in "ui":
             info = np.iinfo(self.dtype)
             for name, v in (("min", min), ("max", max)):
@@ -881,11 +884,13 @@ class Tensor:
     def add_(self, other: Any, alpha: float = 1) -> "Tensor":
         alpha = check_number(alpha, "alpha", "add_")
         other = other if isinstance(other, Tensor) else _operand(other, "add_")
+        other = other.item() if isinstance(other, np.generic) else other    # np.uint8(3) * -1 overflows
         return self._inplace("add_", lambda t: t + (other if alpha == 1 else other * alpha), other)
 
     def sub_(self, other: Any, alpha: float = 1) -> "Tensor":
         alpha = check_number(alpha, "alpha", "sub_")
         other = other if isinstance(other, Tensor) else _operand(other, "sub_")
+        other = other.item() if isinstance(other, np.generic) else other    # np.uint8(3) * -1 overflows
         return self._inplace("sub_", lambda t: t - (other if alpha == 1 else other * alpha), other)
 
     def mul_(self, other: Any) -> "Tensor":
@@ -1176,7 +1181,8 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
         raise ArgumentError(f"randint: low must be < high, got low={low}, high={high}")
     dtype = _factory_dtype(dtype, int64, "randint")
     shape = _shape_arg((tuple(size),) if isinstance(size, (tuple, list)) else (size,), "randint")
-    return _factory(generator().integers(low, high, shape).astype(dtype), requires_grad)
+    with allocating("randint", f"{math.prod(shape)} integers of shape {shape}"):
+        return _factory(generator().integers(low, high, shape).astype(dtype), requires_grad)
 
 
 def randperm(n: int, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ..argcheck import check_callable, check_flag, check_int, check_number, check_str
+from ..argcheck import check_callable, check_flag, check_int, check_str, describe
 from ..errors import ArgumentError
 from .collate import default_collate, default_convert, fetch
 from .dataset import IterableDataset
@@ -118,6 +118,10 @@ class DataLoader:
         seed = check_int(seed, "seed", op, minimum=0, allow_none=True)
         check_callable(collate_fn, "collate_fn", op, allow_none=True)
         check_callable(worker_init_fn, "worker_init_fn", op, allow_none=True)
+        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if value is not None and not hasattr(value, "__iter__"):
+                raise ArgumentError(f"DataLoader: {name} must be an iterable of indices (a Sampler), "
+                                    f"got {describe(value)}")
         if not in_order:
             raise ArgumentError("DataLoader: in_order=False is not supported; batches always "
                                 "come back in sampler order")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..argcheck import check_flag, check_shape
+from ..argcheck import check_flag, check_number, check_shape
 from ..errors import ArgumentError, DTypeError, ShapeError
 from ..ops import activation as A
 from ..ops import conv as CV
@@ -509,6 +509,9 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
                                         and math.isfinite(f) and f > 0 for f in factors):
             raise ArgumentError(f"{op}: scale_factor must be a positive finite number or a pair of "
                                 f"them, got {scale_factor!r}")
+        if not all(math.isfinite(h * f) for h, f in zip(spatial, factors)):
+            raise ArgumentError(f"{op}: scale_factor={scale_factor!r} gives an output size too big "
+                                f"to represent for input shape {tuple(input.shape)}")
         out = tuple(int(math.floor(h * f)) for h, f in zip(spatial, factors))
         if min(out) < 1:
             raise ShapeError(f"{op}: scale_factor={scale_factor!r} gives an empty output "
@@ -1202,9 +1205,10 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_no
             raise ArgumentError(f"{op}: padding_idx must be an int in [-{rows}, {rows}), got {padding_idx!r}")
         padding_idx = int(padding_idx) % rows
     if max_norm is not None:
-        _renorm_rows(weight, np.unique(idx), float(max_norm), float(norm_type))
+        max_norm = check_number(max_norm, "max_norm", op, minimum=0)
+        _renorm_rows(weight, np.unique(idx), float(max_norm), float(check_number(norm_type, "norm_type", op)))
     return IX.Embedding.apply(weight, idx, padding_idx=padding_idx,
-                              scale_grad_by_freq=bool(scale_grad_by_freq))
+                              scale_grad_by_freq=check_flag(scale_grad_by_freq, "scale_grad_by_freq", op))
 
 
 def _renorm_rows(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:

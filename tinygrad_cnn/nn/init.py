@@ -78,7 +78,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
             slope = float(param)
         else:
             raise ArgumentError(f"calculate_gain: negative_slope {param!r} is not a valid number")
-        return math.sqrt(2.0 / (1 + slope ** 2))
+        return math.sqrt(2.0 / (1 + slope * slope))      # float *: inf for a huge slope, never OverflowError
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ArgumentError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")

@@ -224,6 +224,9 @@ def export(model: Any, example_input: Any, f: Any, *, input_names: Sequence[str]
                             f"got {opset_version!r}")
     if not callable(model):
         raise ArgumentError(f"export: model must be a Module (or a callable), got {type(model).__name__}")
+    if not isinstance(f, (str, os.PathLike)) and not callable(getattr(f, "write", None)):
+        raise ArgumentError(f"export: f must be a path (str or os.PathLike) or a binary file object, "
+                            f"got {type(f).__name__}")
     inputs = check_inputs(example_input)
     in_names = _names(input_names, len(inputs), "input", "input_names")
 

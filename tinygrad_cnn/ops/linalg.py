@@ -52,6 +52,6 @@ class Linear(Function):
         # out_features from grad_output: `weight` is None when x needs no gradient (not saved)
         g = grad_output.reshape(math.prod(grad_output.shape[:-1]), grad_output.shape[-1])   # (*, out) -> (M, out)
         grad_x = (g @ weight).reshape(ctx.x_shape) if need_x else None
-        grad_w = g.T @ x.reshape(-1, x.shape[-1]) if need_w else None   # (out, M) @ (M, in)
+        grad_w = g.T @ x.reshape(g.shape[0], x.shape[-1]) if need_w else None   # (out, M) @ (M, in); no -1: in may be 0
         grad_b = g.sum(axis=0) if need_b else None
         return grad_x, grad_w, grad_b

@@ -101,6 +101,15 @@ class LRScheduler:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={self.get_last_lr()})"
 
 
+def _gamma_power(gamma: float, exponent: int, op: str) -> float:
+    """gamma ** exponent for a closed-form schedule; step(epoch=-1) with gamma = 0 asks for 0 to
+    a negative power (an infinite learning rate), refused naming the scheduler."""
+    if gamma == 0 and exponent < 0:
+        raise ArgumentError(f"{op}: gamma=0 at epoch {exponent} needs 0 ** {exponent} (an infinite "
+                            f"learning rate); step to an epoch >= 0")
+    return gamma ** exponent
+
+
 class StepLR(LRScheduler):
     """Multiply the learning rate by gamma every step_size epochs."""
 
@@ -115,7 +124,8 @@ class StepLR(LRScheduler):
         return [lr * self.gamma for lr in self._current()]
 
     def _get_closed_form_lr(self) -> list[float]:
-        return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
+        factor = _gamma_power(self.gamma, self.last_epoch // self.step_size, "StepLR")
+        return [base * factor for base in self.base_lrs]
 
 
 class MultiStepLR(LRScheduler):
@@ -151,7 +161,8 @@ class ExponentialLR(LRScheduler):
         return [lr * self.gamma for lr in self._current()]
 
     def _get_closed_form_lr(self) -> list[float]:
-        return [base * self.gamma ** self.last_epoch for base in self.base_lrs]
+        factor = _gamma_power(self.gamma, self.last_epoch, type(self).__name__)
+        return [base * factor for base in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):

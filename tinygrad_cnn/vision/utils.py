@@ -149,4 +149,8 @@ def save_image(tensor: Any, fp: str | os.PathLike | BinaryIO, format: str | None
     if Image is None:
         raise ValueError(f"save_image: format {fmt!r} needs Pillow (pip install pillow); PNG "
                          f"is written without it")
+    Image.init()                                          # every plugin, so SAVE lists them all
+    if fmt.upper() not in Image.SAVE and Image.registered_extensions().get("." + fmt) not in Image.SAVE:
+        raise ValueError(f"save_image: unknown image format {fmt!r}; Pillow writes "
+                         f"{', '.join(sorted(k.lower() for k in Image.SAVE))}")
     Image.fromarray(image).save(fp, format=format)

@@ -378,6 +378,9 @@ def _resize_output_size(h: int, w: int, size: Any, max_size: int | None) -> tupl
         return _size_pair(size, "size", "resize")
     requested = _size_pair(size, "size", "resize")[0]
     short, long = (w, h) if w <= h else (h, w)
+    if requested < 1 or short < 1:
+        raise ValueError(f"resize: size={size!r} must be positive and the image ({h}x{w}) "
+                         f"non-empty to keep the aspect ratio")
     new_short, new_long = requested, int(requested * long / short)
     if max_size is not None:
         if max_size <= requested:
