@@ -201,3 +201,23 @@ def test_jit_entry_points_are_no_ops():
 
     assert Net()(tc.ones(1)).item() == 12
     assert tc.jit.annotate(list, [1]) == [1]
+
+
+def test_type_without_argument_names_the_legacy_type_and_casts_by_name(torch):
+    """d2l's `y_hat.type(y.dtype)`, `X.type()` checks and `net.type(torch.float64)`."""
+    for dt in ("float32", "float64", "int64", "int32", "uint8", "bool"):
+        ours, theirs = tc.zeros(2).to(getattr(tc, dt if dt != "bool" else "bool_")), \
+            torch.zeros(2).to(getattr(torch, dt))
+        assert ours.type() == theirs.type(), dt
+    x = tc.tensor([1.5, 2.5])
+    assert x.type(tc.int64).tolist() == [1, 2]
+    assert x.type("torch.DoubleTensor").dtype == np.float64
+    assert x.type(x.dtype) is x                               # same dtype: the tensor itself
+    net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    assert net.type(tc.float64) is net
+    assert net[0].weight.dtype == np.float64 and net[1].running_var.dtype == np.float64
+    assert net[1].num_batches_tracked.dtype == np.int64       # integer buffers keep theirs
+    net.type("torch.FloatTensor")
+    assert net[0].bias.dtype == np.float32
+    with pytest.raises(tc.DTypeError):
+        x.type("torch.cuda.FloatTensor")

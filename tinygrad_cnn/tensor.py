@@ -45,6 +45,19 @@ int16 = np.dtype(np.int16)
 DTYPE_ALIASES = {"long": int64, "int": int32, "short": int16, "float": float32, "double": float64,
                  "half": float16, "bool": bool_}
 
+# PyTorch's legacy type names, what `x.type()` returns ("torch.FloatTensor") and accepts
+LEGACY_TYPE_NAMES = {float32: "torch.FloatTensor", float64: "torch.DoubleTensor",
+                     float16: "torch.HalfTensor", int64: "torch.LongTensor", int32: "torch.IntTensor",
+                     int16: "torch.ShortTensor", int8: "torch.CharTensor", uint8: "torch.ByteTensor",
+                     bool_: "torch.BoolTensor"}
+_LEGACY_TYPES = {name: dt for dt, name in LEGACY_TYPE_NAMES.items()}
+
+
+def legacy_dtype(dtype: Any) -> Any:
+    """A legacy type name ('torch.DoubleTensor') as its dtype; anything else unchanged."""
+    return _LEGACY_TYPES.get(dtype, dtype) if isinstance(dtype, str) else dtype
+
+
 MaxMin = namedtuple("MaxMin", ["values", "indices"])     # what x.max(dim) returns, like torch
 
 
@@ -613,7 +626,15 @@ class Tensor:
     def long(self) -> "Tensor": return self.to(int64)
     def int(self) -> "Tensor": return self.to(int32)
     def bool(self) -> "Tensor": return self.to(bool_)
-    def type(self, dtype: Any) -> "Tensor": return self.to(dtype)
+
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:
+        """PyTorch's: with no dtype the legacy type name ('torch.FloatTensor' for float32, as
+        torch prints it, so `x.type() == 'torch.FloatTensor'` checks port unchanged); with a
+        dtype or such a name, `to(dtype)`."""
+        if dtype is None:
+            return LEGACY_TYPE_NAMES[self.dtype]
+        return self.to(legacy_dtype(dtype))
+
     def cpu(self) -> "Tensor": return self
     def contiguous(self) -> "Tensor": return self
     def clone(self) -> "Tensor": return E.Clone.apply(self)
@@ -1147,32 +1168,32 @@ def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = Fa
     return _factory(_fill("full", shape, _factory_dtype(dtype, float32, "full"), fill_value), requires_grad)
 
 
-def randn(*size: Any, dtype: Any = None, requires_grad: bool = False,
+def randn(*size: Any, generator: Any = None, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
-    """Standard normal samples from the framework's seeded generator."""
+    """Standard normal samples from the framework's seeded generator (or `generator`)."""
     _device.check_device(device, "randn")
     dtype = _factory_dtype(dtype, float32, "randn")
     if dtype not in (float32, float64):
         raise DTypeError(f"randn: dtype must be float32 or float64, got {dtype}")
     shape = _shape_arg(size, "randn")
     _fill("randn", shape, dtype)                  # the memory check (a lazy allocation, freed at once)
-    return _factory(generator().standard_normal(shape, dtype=dtype), requires_grad)
+    return _factory(_rng.resolve(generator, "randn").standard_normal(shape, dtype=dtype), requires_grad)
 
 
-def rand(*size: Any, dtype: Any = None, requires_grad: bool = False,
+def rand(*size: Any, generator: Any = None, dtype: Any = None, requires_grad: bool = False,
            device: Any = None, pin_memory: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from the framework's seeded generator."""
+    """Uniform samples in [0, 1) from the framework's seeded generator (or `generator`)."""
     _device.check_device(device, "rand")
     dtype = _factory_dtype(dtype, float32, "rand")
     if dtype not in (float32, float64):
         raise DTypeError(f"rand: dtype must be float32 or float64, got {dtype}")
     shape = _shape_arg(size, "rand")
     _fill("rand", shape, dtype)
-    return _factory(generator().random(shape, dtype=dtype), requires_grad)
+    return _factory(_rng.resolve(generator, "rand").random(shape, dtype=dtype), requires_grad)
 
 
-def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None,
-            device: Any = None, requires_grad: bool = False) -> Tensor:
+def randint(low: int, high: int | None = None, size: Any = (), *, generator: Any = None,
+            dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     _device.check_device(device, "randint")
     if high is None:
         low, high = 0, low
@@ -1182,16 +1203,18 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
     dtype = _factory_dtype(dtype, int64, "randint")
     shape = _shape_arg((tuple(size),) if isinstance(size, (tuple, list)) else (size,), "randint")
     with allocating("randint", f"{math.prod(shape)} integers of shape {shape}"):
-        return _factory(generator().integers(low, high, shape).astype(dtype), requires_grad)
+        return _factory(_rng.resolve(generator, "randint").integers(low, high, shape).astype(dtype),
+                        requires_grad)
 
 
-def randperm(n: int, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def randperm(n: int, *, generator: Any = None, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
     _device.check_device(device, "randperm")
     n = check_int(n, "n", "randperm", minimum=0)
     check_shape((n,), "n", "randperm")
     dtype = _factory_dtype(dtype, int64, "randperm")
     with allocating("randperm", f"a permutation of {n} indices"):
-        return _factory(generator().permutation(n).astype(dtype), requires_grad)
+        return _factory(_rng.resolve(generator, "randperm").permutation(n).astype(dtype), requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,

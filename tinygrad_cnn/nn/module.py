@@ -37,7 +37,7 @@ import numpy as np
 from ..autograd import grad_mode
 from .hooks import wrap_inputs, wrap_outputs
 from .. import devices as _device
-from ..tensor import Tensor, _check_grad_dtype, _to_array, zero_grads
+from ..tensor import Tensor, _check_grad_dtype, _to_array, legacy_dtype, zero_grads
 from ..argcheck import check_callable, check_dtype, check_flag, check_int, check_sequence, check_str, describe
 from ..errors import ArgumentError, StateDictError
 
@@ -456,6 +456,12 @@ class Module:
 
     def double(self) -> "Module":
         return self.to(np.float64)
+
+    def type(self, dst_type: Any) -> "Module":
+        """Cast the float parameters and buffers to `dst_type` (a float dtype or a legacy name
+        such as 'torch.DoubleTensor'). Integer buffers (num_batches_tracked) keep their dtype,
+        where torch's Module.type casts them too."""
+        return self.to(legacy_dtype(dst_type))
 
     def cpu(self) -> "Module":
         return self
