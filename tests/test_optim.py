@@ -276,3 +276,41 @@ def test_closure_is_called_with_grad_enabled():
 def test_new_optimizers_reject_bad_hyperparameters(make, match):
     with pytest.raises(ValueError, match=match):
         make([nn.Parameter(tc.zeros(2))])
+
+
+def test_optimizer_state_reads_as_tensors_sharing_memory(torch):
+    """`optimizer.state[p][name]` is a Tensor (as in torch), updated in place by step(); the
+    resume loop that moves each state tensor `.to(device)` runs and keeps training right."""
+    p = nn.Parameter(tc.tensor([1.0, -2.0], dtype=tc.float64))
+    q = nn.Parameter(tc.tensor([0.5], dtype=tc.float64))
+    opt = optim.SGD([p, q], lr=0.1, momentum=0.9)
+    assert p not in opt.state and len(opt.state) == 0
+    assert dict(opt.state[q]) == {} and q in opt.state     # reading creates it: a defaultdict
+    for _ in range(2):
+        opt.zero_grad()
+        (p * p).sum().backward()
+        opt.step()
+    buf = opt.state[p]["momentum_buffer"]
+    assert isinstance(buf, tc.Tensor) and buf.dtype == np.float64
+    tp = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
+    topt = torch.optim.SGD([tp], lr=0.1, momentum=0.9)
+    for _ in range(2):
+        topt.zero_grad()
+        (tp * tp).sum().backward()
+        topt.step()
+    np.testing.assert_allclose(buf.numpy(), topt.state[tp]["momentum_buffer"].numpy())
+    for state in opt.state.values():
+        for k, v in state.items():
+            if isinstance(v, tc.Tensor):
+                state[k] = v.to("cpu")
+    opt.zero_grad()
+    (p * p).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(buf.numpy(), opt.state[p]["momentum_buffer"].numpy())  # shared
+    topt.zero_grad()
+    (tp * tp).sum().backward()
+    topt.step()
+    np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-15)
+    opt.state[p]["momentum_buffer"] = tc.zeros(2, dtype=tc.float64)   # a Tensor written in
+    assert isinstance(opt._state[p]["momentum_buffer"], np.ndarray)
+    assert "StateView" in repr(opt.state) and "momentum_buffer" in repr(opt.state[p])

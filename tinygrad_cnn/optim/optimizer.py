@@ -13,10 +13,17 @@ State dict (PyTorch's layout, so `tc.save` can write it next to the model's):
 
 Parameter indices count through the groups in order. The state tensors share memory with the
 optimizer (as PyTorch's do); `load_state_dict` copies what it is given.
+
+`optimizer.state` is PyTorch's view too: `optimizer.state[p]["momentum_buffer"]` is a Tensor
+sharing the optimizer's array (internally `_state` keeps the bare arrays the steps update), an
+unseen parameter reads as an empty dict, and assigning a Tensor stores its array -- so the
+usual resume loop `for state in optimizer.state.values(): for k, v in state.items(): if
+isinstance(v, torch.Tensor): state[k] = v.to(device)` runs unchanged.
 """
 from __future__ import annotations
 
 import inspect
+from collections.abc import MutableMapping
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -26,6 +33,66 @@ from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor, zero_grads
 
 __all__ = ["Optimizer"]
+
+
+def _bare(value: Any) -> Any:
+    return value._data if isinstance(value, Tensor) else value
+
+
+class ParamState(MutableMapping):
+    """One parameter's state as PyTorch shows it: array entries read as Tensors sharing the
+    optimizer's memory, Tensors written are stored as their arrays."""
+
+    def __init__(self, store: dict) -> None:
+        self._store = store
+
+    def __getitem__(self, name: str) -> Any:
+        value = self._store[name]
+        return Tensor._wrap(value) if isinstance(value, np.ndarray) else value
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._store[name] = _bare(value)
+
+    def __delitem__(self, name: str) -> None:
+        del self._store[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._store)
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
+
+class StateView(MutableMapping):
+    """`optimizer.state`: parameter -> ParamState, a defaultdict(dict) as in PyTorch (reading an
+    unseen parameter gives an empty state; `p in optimizer.state` does not create one)."""
+
+    def __init__(self, store: dict) -> None:
+        self._store = store
+
+    def __getitem__(self, p: Tensor) -> ParamState:
+        return ParamState(self._store.setdefault(p, {}))
+
+    def __setitem__(self, p: Tensor, state: Any) -> None:
+        self._store[p] = {k: _bare(v) for k, v in dict(state).items()}
+
+    def __delitem__(self, p: Tensor) -> None:
+        del self._store[p]
+
+    def __contains__(self, p: object) -> bool:
+        return p in self._store
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return iter(self._store)
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __repr__(self) -> str:
+        return f"StateView({len(self._store)} parameters)"
 
 
 def directed_grad(p: Tensor, maximize: bool, weight_decay: float, out: np.ndarray,
@@ -108,7 +175,7 @@ class Optimizer:
                     if name in signature and signature[name].default is not inspect.Parameter.empty
                     else value for name, value in defaults.items()}
         self.defaults = defaults
-        self.state: dict[Tensor, dict] = {}
+        self._state: dict[Tensor, dict] = {}       # the bare arrays; `state` is the public view
         self.param_groups: list[dict] = []
         self._scratch: dict[int, list[np.ndarray]] = {}
         if isinstance(params, Tensor):
@@ -125,6 +192,15 @@ class Optimizer:
             groups = [{"params": groups}]
         for g in groups:
             self.add_param_group(g)
+
+    @property
+    def state(self) -> StateView:
+        """Per-parameter state, PyTorch's `optimizer.state` (Tensors sharing the arrays)."""
+        return StateView(self._state)
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        self._state = {p: {k: _bare(v) for k, v in dict(s).items()} for p, s in dict(value).items()}
 
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own hyperparameters (defaults fill the rest)."""
@@ -193,7 +269,7 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is None:
                 continue
-            state = self.state.setdefault(p, {})
+            state = self._state.setdefault(p, {})
             if not state:
                 state["step"] = 0
                 state.update(fresh_state(p))
@@ -215,9 +291,9 @@ class Optimizer:
         state = {}
         for group in self.param_groups:
             for p in group["params"]:
-                if p in self.state:
+                if p in self._state:
                     state[index[id(p)]] = {k: Tensor._wrap(v) if isinstance(v, np.ndarray) else v
-                                           for k, v in self.state[p].items()}
+                                           for k, v in self._state[p].items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -256,7 +332,7 @@ class Optimizer:
             for name, v in values.items():
                 entry[name] = self._cast_state(p, name, v)
             new_state[p] = entry
-        self.state = new_state
+        self._state = new_state
         for g, s in zip(self.param_groups, saved_groups):
             for k, v in s.items():
                 if k != "params":

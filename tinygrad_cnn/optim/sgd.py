@@ -60,7 +60,7 @@ class SGD(Optimizer):
                     np.multiply(p._data, wd, out=b)          # λ·p
                     d = np.add(d, b, out=a)                 # g + λ·p
                 if momentum:
-                    state = self.state.setdefault(p, {})
+                    state = self._state.setdefault(p, {})
                     buf = state.get("momentum_buffer")
                     if buf is None:
                         buf = state["momentum_buffer"] = np.array(d, copy=True)
