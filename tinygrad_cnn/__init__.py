@@ -11,7 +11,7 @@ from .errors import ArgumentError, BackwardError, DeviceError, DTypeError, Shape
 from .devices import accelerator, cuda, device  # noqa: F401  (tc.device('cpu'), tc.cuda.is_available())
 from . import backends  # noqa: F401  (tc.backends.conv_algorithm; cudnn.benchmark = True: accepted, no effect)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .rng import manual_seed
+from .rng import Generator, initial_seed, manual_seed, seed  # noqa: F401  (torch.Generator's API)
 from .tensor import *  # noqa: F401,F403  (Tensor, factories, dtypes, tc.exp & co.)
 from .tensor import Tensor, __all__ as _tensor_all
 from . import data  # noqa: E402  (tc.data.DataLoader, tc.data.MNIST, ...)
