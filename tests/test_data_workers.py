@@ -237,3 +237,46 @@ def test_custom_collate_results_and_tensors_pickle_across_processes():
     boxes = list(DataLoader(pairs, batch_size=2, num_workers=2, collate_fn=_box))
     assert [b.count for b in boxes] == [2, 2, 1]
     assert isinstance(boxes[0].values, tc.Tensor) and boxes[2].values.tolist() == [[8.0, 9.0]]
+
+
+def test_shuffle_order_does_not_depend_on_num_workers():
+    """As in PyTorch: the same generator gives the same epochs with and without workers (the
+    workers' base seed is derived without advancing it), and each epoch's worker seeds differ."""
+    ds = TensorDataset(np.arange(20, dtype=np.float32), np.arange(20))
+
+    def run(num_workers):
+        g = tc.Generator().manual_seed(4)
+        loader = DataLoader(ds, batch_size=4, shuffle=True, num_workers=num_workers, generator=g)
+        return [np.concatenate([y.numpy() for _, y in loader]) for _ in range(3)]
+    without, with_workers = run(0), run(2)
+    for a, b in zip(without, with_workers):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(without[0], without[1])
+
+
+class SeedOf(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return tc.initial_seed()
+
+
+def test_worker_seeds_change_per_epoch_without_shuffling():
+    """shuffle=False never advances an owned generator; the epoch count still gives each epoch
+    new worker seeds (initial_seed() in a worker is base_seed + worker_id, as in PyTorch)."""
+    loader = DataLoader(SeedOf(), batch_size=2, num_workers=2, generator=tc.Generator().manual_seed(0))
+    e1 = [b.tolist() for b in loader]
+    e2 = [b.tolist() for b in loader]
+    assert e1[0][0] + 1 == e1[1][0]                        # worker 0 then worker 1
+    assert e1 != e2
+    assert loader.state_dict()["worker_epochs"] == 2
+
+
+def test_reseeding_repeats_worker_seeds_when_shuffling():
+    g = tc.Generator().manual_seed(5)
+    loader = DataLoader(SeedOf(), batch_size=2, shuffle=True, num_workers=2, generator=g)
+    e1 = [b.tolist() for b in loader]
+    e2 = [b.tolist() for b in loader]
+    g.manual_seed(5)
+    assert [b.tolist() for b in loader] == e1 != e2

@@ -20,8 +20,8 @@ Shuffling draws one permutation per epoch (per `iter(loader)`):
 - neither: the framework's seeded generator (`tc.manual_seed`), read when iteration starts.
 
 `num_workers > 0` builds batches in worker processes (see worker.py: order, seeds, errors,
-shutdown); an epoch with workers draws one base seed from the same generator before the
-permutation, so its order differs from the num_workers=0 order for the same seed.
+shutdown); the workers' base seed is derived from the same generator without advancing it,
+so the order with workers equals the num_workers=0 order for the same seed (as in PyTorch).
 `pin_memory` / `pin_memory_device` are accepted and do nothing (there is only the CPU).
 
 Batching: with the default collate_fn, a dataset with `__getitems__(indices)` (TensorDataset,
@@ -183,6 +183,7 @@ class DataLoader:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
         self._iterator: MultiProcessIterator | None = None
+        self._worker_epochs = 0         # iterators that started workers (salts their seeds)
         self.__dict__["_initialized"] = True
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -240,13 +241,16 @@ class DataLoader:
 
     # -- checkpointing: the shuffling state, so a resumed run sees the same batch orders
     def state_dict(self) -> dict:
-        """The state of the loader's own generator (empty when it uses the global one, which
-        checkpoints save separately)."""
-        if self.generator is None:
-            return {}
-        return {"generator": generator_state(self.generator)}
+        """The state of the loader's own generator (none when it uses the global one, which
+        checkpoints save separately) and, once workers ran, the count of worker epochs."""
+        state: dict = {} if self.generator is None else {"generator": generator_state(self.generator)}
+        if self._worker_epochs:
+            state["worker_epochs"] = self._worker_epochs     # so resumed workers seed the same
+        return state
 
     def load_state_dict(self, state: dict) -> None:
+        if "worker_epochs" in state:
+            self._worker_epochs = int(np.asarray(state["worker_epochs"]))
         if "generator" not in state:
             return
         if self.generator is None:

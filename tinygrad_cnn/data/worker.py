@@ -14,8 +14,12 @@ state travels.
 Threads. Each worker runs the framework's ops and BLAS on one thread (PyTorch's workers do the
 same), so k workers do not start k pools of threads on the same cores.
 
-Seeds. Each iterator (each epoch, or once with persistent workers) draws a base seed from the
-loader's generator (its own, or the framework's when it has none). Worker k seeds the
+Seeds. Each iterator (each epoch, or once with persistent workers) takes a base seed from the
+loader's generator (its own, or the framework's when it has none) without advancing it
+(`generator.side_seed`: a jumped copy of its state once the epoch's order is drawn), so the
+shuffle order is the same with and without workers, as in PyTorch, and reseeding repeats the
+seeds; when the epoch draws nothing (no shuffling) the loader's count of worker epochs is
+mixed in, so each epoch still gets new seeds. Worker k seeds the
 framework's generator (`tc.manual_seed`) and Python's `random` with base_seed + k, and the
 legacy `np.random` with a state derived from (k, base_seed), then calls `worker_init_fn(k)`:
 random transforms differ between workers and are reproducible under `tc.manual_seed`.
@@ -270,7 +274,7 @@ class MultiProcessIterator:
 
     def __init__(self, loader: Any) -> None:
         import multiprocessing
-        from .generator import resolve_generator
+        from .generator import resolve_generator, side_seed
         self._shutdown = True                       # until the workers exist
         ctx = loader.multiprocessing_context or multiprocessing.get_context()
         self._num_workers = loader.num_workers
@@ -279,7 +283,18 @@ class MultiProcessIterator:
         self._persistent = loader.persistent_workers
         self._iterable = loader._iterable
         self._loader = weakref.ref(loader)          # no cycle: an abandoned loader is freed at once
-        base_seed = int(resolve_generator(loader.generator).integers(0, 2 ** 62))
+        # The base seed never advances the shuffling generator, so the order with workers is
+        # the order without. It comes from the generator's state after this epoch's order is
+        # drawn (the first batch pulled), so reseeding the generator repeats the seeds; when
+        # nothing was drawn (no shuffling) the loader's count of worker epochs still makes
+        # each epoch's seeds new.
+        gen = resolve_generator(loader.generator)
+        before = gen.bit_generator.state
+        batches = loader._index_batches()
+        self._first_batches = itertools.chain(list(itertools.islice(batches, 1)), batches)
+        loader._worker_epochs += 1
+        drew = gen.bit_generator.state != before
+        base_seed = side_seed(gen, 0 if drew else loader._worker_epochs)
         self._result_queue = ctx.Queue()
         _widen_pipe(self._result_queue)
         self._done_event = ctx.Event()
@@ -309,7 +324,7 @@ class MultiProcessIterator:
 
     def reset(self, first: bool = False) -> None:
         """Start an epoch: a fresh pass of the sampler, and the first tasks sent."""
-        self._batches = self._loader()._index_batches()
+        self._batches = self._first_batches if first else self._loader()._index_batches()
         self._send_idx = self._rcvd_idx = 0
         self._task_info: dict[int, tuple] = {}      # task index -> (worker,) or (worker, data)
         self._outstanding = 0
