@@ -209,5 +209,5 @@ def test_allocations_the_machine_cannot_hold_are_allocation_errors(monkeypatch):
     class NoMemory:
         def permutation(self, *a, **k):
             raise MemoryError("Unable to allocate")
-    monkeypatch.setattr(T, "generator", lambda: NoMemory())
+    monkeypatch.setattr(sys.modules["tinygrad_cnn.rng"], "generator", lambda: NoMemory())  # randperm draws through rng.resolve
     _raises(tc.errors.AllocationError, "randperm: cannot allocate", lambda: tc.randperm(10))
