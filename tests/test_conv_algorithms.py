@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn.ops import conv_algorithms as CA
+from tinygrad_cnn.ops import conv_depthwise, conv_geometry
 from tinygrad_cnn.ops import parallel
 
 
@@ -94,8 +95,12 @@ EDGE = {
 @pytest.mark.parametrize("threads", [1, 3])
 def test_algorithm_equals_im2col_on_edge_shapes(name, x_shape, w_shape, kw, threads, monkeypatch):
     monkeypatch.setitem(parallel._state, "threads", threads)
-    monkeypatch.setattr(CA, "MIN_PARALLEL_MACS", 0 if threads > 1 else CA.MIN_PARALLEL_MACS)
-    monkeypatch.setattr(CA, "CHUNK_OUTPUT_BYTES", 1 if threads > 1 else 1 << 30)   # 1 or all images per chunk
+    monkeypatch.setattr(conv_geometry, "MIN_PARALLEL_MACS", 0 if threads > 1 else conv_geometry.MIN_PARALLEL_MACS)
+    for module, setting in ((conv_geometry, "CHUNK_OUTPUT_BYTES"), (conv_depthwise, "CHUNK_INPUT_BYTES")):
+        monkeypatch.setattr(module, setting, 1 if threads > 1 else 1 << 30)   # 1 or all images per chunk
+    # the layout moves: blocks of one plane at a time (every block boundary) when threaded
+    monkeypatch.setattr(conv_geometry, "TRANSPOSE_BLOCK_ELEMENTS", 1 if threads > 1 else 1 << 30)
+    monkeypatch.setattr(conv_geometry, "TRANSPOSE_MIN_ROWS", 1 if threads > 1 else 1 << 30)
     # pointwise: 3 threads also take the one-GEMM-per-image path (else only maps of >= 256)
     monkeypatch.setattr(CA, "PER_IMAGE_GEMM_MIN_POSITIONS", 0 if threads > 1 else 1 << 30)
     x, w, b, g = _case(x_shape, w_shape, kw)
@@ -207,7 +212,9 @@ def test_auto_picks_each_algorithm_by_shape():
     with algorithm("auto"):
         assert used((2, 8, 6, 6), (4, 8, 1, 1), {}) == "pointwise"
         assert used((2, 8, 8, 8), (8, 1, 3, 3), dict(groups=8, padding=1)) == "depthwise"
-        assert used((2, 8, 4, 4), (8, 1, 3, 3), dict(groups=8, padding=1)) == "im2col"   # small map
+        assert used((2, 8, 4, 4), (8, 1, 3, 3), dict(groups=8, padding=1)) == "depthwise"   # small map
+        assert used((2, 8, 8, 8), (8, 1, 3, 3), dict(groups=8, padding=1, stride=2)) == "depthwise"
+        assert used((2, 8, 8, 8), (16, 2, 3, 3), dict(groups=4, padding=1)) == "im2col"   # grouped, not depthwise
         assert used((2, 8, 6, 6), (4, 8, 5, 5), {}) == "im2col"
         assert used((2, 8, 6, 6), (4, 8, 1, 1), dict(padding=1)) == "im2col"   # padded 1×1
     with algorithm("im2col"):

@@ -671,9 +671,11 @@ def _algorithm_backward(ctx: Any, grad_output: np.ndarray) -> tuple:
     (algo, geometry), (x, weight, _) = ctx.algorithm, ctx.saved_tensors
     need_x, need_w, need_b = (ctx.needs_input_grad + (False, False))[:3]
     grad_output = np.ascontiguousarray(grad_output)
+    grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
+    if hasattr(algo, "backward"):         # both gradients in one pass (shared transforms)
+        return (*algo.backward(grad_output, x, weight, geometry, need_x, need_w), grad_b)
     return (algo.grad_input(grad_output, weight, geometry) if need_x else None,
-            algo.grad_weight(grad_output, x, geometry) if need_w else None,
-            grad_output.sum(axis=(0, 2, 3)) if need_b else None)
+            algo.grad_weight(grad_output, x, geometry) if need_w else None, grad_b)
 
 
 def grad_input_by_rotated_kernel(grad_output: np.ndarray, weight: np.ndarray,

@@ -8,8 +8,8 @@ W, KH, KW, S, P, D, OH, OW, L = OH*OW). Derivations: docs/derivations.md, "Conv 
 
     pointwise  1×1 kernels, no padding, any stride and groups: one GEMM on the NCHW view,
                Y[n] = W2 · X[n] (stride: X subsampled first), no columns at all
-    depthwise  groups == C == CO: KH·KW shifted multiply-adds over strided views of the
-               padded input, a few images at a time so the output stays in cache
+    depthwise  groups == C == CO (ops/conv_depthwise.py): KH·KW multiply-adds of the windows,
+               one einsum in the (H, W, N·C) layout whose inner loop runs along N·C
     winograd   3×3, stride 1, dilation 1, groups 1: F(2×2, 3×3) — 16 GEMMs of (CO, C)·(C, tiles)
                in the transformed domain instead of one (CO, 9C)·(9C, 4·tiles); grad_input and
                grad_weight are the exact adjoints of the same transforms
@@ -22,73 +22,20 @@ grad_weight in fixed groups of images, so results do not depend on the thread co
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from ..errors import ArgumentError
-from .parallel import get_num_threads, partition, run_parallel
-from .workspace import get_workspace_limit, strided_ufuncs
+from .conv_depthwise import Depthwise
+from .conv_geometry import Geometry, add_bias, chunks, summed_in_groups
+from .parallel import run_parallel
+from .workspace import get_workspace_limit
 
 __all__ = ["Geometry", "ALGORITHMS", "choose", "set_conv_algorithm", "get_conv_algorithm",
            "winograd_2x2_3x3_matrices"]
 
-# Work (multiply-adds) below which a kernel runs in the calling thread.
-MIN_PARALLEL_MACS = 8_000_000
-# Images per chunk: about this many bytes of output per chunk (cache-sized pieces).
-CHUNK_OUTPUT_BYTES = 256 << 10
-# grad_weight partial sums: this many fixed groups of chunks, added in order.
-WEIGHT_GRAD_GROUPS = 8
-
-
-class Geometry(NamedTuple):
-    """One conv call's shapes and arguments (2-D: padding as ((lo, hi), (lo, hi)))."""
-    x_shape: tuple
-    w_shape: tuple
-    stride: tuple
-    padding: tuple
-    dilation: tuple
-    groups: int
-    out: tuple
-
-    @property
-    def macs(self) -> int:
-        n, c = self.x_shape[:2]
-        return n * self.w_shape[0] * (c // self.groups) * math.prod(self.w_shape[2:]) * math.prod(self.out)
-
-
-def _chunks(g: Geometry, itemsize: int) -> tuple[list[tuple[int, int]], int]:
-    """(n0, n1) image ranges of about CHUNK_OUTPUT_BYTES of output, and the thread count."""
-    n = g.x_shape[0]
-    per_image = g.w_shape[0] * math.prod(g.out) * itemsize
-    threads = get_num_threads() if g.macs >= MIN_PARALLEL_MACS else 1
-    step = max(1, min(CHUNK_OUTPUT_BYTES // max(1, per_image), -(-n // threads)))
-    return [(n0, min(n, n0 + step)) for n0 in range(0, n, step)], threads
-
-
-def _summed_in_groups(fn: Callable[[int, int], np.ndarray], chunks: list, threads: int) -> np.ndarray:
-    """Σ over chunks of fn(n0, n1), summed per fixed group of chunks then over the groups in
-    order: the same rounding whatever the thread count."""
-    groups = partition(len(chunks), WEIGHT_GRAD_GROUPS)
-
-    def group(i: int) -> np.ndarray:
-        total = None
-        for j in groups[i]:
-            part = fn(*chunks[j])
-            total = part if total is None else total + part
-        return total
-
-    partials = run_parallel(group, len(groups), threads)
-    total = partials[0]
-    for p in partials[1:]:
-        total = total + p
-    return total
-
-
-def _add_bias(y: np.ndarray, bias: np.ndarray | None) -> None:
-    if bias is not None:
-        y += bias.reshape((1, -1) + (1,) * (y.ndim - 2))
+_chunks, _summed_in_groups, _add_bias = chunks, summed_in_groups, add_bias
 
 
 # ----------------------------------------------------------------------------- pointwise
@@ -186,182 +133,6 @@ class Pointwise:
             go2 = np.ascontiguousarray(go.transpose(1, 2, 0, 3)).reshape(g.groups, cog, m)
             xs2 = np.ascontiguousarray(xs.transpose(1, 0, 3, 2)).reshape(g.groups, m, -1)
             return np.matmul(go2, xs2)                                           # (G, COg, Cg)
-
-        return _summed_in_groups(part, chunks, threads).reshape(g.w_shape)
-
-
-# ----------------------------------------------------------------------------- depthwise
-def _padded_planes(x: np.ndarray, pad: tuple, extra: int) -> tuple[np.ndarray, np.ndarray]:
-    """x (n, C, H, W) zero-padded into one flat buffer of n·C planes of H'·W' values plus `extra`
-    trailing zeros; returns (buffer, its (n, C, H', W') view)."""
-    (t, b), (l, r) = pad
-    n, c, h, w = x.shape
-    hp, wp = h + t + b, w + l + r
-    buf = np.empty(n * c * hp * wp + extra, x.dtype)
-    xp = buf[:n * c * hp * wp].reshape(n, c, hp, wp)
-    if t or b or l or r:
-        xp[:, :, :t], xp[:, :, t + h:], xp[:, :, :, :l], xp[:, :, :, l + w:] = 0, 0, 0, 0
-    buf[n * c * hp * wp:] = 0
-    xp[:, :, t:t + h, l:l + w] = x
-    return buf, xp
-
-
-def _shifted(buf: np.ndarray, shape: tuple, shift: int, q: int) -> np.ndarray:
-    """The (n, C, q) view of the planes (n, C, H'·W') in buf starting `shift` values in:
-    plane p's entries shift .. shift + q - 1 (running into the next plane's first values when
-    shift + q > H'·W' — those land only in the discarded columns, see Depthwise)."""
-    n, c, plane = shape
-    step = buf.itemsize
-    return as_strided(buf[shift:], (n, c, q), (c * plane * step, plane * step, step), writeable=False)
-
-
-class Depthwise:
-    """groups == C == CO (one filter per channel):
-    y[n, c, oh, ow] = b[c] + Σ_{kh, kw} w[c, kh, kw] · xpad[n, c, kh·DH + oh·SH, kw·DW + ow·SW]
-    — KH·KW multiply-adds of shifted views, no columns and no per-channel GEMM loop.
-
-    Stride 1: in each zero-padded plane (H'·W' values, row-major), output (oh, ow) at offset
-    (kh, kw) reads flat position (oh + kh·DH)·W' + ow + kw·DW = p + shift_k with p = oh·W' + ow
-    and shift_k = kh·DH·W' + kw·DW. So computing the output for every p < OH·W' (all W'
-    columns of each output row, the last W' - OW of them discarded) makes every offset one
-    contiguous shifted view of the plane: KH·KW multiply-adds whose inner loops run along
-    OH·W' values instead of OW. The discarded columns may read past a plane's end (into the
-    next plane or DW·(KW-1) trailing zeros): harmless, they are never kept.
-    grad_input (stride 1) is the full correlation of grad_output with the 180°-rotated kernel
-    (seed 004), i.e. this same forward with padding D(K-1) - P; grad_weight[c, k] =
-    Σ_{n, p} grad_output[n, c, p] · shifted_k[n, c, p] with grad_output laid out on the same
-    W'-wide rows (zeros in the discarded columns).
-    Strided convs use strided views of the padded NCHW input per offset instead.
-    A few images at a time (cache-sized chunks), shared by the threads."""
-
-    name = "depthwise"
-
-    @staticmethod
-    def applies(g: Geometry) -> bool:
-        c = g.x_shape[1]
-        return len(g.w_shape) == 4 and g.groups == c == g.w_shape[0] and c > 1
-
-    @staticmethod
-    def _multiply_adds(views, weights: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
-        """out = Σ_k views(k) · weights[:, k] (per channel), with one temporary."""
-        for k in range(weights.shape[1]):
-            wk = weights[:, k].reshape((1, -1) + (1,) * (out.ndim - 2))
-            if k == 0:
-                np.multiply(views(k), wk, out=out)
-            else:
-                np.multiply(views(k), wk, out=tmp)
-                out += tmp
-
-    @staticmethod
-    def _forward_stride1(x: np.ndarray, wk: np.ndarray, pad: tuple, dil: tuple, out_hw: tuple,
-                         bias: np.ndarray | None, y: np.ndarray) -> None:
-        """y (n, C, OH, OW) = the stride-1 depthwise conv of x with wk (C, KH, KW) (class doc)."""
-        n, c = x.shape[:2]
-        kh_, kw_ = wk.shape[1:]
-        (dh, dw), (oh, ow) = dil, out_hw
-        extra = dw * (kw_ - 1)
-        buf, xp = _padded_planes(x, pad, extra)
-        hp, wp = xp.shape[2:]
-        q = oh * wp
-        yq = np.empty((n, c, q), x.dtype)
-        shifts = [kh * dh * wp + kw * dw for kh in range(kh_) for kw in range(kw_)]
-        Depthwise._multiply_adds(lambda k: _shifted(buf, (n, c, hp * wp), shifts[k], q),
-                                 wk.reshape(c, -1), yq, np.empty_like(yq))
-        if bias is not None:
-            yq += bias.reshape(1, c, 1)
-        y[...] = yq.reshape(n, c, oh, wp)[:, :, :, :ow]
-
-    @staticmethod
-    def _forward_strided(x: np.ndarray, wk: np.ndarray, g: Geometry, bias: np.ndarray | None,
-                         y: np.ndarray) -> None:
-        kh_, kw_ = wk.shape[1:]
-        (sh, sw), (dh, dw), (oh, ow) = g.stride, g.dilation, g.out
-        _, xp = _padded_planes(x, g.padding, 0)
-
-        def view(k: int) -> np.ndarray:
-            r, s = (k // kw_) * dh, (k % kw_) * dw
-            return xp[:, :, r:r + (oh - 1) * sh + 1:sh, s:s + (ow - 1) * sw + 1:sw]
-
-        with strided_ufuncs():
-            Depthwise._multiply_adds(view, wk.reshape(wk.shape[0], -1), y, np.empty_like(y))
-        _add_bias(y, bias)
-
-    @staticmethod
-    def forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Geometry) -> np.ndarray:
-        wk = weight.reshape(weight.shape[0], *weight.shape[2:])              # (C, 1, KH, KW) -> (C, KH, KW)
-        y = np.empty((x.shape[0], x.shape[1]) + g.out, x.dtype)
-        chunks, threads = _chunks(g, x.itemsize)
-
-        def chunk(i: int) -> None:
-            n0, n1 = chunks[i]
-            if g.stride == (1, 1):
-                Depthwise._forward_stride1(x[n0:n1], wk, g.padding, g.dilation, g.out, bias, y[n0:n1])
-            else:
-                Depthwise._forward_strided(x[n0:n1], wk, g, bias, y[n0:n1])
-
-        run_parallel(chunk, len(chunks), threads)
-        return y
-
-    @staticmethod
-    def grad_input(grad_output: np.ndarray, weight: np.ndarray, g: Geometry) -> np.ndarray:
-        kh_, kw_ = g.w_shape[2:]
-        (t, _), (l, _) = g.padding
-        h, w = g.x_shape[2:]
-        reach = ((g.dilation[0] * (kh_ - 1)), (g.dilation[1] * (kw_ - 1)))
-        full = tuple((r - lo, r - hi) for r, (lo, hi) in zip(reach, g.padding))
-        wk = weight.reshape(weight.shape[0], kh_, kw_)
-        gx = np.empty(g.x_shape, grad_output.dtype)
-        chunks, threads = _chunks(g, grad_output.itemsize)
-        rotated = g.stride == (1, 1) and all(lo >= 0 and hi >= 0 for lo, hi in full)
-        if rotated:
-            wr = np.ascontiguousarray(wk[:, ::-1, ::-1])
-
-        def chunk(i: int) -> None:
-            n0, n1 = chunks[i]
-            go = grad_output[n0:n1]
-            if rotated:                            # the full correlation with the rotated kernel
-                Depthwise._forward_stride1(go, wr, full, g.dilation, (h, w), None, gx[n0:n1])
-                return
-            gxp = np.zeros(go.shape[:2] + (h + sum(g.padding[0]), w + sum(g.padding[1])), go.dtype)
-            tmp = np.empty_like(go)
-            (sh, sw), (dh, dw), (oh, ow) = g.stride, g.dilation, g.out
-            with strided_ufuncs():
-                for k in range(kh_ * kw_):
-                    r, s = (k // kw_) * dh, (k % kw_) * dw
-                    np.multiply(go, wk[:, k // kw_, k % kw_].reshape(1, -1, 1, 1), out=tmp)
-                    gxp[:, :, r:r + (oh - 1) * sh + 1:sh, s:s + (ow - 1) * sw + 1:sw] += tmp
-            gx[n0:n1] = gxp[:, :, t:t + h, l:l + w]
-
-        run_parallel(chunk, len(chunks), threads)
-        return gx
-
-    @staticmethod
-    def grad_weight(grad_output: np.ndarray, x: np.ndarray, g: Geometry) -> np.ndarray:
-        kh_, kw_ = g.w_shape[2:]
-        c = x.shape[1]
-        (sh, sw), (dh, dw), (oh, ow) = g.stride, g.dilation, g.out
-        chunks, threads = _chunks(g, grad_output.itemsize)
-
-        def part(n0: int, n1: int) -> np.ndarray:
-            n = n1 - n0
-            gw = np.empty((c, kh_ * kw_), grad_output.dtype)
-            if g.stride == (1, 1):
-                buf, xp = _padded_planes(x[n0:n1], g.padding, dw * (kw_ - 1))
-                hp, wp = xp.shape[2:]
-                gq = np.zeros((n, c, oh, wp), grad_output.dtype)
-                gq[:, :, :, :ow] = grad_output[n0:n1]
-                gq = gq.reshape(n, c, oh * wp)
-                for k in range(kh_ * kw_):
-                    view = _shifted(buf, (n, c, hp * wp), (k // kw_) * dh * wp + (k % kw_) * dw, oh * wp)
-                    gw[:, k] = np.einsum("ncq,ncq->c", gq, view)
-            else:
-                _, xp = _padded_planes(x[n0:n1], g.padding, 0)
-                go = grad_output[n0:n1]
-                for k in range(kh_ * kw_):
-                    r, s = (k // kw_) * dh, (k % kw_) * dw
-                    view = xp[:, :, r:r + (oh - 1) * sh + 1:sh, s:s + (ow - 1) * sw + 1:sw]
-                    gw[:, k] = np.einsum("nchw,nchw->c", go, view)
-            return gw
 
         return _summed_in_groups(part, chunks, threads).reshape(g.w_shape)
 
@@ -546,20 +317,16 @@ def get_conv_algorithm() -> str:
     return _state["conv_algorithm"]
 
 
-# The measured rule of 'auto' (docs/performance.md, "Conv algorithms"): depthwise convs by
-# shifted multiply-adds from this many output positions per image up (below, im2col's
-# batch-last layout was faster: 960 channels at 4×4 took 2× as long by shifted views).
-DEPTHWISE_MIN_POSITIONS = 64
-
-
 def _auto(g: Geometry, itemsize: int) -> Any:
-    """1×1 convs always as GEMMs on the NCHW view; depthwise convs by shifted views on maps of
-    DEPTHWISE_MIN_POSITIONS or more; Winograd never: in NumPy its transforms (a dozen passes
-    over V and M) cost about what the 2.25× fewer GEMM flops save (ResNet-18 shapes: 0.95-3.1×
-    im2col's time), so it is there to be chosen by name."""
+    """The measured rule (docs/derivations.md, "Conv algorithms"; benchmarks/
+    bench_conv_algorithms.py): 1×1 convs always as GEMMs on the NCHW view; depthwise convs
+    always in the (H, W, N·C) layout (0.3-0.8× im2col's forward + backward time on every
+    MobileNetV2 shape, 32×32 to 2×2 maps, stride 1 and 2); Winograd never: in NumPy its
+    transforms (a dozen passes over V and M) cost about what the 2.25× fewer GEMM flops save
+    (ResNet-18 shapes: 0.95-3.1× im2col's time), so it is there to be chosen by name."""
     if Pointwise.applies(g):
         return Pointwise
-    if Depthwise.applies(g) and math.prod(g.out) >= DEPTHWISE_MIN_POSITIONS:
+    if Depthwise.applies(g):
         return Depthwise
     return None
 
