@@ -162,9 +162,9 @@ class Context:
         self.fn = fn
         self.inputs = inputs                  # positional args of apply: Tensors and constants
         # per input: (producing Context, output index) for non-leaf tensors needing grad, else None
-        self.edges: tuple = tuple(
+        self.edges: tuple = tuple([
             (t.grad_fn, t._output_nr) if need and t.grad_fn is not None else None
-            for t, need in zip(inputs, needs_input_grad))
+            for t, need in zip(inputs, needs_input_grad)])
         self.needs_input_grad = needs_input_grad
         self.kwargs = kwargs
         self.saved: tuple = ()
@@ -259,7 +259,7 @@ class Context:
         if not isinstance(array, np.ndarray):
             return None
         for i, t in enumerate(self.inputs):
-            if _is_tensor(t) and (t._data is array or np.may_share_memory(t._data, array)):
+            if isinstance(t, _TensorType) and _may_alias(t._data, array):
                 return (t._vc, t._vc.value, t.shape, ("input", i))
         return None
 
@@ -271,7 +271,7 @@ class Context:
             if entry is not None or not isinstance(array, np.ndarray):
                 continue
             for nr, t in enumerate(outputs):
-                if t._data is array or np.may_share_memory(t._data, array):
+                if _may_alias(t._data, array):
                     versions[k] = (t._vc, t._vc.value, t.shape, ("output", nr))
                     break
         self.saved_versions = tuple(versions)
@@ -312,6 +312,17 @@ class Context:
 
 def _is_tensor(x: Any) -> bool:
     return isinstance(x, _TensorType)
+
+
+def _may_alias(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays may share memory. Two arrays that each own their memory (no `.base`)
+    are disjoint unless they are the same array: the common case, answered without
+    np.may_share_memory's bounds arithmetic."""
+    if a is b:
+        return True
+    if a.base is None and b.base is None:
+        return False
+    return np.may_share_memory(a, b)
 
 
 _TensorType: type = type(None)   # set by tensor.py to break the import cycle
@@ -378,31 +389,39 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         Tensor = _TensorType
-        raw = [a._data if isinstance(a, Tensor) else a for a in args]
-        if kwargs and grad_mode.enabled:
+        modes = grad_mode
+        enabled = modes.enabled
+        if kwargs and enabled:
             for k, v in kwargs.items():   # a keyword tensor would silently get no gradient
                 if isinstance(v, Tensor) and v.requires_grad:
                     raise ArgumentError(
                         f"{cls.__name__}.apply: the tensor passed as keyword argument {k!r} "
                         f"requires grad, but only positional arguments receive gradients; pass "
                         f"it positionally ({cls.__name__}.apply(..., {k}))")
+        # one pass over the arguments: unwrap tensors, refresh stale views, see what needs grad
+        raw = []
+        needs = []
         record = False
-        if grad_mode.enabled:
-            for a in args:
-                if isinstance(a, Tensor):
+        for a in args:
+            if isinstance(a, Tensor):
+                if enabled:
                     if a._base is not None and a._view_version != a._vc.value:
                         a._refresh_view()     # its memory was written in place since it was made
                     if a.requires_grad:
                         record = True
+                raw.append(a._data)
+                needs.append(a.requires_grad)
+            else:
+                raw.append(a)
+                needs.append(False)
         if record:
-            needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-            ctx = Context(cls, args, needs, kwargs)
-            if grad_mode.anomaly:
+            ctx = Context(cls, args, tuple(needs), kwargs)
+            if modes.anomaly:
                 ctx.forward_site = _user_call_site()
-            if grad_mode.module_stack:
-                ctx.scope = tuple(grad_mode.module_stack)
+            if modes.module_stack:
+                ctx.scope = tuple(modes.module_stack)
         else:
-            ctx = Context(cls, (), tuple(False for _ in args), kwargs)
+            ctx = Context(cls, (), (False,) * len(args), kwargs)
         try:
             out = cls.forward(ctx, *raw, **kwargs)
         except MemoryError as e:
@@ -414,7 +433,7 @@ class Function:
                                   f"{_short_kwargs(kwargs)}): {e}") from None
         multi = isinstance(out, tuple)
         outs = out if multi else (out,)
-        if grad_mode.anomaly:
+        if modes.anomaly:
             _check_finite(cls.__name__, "forward", outs, ctx.forward_site)
         non_diff = ctx.__dict__.get("_non_differentiable", ()) if record else ()
         results = []
@@ -427,10 +446,10 @@ class Function:
                 if record and ctx.saved:        # keep "saved its output" recognisable
                     ctx.saved = tuple(o if v is scalar else v for v in ctx.saved)
             t = Tensor._wrap(o)
-            if o.base is not None or any(o is r for r in raw):
+            if o.base is not None or _is_one_of(o, raw):
                 _share_memory_identity(cls, t, o, args, multi)
             meta.append((o.shape, o.dtype))
-            if record and id(o) not in non_diff and o.dtype.kind == "f":
+            if record and o.dtype.kind == "f" and id(o) not in non_diff:
                 t.requires_grad = True
                 t.grad_fn = ctx
                 t._output_nr = i
@@ -442,13 +461,23 @@ class Function:
         return tuple(results) if multi else results[0]
 
 
+def _is_one_of(o: Any, items: list) -> bool:
+    """Membership by identity (`is`), never by `==` (arrays)."""
+    for r in items:
+        if r is o:
+            return True
+    return False
+
+
 def _share_memory_identity(cls: type, t: Any, o: np.ndarray, args: tuple, multi: bool) -> None:
     """An output that aliases an input's memory is a view: it shares the input's version
     counter, and when the op is a view op (it has a `view(array, *args)` rule) it remembers how
     to re-derive itself from the base tensor, so in-place writes through it stay exact."""
-    src = next((a for a in args if isinstance(a, _TensorType)
-                and (a._data is o or o.base is not None and np.may_share_memory(a._data, o))), None)
-    if src is None:
+    for src in args:
+        if isinstance(src, _TensorType) and (
+                src._data is o or o.base is not None and np.may_share_memory(src._data, o)):
+            break
+    else:
         return
     t._vc = src._vc
     t._view_version = src._vc.value
@@ -654,7 +683,8 @@ def _run(roots: list, retain_graph: bool, graph: bool, targets: list | None,
                 continue
             if node.freed:
                 raise BackwardError(node._freed_message())
-            _run_output_hooks(node, grads, graph)
+            if node.pre_hooks or node.retained:
+                _run_output_hooks(node, grads, graph)
             if node_slot:
                 for nr, g in enumerate(grads):
                     for i in node_slot.get((id(node), nr), ()) if g is not None else ():
@@ -670,11 +700,15 @@ def _run(roots: list, retain_graph: bool, graph: bool, targets: list | None,
                 if not need or g is None:
                     continue
                 if edge is None:
-                    deliver_leaf(inp, _conform(node, index, (inp.shape, inp.dtype), g, graph))
+                    like = inp._data
+                    if not (type(g) is np.ndarray and g.shape == like.shape and g.dtype == like.dtype):
+                        g = _conform(node, index, (like.shape, like.dtype), g, graph)
+                    deliver_leaf(inp, g)
                 else:
                     producer, nr = edge
                     shape, dtype = producer.outputs_meta[nr]
-                    g = _conform(node, index, (shape, dtype), g, graph)
+                    if not (type(g) is np.ndarray and g.shape == shape and g.dtype == dtype):
+                        g = _conform(node, index, (shape, dtype), g, graph)
                     slots = pending.setdefault(id(producer), [None] * len(producer.outputs_meta))
                     slots[nr] = g if slots[nr] is None else slots[nr] + g
             if not retain_graph:
@@ -695,7 +729,8 @@ def _call_backward(node: Context, grads: list, graph: bool) -> tuple:
         input_grads = node.fn.backward(node, *grads)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
-    _check_gradient_count(node, input_grads)
+    if len(input_grads) != len(node.inputs):
+        _check_gradient_count(node, input_grads)
     if grad_mode.anomaly:
         _check_finite(node.name, "backward", [g._data if _is_tensor(g) else g for g in input_grads],
                       node.forward_site)
