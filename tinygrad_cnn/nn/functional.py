@@ -172,8 +172,11 @@ def _conv(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor | None, s
     stride = CV.normalize_tuple(stride, d, "stride", op)
     dilation = CV.normalize_tuple(dilation, d, "dilation", op)
     pads = CV.conv_padding(padding, kernel, stride, dilation, op)
-    CV.conv_output_size(op, x.shape[2:], kernel, stride, pads, dilation,
-                        f" (input shape {tuple(input.shape)}, weight shape {tuple(weight.shape)})")
+    try:
+        CV.conv_output_size(op, x.shape[2:], kernel, stride, pads, dilation)
+    except ShapeError:                    # the same error, its message naming the shapes
+        CV.conv_output_size(op, x.shape[2:], kernel, stride, pads, dilation,
+                            f" (input shape {tuple(input.shape)}, weight shape {tuple(weight.shape)})")
     y = CV.ConvNd.apply(x, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
     return y.squeeze(0) if unbatched else y
 

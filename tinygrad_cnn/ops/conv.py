@@ -103,6 +103,14 @@ MAX_WINDOW_ARG = 2 ** 31 - 1
 
 def normalize_tuple(value: Any, n: int, name: str, op: str, minimum: int = 1) -> tuple[int, ...]:
     """An int or a length-n sequence of ints (each >= minimum) as an n-tuple."""
+    if type(value) is int and minimum <= value <= MAX_WINDOW_ARG:    # the common forms, checked
+        return (value,) * n                                            # cheaply (a hot path)
+    if type(value) is tuple and len(value) == n:
+        for v in value:
+            if type(v) is not int or not minimum <= v <= MAX_WINDOW_ARG:
+                break
+        else:
+            return value
     items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
     if len(items) == 1 and n > 1:
         items = items * n

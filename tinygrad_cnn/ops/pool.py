@@ -100,8 +100,6 @@ class MaxPool2d(Function):
         def work(images: range) -> None:                  # a range of images, in one thread
             sl = slice(images.start, images.stop)
             with strided_ufuncs():
-                views = [v for _, _, v in _offset_views(_padded(x[sl], padding, after, -np.inf),
-                                                        kernel, stride, dilation, out)]
                 b, a = best[sl], arg[sl]
                 if pairwise:                               # 2×2, stride 2: max of columns, then of rows
                     xs = x[sl, :, :2 * out[0], :2 * out[1]]
@@ -117,9 +115,11 @@ class MaxPool2d(Function):
                     kw_bit = upper ^ (bottom_wins & (upper ^ lower))
                     np.bitwise_or(kw_bit.view(np.uint8), np.left_shift(bottom_wins.view(np.uint8), 1), out=a)
                     if np.isnan(b).any():                  # NaN != NaN: route to the last NaN
-                        for k, v in enumerate(views):
+                        for k, (_, _, v) in enumerate(_offset_views(x[sl], kernel, stride, dilation, out)):
                             np.copyto(a, k, where=np.isnan(v))
                     return
+                views = [v for _, _, v in _offset_views(_padded(x[sl], padding, after, -np.inf),
+                                                        kernel, stride, dilation, out)]
                 np.copyto(b, views[0])
                 for v in views[1:]:
                     np.maximum(b, v, out=b)                # propagates NaN

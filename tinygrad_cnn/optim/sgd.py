@@ -42,6 +42,7 @@ class SGD(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns closure() if given."""
         loss = self._evaluate(closure)
+        state_of = self._state                      # the bare arrays (Optimizer.state is a view)
         for group in self.param_groups:
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
             wd, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
@@ -60,7 +61,9 @@ class SGD(Optimizer):
                     np.multiply(p._data, wd, out=b)          # λ·p
                     d = np.add(d, b, out=a)                 # g + λ·p
                 if momentum:
-                    state = self._state.setdefault(p, {})
+                    state = state_of.get(p)
+                    if state is None:
+                        state = state_of[p] = {}
                     buf = state.get("momentum_buffer")
                     if buf is None:
                         buf = state["momentum_buffer"] = np.array(d, copy=True)
@@ -75,5 +78,5 @@ class SGD(Optimizer):
                     else:
                         d = buf
                 np.subtract(p._data, np.multiply(d, lr, out=b), out=p._data)
-                p._version += 1
+                p._vc.value += 1                             # an in-place write (p._version)
         return loss

@@ -30,10 +30,12 @@ def _float_dtype(dtype: Any, op: str = "layer") -> np.dtype:
     return check_dtype(np.float32 if dtype is None else dtype, "dtype", op, kinds="f")
 
 
-def _named_call(module: Module, label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def _named_call(module: Module, label: str | Callable[[], str], fn: Callable[..., Any], *args: Any,
+                **kwargs: Any) -> Any:
     """fn(*args, **kwargs), with a ShapeError or ArgumentError from it re-raised behind the
-    layer's label and place in the model, so the message says which module failed."""
+    layer's label and place in the model, so the message says which module failed. `label`
+    may be a function (the module's `_label`): it is then only built for an error."""
     try:
         return fn(*args, **kwargs)
     except (ShapeError, ArgumentError) as e:
-        raise type(e)(f"{label}{module._where()}: {e}") from None
+        raise type(e)(f"{label() if callable(label) else label}{module._where()}: {e}") from None

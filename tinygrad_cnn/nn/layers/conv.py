@@ -104,9 +104,9 @@ class _ConvNd(Module):
         unbatched = input.ndim == n + 1
         x = input.unsqueeze(0) if unbatched else input
         if self.padding_mode == "zeros":
-            out = _named_call(self, self._label(), self._conv, x, self.padding)
+            out = _named_call(self, self._label, self._conv, x, self.padding)
         else:                         # as PyTorch: pad with the mode, then convolve unpadded
-            out = _named_call(self, self._label(), lambda: self._conv(
+            out = _named_call(self, self._label, lambda: self._conv(
                 F.pad(x, self._pad_list(), mode=self.padding_mode), 0))
         return out.squeeze(0) if unbatched else out
 

@@ -23,11 +23,13 @@ class _Pool2d(Module):
     def _label(self) -> str:
         return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
 
+    _layouts = {3: ("5-D input (N, C, D, H, W) or 4-D (C, D, H, W)", (4, 5)),
+                2: ("4-D input (N, C, H, W) or 3-D (C, H, W)", (3, 4)),
+                1: ("3-D input (N, C, L) or 2-D (C, L)", (2, 3))}
+
     def _check(self, input: Any) -> None:
         _check_tensor(self, input)
-        layouts = {3: ("5-D input (N, C, D, H, W) or 4-D (C, D, H, W)", (4, 5)),
-                   2: ("4-D input (N, C, H, W) or 3-D (C, H, W)", (3, 4)),
-                   1: ("3-D input (N, C, L) or 2-D (C, L)", (2, 3))}[self._dims]
+        layouts = self._layouts[self._dims]
         if input.ndim not in layouts[1]:
             raise ShapeError(f"{self._label()} expects a {layouts[0]}, got shape "
                              f"{tuple(input.shape)}{self._where()}")
@@ -36,7 +38,7 @@ class _Pool2d(Module):
         """kind 0: max pooling, 1: average pooling, in this module's dimensionality."""
         self._check(input)
         fn = getattr(F, self._ops[self._dims][kind])
-        return _named_call(self, self._label(), fn, input, self.kernel_size, self.stride, self.padding,
+        return _named_call(self, self._label, fn, input, self.kernel_size, self.stride, self.padding,
                            **kwargs)
 
 
