@@ -306,7 +306,7 @@ class Context:
         self.saved = ()
         self.saved_versions = ()
         self.__dict__.clear()
-        self.inputs = tuple(None if edge is not None else t for t, edge in zip(self.inputs, self.edges))
+        self.inputs = tuple([None if edge is not None else t for t, edge in zip(self.inputs, self.edges)])
         self.freed = True
 
 

@@ -84,8 +84,9 @@ class CrossEntropy(Function):
             ctx.index = None
         else:
             valid, safe, w_t = _index_weights(target, weight, ignore_index, x.dtype)
-            idx = np.expand_dims(safe, 1)
-            picked = np.take_along_axis(logp, idx, axis=1).squeeze(1)
+            idx = safe.reshape(safe.shape[:1] + (1,) + safe.shape[1:])   # (N, ...) -> (N, 1, ...)
+            picked = (logp[np.arange(len(safe)), safe] if logp.ndim == 2     # logp[i, t_i]
+                      else np.take_along_axis(logp, idx, axis=1).squeeze(1))
             with np.errstate(invalid="ignore"):
                 loss = -(w_t * picked)
                 if eps:
