@@ -1469,14 +1469,15 @@ def matmul(a: Tensor, b: Any) -> Tensor:
     if a2.shape[-1] != b2.shape[-2]:
         raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
                          f"({a2.shape[-1]} != {b2.shape[-2]} in the contracted dim)")
-    try:
-        batch = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
-    except ValueError:
-        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: their "
-                         f"batch dims {a2.shape[:-2]} and {b2.shape[:-2]} cannot be broadcast "
-                         f"together") from None
-    a2 = a2.expand(*batch, *a2.shape[-2:])
-    b2 = b2.expand(*batch, *b2.shape[-2:])
+    if a2.ndim > 2 or b2.ndim > 2:               # batch dims: broadcast them
+        try:
+            batch = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
+        except ValueError:
+            raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: their "
+                             f"batch dims {a2.shape[:-2]} and {b2.shape[:-2]} cannot be broadcast "
+                             f"together") from None
+        a2 = a2.expand(*batch, *a2.shape[-2:])
+        b2 = b2.expand(*batch, *b2.shape[-2:])
     out = L.MatMul.apply(a2, b2)
     if a.ndim == 1:
         out = out.squeeze(-2)
