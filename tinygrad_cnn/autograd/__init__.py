@@ -182,7 +182,7 @@ class Context:
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays (or any values) for backward; they are freed after backward runs."""
         self.saved = arrays
-        self.saved_versions = tuple(self._version_of(a) for a in arrays)
+        self.saved_versions = tuple([self._version_of(a) for a in arrays])
 
     @property
     def saved_tensors(self) -> tuple:
