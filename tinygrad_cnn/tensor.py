@@ -1055,7 +1055,7 @@ def _promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _infer_shape(shape: tuple[int, ...], current: tuple[int, ...]) -> tuple[int, ...]:
-    size = int(np.prod(current, dtype=np.int64))
+    size = math.prod(current)
     if shape.count(-1) > 1:
         raise ShapeError(f"reshape: only one dimension can be -1, got {shape}")
     if any(s < -1 for s in shape):
