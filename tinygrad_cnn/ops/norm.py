@@ -1,10 +1,108 @@
 """Normalisation: batch norm over the channel dim (axis 1) of (N, C), (N, C, L), (N, C, H, W), ...,
-and the standardisation over given axes that layer norm and group norm are built on."""
+and the standardisation over given axes that layer norm and group norm are built on.
+
+Both are memory-bound: a float32 CNN activation is megabytes and every NumPy call is one pass
+over it. The array paths are therefore written as few passes as the formulas allow (counted in
+docs/derivations.md): statistics by contiguous reductions and dot products (no squared or
+product temporaries), outputs written once into preallocated arrays, the gradient as one
+per-channel affine combination dL/dx = a·g + b·(x - μ) + c. Big tensors are cut into blocks of
+whole channels (rows for Standardize) fixed by the shape alone, shared by the threads of
+ops/parallel.py (NumPy releases the GIL inside its loops), so the result never depends on the
+thread count. Under create_graph the same coefficients are computed from Tensors with ordinary
+differentiable NumPy calls (ctx.cached recomputes the statistics from x)."""
 from __future__ import annotations
+
+from typing import Any, Callable
 
 import numpy as np
 
 from ..autograd import Function
+from .generic import is_graph
+from .parallel import partition, run_parallel
+
+_BLOCK_ELEMENTS = 1 << 18   # elements per block when a big tensor is shared by threads (1 MiB of float32)
+_MAX_BLOCKS = 8             # each block costs ~10 NumPy calls of Python overhead
+# Σ_j a[..., j]·b[..., j] without a product temporary (np.vecdot: NumPy >= 2.0)
+_row_dots = getattr(np, "vecdot", None) or (lambda a, b: np.einsum("...j,...j->...", a, b))
+
+
+def _block_slices(n_units: int, size: int) -> list[slice]:
+    """Contiguous slices of range(n_units), as many as the size warrants: a function of the
+    shape only, never of the thread count (so results are the same on any number of threads)."""
+    parts = min(n_units, _MAX_BLOCKS, max(1, size // _BLOCK_ELEMENTS))
+    return [slice(r.start, r.stop) for r in partition(n_units, parts)]
+
+
+def _run(fn: Callable[[slice], Any], blocks: list[slice]) -> None:
+    if len(blocks) == 1:
+        fn(blocks[0])
+    else:
+        run_parallel(lambda i: fn(blocks[i]), len(blocks))
+
+
+class _Channels:
+    """An (N, C, *S) C-contiguous array seen as (N, C, L), L = prod(S), cut into blocks of whole
+    channels. Two layouts of a block, chosen by shape:
+
+    columns (the usual case): the block x[:, c0:c1] as an (N, B·L) view, reduced over N first
+      (np.add.reduce along axis 0, float32 in order), then over each channel's L columns
+      pairwise in float64; a per-channel coefficient is expanded to a (B·L,) row. Vectorises
+      well for every L, also L = 1 (BatchNorm1d) and 4×4 maps.
+    rows (N small and L large, e.g. one big image): the block as (N, B, L), reduced over the
+      contiguous L axis pairwise (or by a row dot), then over N in float64; coefficients
+      broadcast as (B, 1), so no expanded copy as large as the block is made.
+    """
+
+    def __init__(self, shape: tuple) -> None:
+        self.n, self.c = shape[0], shape[1]
+        self.l = int(np.prod(shape[2:], dtype=np.int64))
+        self.m = self.n * self.l                       # values per channel
+        self.blocks = _block_slices(self.c, self.n * self.c * self.l)
+        self.columns = self.n >= 4 or self.l <= 256
+
+    def view(self, a: np.ndarray, s: slice) -> np.ndarray:
+        b = a.reshape(self.n, self.c, self.l)[:, s]    # (N, C, *S) -> (N, C, L) -> (N, B, L)
+        if self.columns:          # (N, B, L) -> (N, B·L): always a view (B's stride is L elements)
+            return b.reshape(self.n, b.shape[1] * self.l)
+        return b
+
+    def expand(self, v: np.ndarray) -> np.ndarray:
+        """A per-channel vector (B,) shaped to broadcast against a block view."""
+        return np.repeat(v, self.l) if self.columns else v[:, None]
+
+    def sums(self, a: np.ndarray) -> np.ndarray:
+        """Σ per channel of a block view, float64 (B,)."""
+        if self.columns:
+            return np.add.reduce(a, axis=0).reshape(-1, self.l).sum(axis=1, dtype=np.float64)
+        return np.add.reduce(a, axis=2).sum(axis=0, dtype=np.float64)
+
+    def dots(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Σ a·b per channel of two block views without a product temporary, float64 (B,)."""
+        if self.columns:
+            return np.einsum("nj,nj->j", a, b).reshape(-1, self.l).sum(axis=1, dtype=np.float64)
+        return _row_dots(a, b).sum(axis=0, dtype=np.float64)
+
+
+def _batch_norm_coefficients(training: bool, inv_std: Any, weight: Any, mean_g: Any, mean_gxc: Any) -> tuple:
+    """dL/dx = a·g + b·(x - μ) + c per channel, the training formula
+    (γ/σ)(g - mean(g) - x̂·mean(g x̂)) with x̂ = (x - μ)/σ:  a = γ/σ,  b = -(γ/σ)·mean(g·(x - μ))/σ²,
+    c = -(γ/σ)·mean(g);  eval (fixed μ, σ): a = γ/σ, b = c = 0. Arrays or Tensors alike."""
+    k = inv_std * weight if weight is not None else inv_std
+    if not training:
+        return k, None, None
+    return k, -k * (inv_std * inv_std) * mean_gxc, -k * mean_g
+
+
+def _affine_combination(out: np.ndarray, g: np.ndarray, a: np.ndarray, u: np.ndarray | None,
+                        b: np.ndarray | None, c: np.ndarray | None) -> None:
+    """out = a·g + b·u + c (coefficients already broadcastable) in 4 passes and one temporary:
+    out = u·b, out += c, out += g·a. With b None: out = g·a (1 pass)."""
+    if b is None:
+        np.multiply(g, a, out=out)
+        return
+    np.multiply(u, b, out=out)
+    np.add(out, c, out=out)
+    out += np.multiply(g, a)
 
 
 class BatchNorm(Function):
@@ -15,36 +113,59 @@ class BatchNorm(Function):
       dL/dx = (γ / sqrt(σ² + eps)) (g - mean(g) - x̂ mean(g x̂))   (means over the M values)
     eval: μ, σ² are the running stats, a fixed affine map;  dL/dx = g γ / sqrt(σ² + eps).
     Both: dL/dγ = Σ g x̂,  dL/dβ = Σ g.
+
+    Arrays (counted in docs/derivations.md): forward Σx, x - μ, Σ(x - μ)² by dots, y = (x - μ)·(γ/σ),
+    y += β (5 passes; eval: 2); backward Σg, Σ g·(x - μ) by dots, then dL/dx = a·g + b·(x - μ) + c
+    (see _batch_norm_coefficients) in 4 passes (eval: 1). Saved: x (for create_graph), x - μ and 1/σ.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, *, training, momentum, eps):
-        axes = (0,) + tuple(range(2, x.ndim))
-        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        xs = np.ascontiguousarray(x)
+        dt = xs.dtype
+        ch = _Channels(xs.shape)
+        y = np.empty(xs.shape, dt)
+        inv_std = np.empty(ch.c, np.float64)
         if training:
-            m = x.size // x.shape[1]
-            mean = x.mean(axis=axes)
-            xc = x - mean.reshape(shape)
-            var = np.mean(xc * xc, axis=axes)
+            xc = np.empty(xs.shape, dt)
+            mean, var = np.empty(ch.c, np.float64), np.empty(ch.c, np.float64)
+
+            def block(s: slice) -> None:
+                xb, xcb, yb = ch.view(xs, s), ch.view(xc, s), ch.view(y, s)
+                mu = ch.sums(xb) / ch.m
+                np.subtract(xb, ch.expand(mu.astype(dt)), out=xcb)           # x - μ, kept for backward
+                v = ch.dots(xcb, xcb) / ch.m                                   # biased σ², two-pass (stable)
+                inv = 1.0 / np.sqrt(v + eps)
+                mean[s], var[s], inv_std[s] = mu, v, inv
+                k = inv * weight[s] if weight is not None else inv
+                np.multiply(xcb, ch.expand(k.astype(dt)), out=yb)
+                if bias is not None:
+                    np.add(yb, ch.expand(bias[s]), out=yb)
+            _run(block, ch.blocks)
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
             if running_var is not None:
                 running_var *= 1 - momentum
-                running_var += (momentum * var * (m / (m - 1))).astype(running_var.dtype, copy=False)
+                running_var += (momentum * var * (ch.m / (ch.m - 1))).astype(running_var.dtype, copy=False)
+            ctx.stats = xc, inv_std
         else:
-            mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
-            xc = x - mean.reshape(shape)
-        inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
-        xhat = xc * inv_std.reshape(shape)
-        y = xhat * weight.reshape(shape) if weight is not None else xhat.copy()
-        if bias is not None:
-            y += bias.reshape(shape)
+            mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
+            inv_std[:] = 1.0 / np.sqrt(var + eps)
+            k = inv_std * weight if weight is not None else inv_std
+            shift = (bias if bias is not None else 0.0) - mean * k            # y = x·k + (β - μ k)
+            k, shift = k.astype(dt), shift.astype(dt)
+
+            def block(s: slice) -> None:
+                yb = ch.view(y, s)
+                np.multiply(ch.view(xs, s), ch.expand(k[s]), out=yb)
+                np.add(yb, ch.expand(shift[s]), out=yb)
+            _run(block, ch.blocks)
+            ctx.stats = None, inv_std
+            # copies in x's dtype (the running stats change in place after this step)
+            ctx.eval_stats = mean.astype(dt), var.astype(dt)
         ctx.training = training
         ctx.save_for_backward(x, weight)
-        ctx.stats = xhat, inv_std
-        if not training:              # the running stats change in place after this step
-            ctx.eval_stats = mean.copy(), var.copy()
         return y
 
     @staticmethod
@@ -55,24 +176,74 @@ class BatchNorm(Function):
         axes = (0,) + tuple(range(2, g.ndim))
         shape = (1, g.shape[1]) + (1,) * (g.ndim - 2)
 
-        def statistics():             # x̂ and 1/σ from x itself, differentiably (create_graph)
+        def statistics():             # x - μ and 1/σ from x itself, differentiably (create_graph)
             if ctx.training:
-                mean = np.mean(x, axis=axes, keepdims=True)
-                var = np.mean((x - mean) * (x - mean), axis=axes, keepdims=True)
+                xc = x - np.mean(x, axis=axes, keepdims=True)
+                var = np.mean(xc * xc, axis=axes, keepdims=True)
             else:
                 mean, var = (v.reshape(shape) for v in ctx.eval_stats)
-            inv = 1.0 / np.sqrt(var + ctx.kwargs["eps"])
-            return (x - mean) * inv, inv.reshape(-1)
-        xhat, inv_std = ctx.cached("stats", statistics)
-        grad_w = np.sum(g * xhat, axis=axes) if need_w else None
-        grad_b = np.sum(g, axis=axes) if need_b else None
+                xc = x - mean
+            return xc, (1.0 / np.sqrt(var + ctx.kwargs["eps"])).reshape(-1)
+        if not is_graph(g):
+            return _batch_norm_backward_arrays(ctx, x, weight, g, need_x, need_w, need_b) + (None, None)
+        xc, inv_std = ctx.cached("stats", statistics)
+        m = int(np.prod(g.shape)) // g.shape[1]
+        sum_g = np.sum(g, axis=axes)
+        sum_gxc = np.sum(g * xc, axis=axes) if need_w or (need_x and ctx.training) else None
         grad_x = None
         if need_x:
-            dxhat = g * weight.reshape(shape) if weight is not None else g
-            if ctx.training:
-                dxhat = _through_statistics(dxhat, xhat, axes)
-            grad_x = dxhat * inv_std.reshape(shape)
-        return grad_x, grad_w, grad_b, None, None
+            a, b, c = _batch_norm_coefficients(ctx.training, inv_std, weight, sum_g / m,
+                                               None if sum_gxc is None else sum_gxc / m)
+            grad_x = g * a.reshape(shape)
+            if b is not None:
+                grad_x = grad_x + xc * b.reshape(shape) + c.reshape(shape)
+        grad_w = sum_gxc * inv_std if need_w else None
+        return grad_x, grad_w, (sum_g if need_b else None), None, None
+
+
+def _batch_norm_backward_arrays(ctx, x: np.ndarray, weight: np.ndarray | None, g: np.ndarray,
+                                need_x: bool, need_w: bool, need_b: bool) -> tuple:
+    """BatchNorm.backward on arrays: per block of channels Σg and Σ g·(x - μ) (row dots), then
+    dL/dx = a·g + b·(x - μ) + c into a preallocated array."""
+    xc, inv_std = ctx.stats
+    training = ctx.training
+    g = np.ascontiguousarray(g)
+    dt = g.dtype
+    ch = _Channels(g.shape)
+    need_gxc = need_w or (need_x and training)
+    need_g = need_b or (need_x and training)
+    sum_g = np.empty(ch.c, np.float64) if need_g else None
+    sum_gxc = np.empty(ch.c, np.float64) if need_gxc else None
+    grad_x = np.empty(g.shape, dt) if need_x else None
+    xs = np.ascontiguousarray(x) if need_gxc and not training else None
+    mean = ctx.eval_stats[0] if xs is not None else None
+
+    def block(s: slice) -> None:
+        gb = ch.view(g, s)
+        if training:
+            xcb = ch.view(xc, s)
+        elif need_gxc:                 # eval: x - μ (running μ) only for dL/dγ
+            xcb = ch.view(xs, s) - ch.expand(mean[s].astype(dt))
+        sg = ch.sums(gb) if need_g else None
+        sgx = ch.dots(gb, xcb) if need_gxc else None
+        if need_g:
+            sum_g[s] = sg
+        if need_gxc:
+            sum_gxc[s] = sgx
+        if need_x:
+            a, b, c = _batch_norm_coefficients(training, inv_std[s], None if weight is None else weight[s],
+                                               None if sg is None else sg / ch.m,
+                                               None if sgx is None else sgx / ch.m)
+            a = ch.expand(a.astype(dt))
+            if b is None:
+                _affine_combination(ch.view(grad_x, s), gb, a, None, None, None)
+            else:
+                _affine_combination(ch.view(grad_x, s), gb, a, xcb, ch.expand(b.astype(dt)),
+                                    ch.expand(c.astype(dt)))
+    _run(block, ch.blocks)
+    grad_w = (sum_gxc * inv_std).astype(dt) if need_w else None
+    grad_b = sum_g.astype(dt) if need_b else None
+    return grad_x, grad_w, grad_b
 
 
 def _through_statistics(dxhat: np.ndarray, xhat: np.ndarray, axes: tuple) -> np.ndarray:
@@ -82,17 +253,46 @@ def _through_statistics(dxhat: np.ndarray, xhat: np.ndarray, axes: tuple) -> np.
             - xhat * np.mean(dxhat * xhat, axis=axes, keepdims=True))
 
 
+def _trailing(shape: tuple, axes: tuple) -> int | None:
+    """The number of trailing dims `axes` names (layer/group/instance norm), None otherwise."""
+    k = len(axes)
+    return k if k and tuple(sorted(a % len(shape) for a in axes)) == tuple(range(len(shape) - k, len(shape))) else None
+
+
 class Standardize(Function):
     """x̂ = (x - μ) / sqrt(σ² + eps), μ and σ² the mean and biased variance over `axes`
     (layer norm: the last dims; group norm: each group's channels and positions).
-    dL/dx = (g - mean(g) - x̂ mean(g x̂)) / sqrt(σ² + eps), means over the same axes."""
+    dL/dx = (g - mean(g) - x̂ mean(g x̂)) / sqrt(σ² + eps), means over the same axes.
+
+    Arrays, trailing axes (every caller): rows of L values; forward Σx, x - μ, Σ(x - μ)² by row
+    dots, x̂ = (x - μ)/σ in place (4 passes); backward Σg and Σ g x̂ by row dots, then
+    dL/dx = a·g + b·x̂ + c with a = 1/σ, b = -mean(g x̂)/σ, c = -mean(g)/σ (4 passes)."""
 
     @staticmethod
     def forward(ctx, x, *, axes, eps):
-        mean = x.mean(axis=axes, keepdims=True)
-        xc = x - mean
-        inv_std = (1.0 / np.sqrt(np.mean(xc * xc, axis=axes, keepdims=True) + eps)).astype(x.dtype, copy=False)
-        xhat = xc * inv_std
+        k = _trailing(x.shape, axes)
+        keep = x.shape[:x.ndim - k] + (1,) * k if k else None
+        if k is None or x.size == 0:   # any other axes (or nothing to normalise): the plain formulas
+            mean = x.mean(axis=axes, keepdims=True)
+            xc = x - mean
+            inv_std = (1.0 / np.sqrt(np.mean(xc * xc, axis=axes, keepdims=True) + eps)).astype(x.dtype, copy=False)
+            xhat = xc * inv_std
+        else:
+            rows = int(np.prod(keep, dtype=np.int64))
+            length = x.size // rows if rows else 0
+            x2 = np.ascontiguousarray(x).reshape(rows, length)    # (leading..., trailing...) -> (R, L)
+            xhat = np.empty(x.shape, x.dtype)
+            xh2 = xhat.reshape(rows, length)
+            inv = np.empty(rows, x.dtype)
+
+            def block(s: slice) -> None:
+                mu = np.add.reduce(x2[s], axis=1) / x.dtype.type(length)
+                np.subtract(x2[s], mu[:, None], out=xh2[s])
+                var = _row_dots(xh2[s], xh2[s]).astype(np.float64) / length
+                inv[s] = 1.0 / np.sqrt(var + eps)
+                xh2[s] *= inv[s, None]
+            _run(block, _block_slices(rows, x.size))
+            inv_std = inv.reshape(keep)
         ctx.save_for_backward(x, xhat)
         ctx.inv_std = inv_std
         return xhat
@@ -101,8 +301,26 @@ class Standardize(Function):
     def backward(ctx, grad_output):
         x, xhat = ctx.saved_tensors
         axes = ctx.kwargs["axes"]
+        k = _trailing(grad_output.shape, axes)
 
         def inv_std():                # 1/σ from x itself, differentiably (create_graph)
             xc = x - np.mean(x, axis=axes, keepdims=True)
             return 1.0 / np.sqrt(np.mean(xc * xc, axis=axes, keepdims=True) + ctx.kwargs["eps"])
-        return _through_statistics(grad_output, xhat, axes) * ctx.cached("inv_std", inv_std)
+        if is_graph(grad_output) or k is None or grad_output.size == 0:
+            return _through_statistics(grad_output, xhat, axes) * ctx.cached("inv_std", inv_std)
+        g = np.ascontiguousarray(grad_output)
+        rows = int(np.prod(g.shape[:g.ndim - k], dtype=np.int64))
+        length = g.size // rows if rows else 0
+        g2, xh2 = g.reshape(rows, length), np.ascontiguousarray(xhat).reshape(rows, length)  # (R, L)
+        inv = ctx.inv_std.reshape(rows)
+        grad = np.empty(g.shape, g.dtype)
+        gr2 = grad.reshape(rows, length)
+        scale = g.dtype.type(1.0 / length)
+
+        def block(s: slice) -> None:
+            a = inv[s]
+            b = -a * (_row_dots(g2[s], xh2[s]) * scale)
+            c = -a * (np.add.reduce(g2[s], axis=1) * scale)
+            _affine_combination(gr2[s], g2[s], a[:, None], xh2[s], b[:, None], c[:, None])
+        _run(block, _block_slices(rows, g.size))
+        return grad
