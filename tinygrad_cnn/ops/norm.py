@@ -20,8 +20,8 @@ from ..autograd import Function
 from .generic import is_graph
 from .parallel import partition, run_parallel
 
-_BLOCK_ELEMENTS = 1 << 18   # elements per block when a big tensor is shared by threads (1 MiB of float32)
-_MAX_BLOCKS = 8             # each block costs ~10 NumPy calls of Python overhead
+_BLOCK_ELEMENTS = 1 << 17   # elements per block of a big tensor: a block's 3-4 arrays (512 KiB each) stay in L2
+_MAX_BLOCKS = 32            # each block costs ~15 us of Python (NumPy calls on small vectors)
 # Σ_j a[..., j]·b[..., j] without a product temporary (np.vecdot: NumPy >= 2.0)
 _row_dots = getattr(np, "vecdot", None) or (lambda a, b: np.einsum("...j,...j->...", a, b))
 
@@ -33,51 +33,55 @@ def _block_slices(n_units: int, size: int) -> list[slice]:
     return [slice(r.start, r.stop) for r in partition(n_units, parts)]
 
 
-def _run(fn: Callable[[slice], Any], blocks: list[slice]) -> None:
-    if len(blocks) == 1:
-        fn(blocks[0])
+def _run(fn: Callable[[int], Any], n_blocks: int) -> None:
+    if n_blocks == 1:
+        fn(0)
     else:
-        run_parallel(lambda i: fn(blocks[i]), len(blocks))
+        run_parallel(fn, n_blocks)
 
 
 class _Channels:
     """An (N, C, *S) C-contiguous array seen as (N, C, L), L = prod(S), cut into blocks of whole
-    channels. Two layouts of a block, chosen by shape:
+    channels: each block is normalised start to finish (statistics, then outputs) while its
+    arrays are in cache. Two layouts of a block, chosen by shape:
 
-    columns (the usual case): the block x[:, c0:c1] as an (N, B·L) view, reduced over N first
-      (np.add.reduce along axis 0, float32 in order), then over each channel's L columns
-      pairwise in float64; a per-channel coefficient is expanded to a (B·L,) row. Vectorises
-      well for every L, also L = 1 (BatchNorm1d) and 4×4 maps.
-    rows (N small and L large, e.g. one big image): the block as (N, B, L), reduced over the
-      contiguous L axis pairwise (or by a row dot), then over N in float64; coefficients
-      broadcast as (B, 1), so no expanded copy as large as the block is made.
+    columns (the usual case): block i is the (N, B·L) column range of the (N, C·L) view,
+      reduced over N first (np.add.reduce along axis 0, float32 in order), then over each
+      channel's L columns pairwise in float64; a per-channel coefficient is expanded to a row
+      of C·L values (np.repeat, small: one sample). Vectorises well for every L, also L = 1
+      (BatchNorm1d) and 4×4 maps.
+    rows (N < 4 and L > 256, e.g. one big image): the block as (N, B, L), reduced over the
+      contiguous L axis pairwise (or by row dots), then over N in float64; coefficients
+      broadcast as (C, 1), so no expanded row as large as the data is made.
     """
 
     def __init__(self, shape: tuple) -> None:
         self.n, self.c = shape[0], shape[1]
         self.l = int(np.prod(shape[2:], dtype=np.int64))
         self.m = self.n * self.l                       # values per channel
-        self.blocks = _block_slices(self.c, self.n * self.c * self.l)
+        self.channels = _block_slices(self.c, self.n * self.c * self.l)
         self.columns = self.n >= 4 or self.l <= 256
+        self.parts = ([slice(s.start * self.l, s.stop * self.l) for s in self.channels]
+                      if self.columns else self.channels)
 
-    def view(self, a: np.ndarray, s: slice) -> np.ndarray:
-        b = a.reshape(self.n, self.c, self.l)[:, s]    # (N, C, *S) -> (N, C, L) -> (N, B, L)
-        if self.columns:          # (N, B, L) -> (N, B·L): always a view (B's stride is L elements)
-            return b.reshape(self.n, b.shape[1] * self.l)
-        return b
+    def layout(self, a: np.ndarray) -> np.ndarray:
+        """The whole (C-contiguous) array in the block layout."""
+        if self.columns:
+            return a.reshape(self.n, self.c * self.l)   # (N, C, *S) -> (N, C·L)
+        return a.reshape(self.n, self.c, self.l)        # (N, C, *S) -> (N, C, L)
 
     def expand(self, v: np.ndarray) -> np.ndarray:
-        """A per-channel vector (B,) shaped to broadcast against a block view."""
+        """A per-channel vector (C,) or (B,) shaped to broadcast against the layout or a block."""
         return np.repeat(v, self.l) if self.columns else v[:, None]
 
     def sums(self, a: np.ndarray) -> np.ndarray:
-        """Σ per channel of a block view, float64 (B,)."""
+        """Σ per channel of a block, float64 (B,)."""
         if self.columns:
             return np.add.reduce(a, axis=0).reshape(-1, self.l).sum(axis=1, dtype=np.float64)
         return np.add.reduce(a, axis=2).sum(axis=0, dtype=np.float64)
 
     def dots(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Σ a·b per channel of two block views without a product temporary, float64 (B,)."""
+        """Σ a·b per channel of two blocks without a product temporary, float64 (B,)."""
         if self.columns:
             return np.einsum("nj,nj->j", a, b).reshape(-1, self.l).sum(axis=1, dtype=np.float64)
         return _row_dots(a, b).sum(axis=0, dtype=np.float64)
@@ -93,18 +97,6 @@ def _batch_norm_coefficients(training: bool, inv_std: Any, weight: Any, mean_g: 
     return k, -k * (inv_std * inv_std) * mean_gxc, -k * mean_g
 
 
-def _affine_combination(out: np.ndarray, g: np.ndarray, a: np.ndarray, u: np.ndarray | None,
-                        b: np.ndarray | None, c: np.ndarray | None) -> None:
-    """out = a·g + b·u + c (coefficients already broadcastable) in 4 passes and one temporary:
-    out = u·b, out += c, out += g·a. With b None: out = g·a (1 pass)."""
-    if b is None:
-        np.multiply(g, a, out=out)
-        return
-    np.multiply(u, b, out=out)
-    np.add(out, c, out=out)
-    out += np.multiply(g, a)
-
-
 class BatchNorm(Function):
     """y = γ x̂ + β with x̂ = (x - μ) / sqrt(σ² + eps), per channel c over the M = N*H*W values.
 
@@ -114,9 +106,11 @@ class BatchNorm(Function):
     eval: μ, σ² are the running stats, a fixed affine map;  dL/dx = g γ / sqrt(σ² + eps).
     Both: dL/dγ = Σ g x̂,  dL/dβ = Σ g.
 
-    Arrays (counted in docs/derivations.md): forward Σx, x - μ, Σ(x - μ)² by dots, y = (x - μ)·(γ/σ),
-    y += β (5 passes; eval: 2); backward Σg, Σ g·(x - μ) by dots, then dL/dx = a·g + b·(x - μ) + c
-    (see _batch_norm_coefficients) in 4 passes (eval: 1). Saved: x (for create_graph), x - μ and 1/σ.
+    Arrays (passes counted in docs/derivations.md), one block of channels at a time while it is
+    in cache: forward Σx, x - μ (a block temporary), Σ(x - μ)² by dots, y = (x - μ)·(γ/σ), y += β
+    (eval: y = x·(γ/σ) + (β - μγ/σ), 2 passes); backward x - μ again, Σg and Σ g·(x - μ) by dots,
+    then dL/dx = a·g + b·(x - μ) + c (_batch_norm_coefficients) in 4 passes (eval: 1). Saved: x
+    and the per-channel μ and 1/σ only — no activation-sized copy.
     """
 
     @staticmethod
@@ -125,45 +119,51 @@ class BatchNorm(Function):
         dt = xs.dtype
         ch = _Channels(xs.shape)
         y = np.empty(xs.shape, dt)
-        inv_std = np.empty(ch.c, np.float64)
+        xl, yl = ch.layout(xs), ch.layout(y)
         if training:
-            xc = np.empty(xs.shape, dt)
             mean, var = np.empty(ch.c, np.float64), np.empty(ch.c, np.float64)
 
-            def block(s: slice) -> None:
-                xb, xcb, yb = ch.view(xs, s), ch.view(xc, s), ch.view(y, s)
-                mu = ch.sums(xb) / ch.m
-                np.subtract(xb, ch.expand(mu.astype(dt)), out=xcb)           # x - μ, kept for backward
-                v = ch.dots(xcb, xcb) / ch.m                                   # biased σ², two-pass (stable)
-                inv = 1.0 / np.sqrt(v + eps)
-                mean[s], var[s], inv_std[s] = mu, v, inv
-                k = inv * weight[s] if weight is not None else inv
+            def block(i: int) -> None:
+                cs, part = ch.channels[i], ch.parts[i]
+                xb = xl[:, part]
+                mu0 = (ch.sums(xb) / ch.m).astype(dt)
+                xcb = xb - ch.expand(mu0)                                      # x - μ0, in cache
+                # corrected two-pass (Chan, Golub, LeVeque): μ = μ0 + d, σ² = mean((x - μ0)²) - d²,
+                # d = mean(x - μ0) small, so nothing cancels; μ0's float32 rounding is undone
+                d = ch.sums(xcb) / ch.m
+                v = ch.dots(xcb, xcb) / ch.m - d * d
+                mean[cs], var[cs] = mu0 + d, v
+                k = 1.0 / np.sqrt(v + eps)
+                if weight is not None:
+                    k *= weight[cs]
+                shift = (bias[cs] if bias is not None else 0.0) - d * k       # y = (x - μ0)·k + (β - d·k)
+                yb = yl[:, part]
                 np.multiply(xcb, ch.expand(k.astype(dt)), out=yb)
-                if bias is not None:
-                    np.add(yb, ch.expand(bias[s]), out=yb)
-            _run(block, ch.blocks)
+                yb += ch.expand(shift.astype(dt))
+            _run(block, len(ch.channels))
+            inv_std = 1.0 / np.sqrt(var + eps)
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
             if running_var is not None:
                 running_var *= 1 - momentum
                 running_var += (momentum * var * (ch.m / (ch.m - 1))).astype(running_var.dtype, copy=False)
-            ctx.stats = xc, inv_std
         else:
             mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
-            inv_std[:] = 1.0 / np.sqrt(var + eps)
+            inv_std = 1.0 / np.sqrt(var + eps)
             k = inv_std * weight if weight is not None else inv_std
             shift = (bias if bias is not None else 0.0) - mean * k            # y = x·k + (β - μ k)
-            k, shift = k.astype(dt), shift.astype(dt)
+            k, shift = ch.expand(k.astype(dt)), ch.expand(shift.astype(dt))
 
-            def block(s: slice) -> None:
-                yb = ch.view(y, s)
-                np.multiply(ch.view(xs, s), ch.expand(k[s]), out=yb)
-                np.add(yb, ch.expand(shift[s]), out=yb)
-            _run(block, ch.blocks)
-            ctx.stats = None, inv_std
+            def block(i: int) -> None:
+                part = ch.parts[i]
+                yb = yl[:, part]
+                np.multiply(xl[:, part], k[part], out=yb)
+                yb += shift[part]
+            _run(block, len(ch.channels))
             # copies in x's dtype (the running stats change in place after this step)
             ctx.eval_stats = mean.astype(dt), var.astype(dt)
+        ctx.stats = mean, inv_std         # float64, per channel
         ctx.training = training
         ctx.save_for_backward(x, weight)
         return y
@@ -173,20 +173,18 @@ class BatchNorm(Function):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = (ctx.needs_input_grad + (False,) * 3)[:3]
         g = grad_output
-        axes = (0,) + tuple(range(2, g.ndim))
-        shape = (1, g.shape[1]) + (1,) * (g.ndim - 2)
-
-        def statistics():             # x - μ and 1/σ from x itself, differentiably (create_graph)
-            if ctx.training:
-                xc = x - np.mean(x, axis=axes, keepdims=True)
-                var = np.mean(xc * xc, axis=axes, keepdims=True)
-            else:
-                mean, var = (v.reshape(shape) for v in ctx.eval_stats)
-                xc = x - mean
-            return xc, (1.0 / np.sqrt(var + ctx.kwargs["eps"])).reshape(-1)
         if not is_graph(g):
             return _batch_norm_backward_arrays(ctx, x, weight, g, need_x, need_w, need_b) + (None, None)
-        xc, inv_std = ctx.cached("stats", statistics)
+        axes = (0,) + tuple(range(2, g.ndim))
+        shape = (1, g.shape[1]) + (1,) * (g.ndim - 2)
+        # create_graph: x - μ and 1/σ from x itself, differentiably, then the same coefficients
+        if ctx.training:
+            xc = x - np.mean(x, axis=axes, keepdims=True)
+            var = np.mean(xc * xc, axis=axes, keepdims=True)
+        else:
+            mean, var = (v.reshape(shape) for v in ctx.eval_stats)
+            xc = x - mean
+        inv_std = (1.0 / np.sqrt(var + ctx.kwargs["eps"])).reshape(-1)
         m = int(np.prod(g.shape)) // g.shape[1]
         sum_g = np.sum(g, axis=axes)
         sum_gxc = np.sum(g * xc, axis=axes) if need_w or (need_x and ctx.training) else None
@@ -203,44 +201,48 @@ class BatchNorm(Function):
 
 def _batch_norm_backward_arrays(ctx, x: np.ndarray, weight: np.ndarray | None, g: np.ndarray,
                                 need_x: bool, need_w: bool, need_b: bool) -> tuple:
-    """BatchNorm.backward on arrays: per block of channels Σg and Σ g·(x - μ) (row dots), then
-    dL/dx = a·g + b·(x - μ) + c into a preallocated array."""
-    xc, inv_std = ctx.stats
+    """BatchNorm.backward on arrays, one block of channels at a time: x - μ (in cache), Σg and
+    Σ g·(x - μ) by dots, then dL/dx = a·g + b·(x - μ) + c into a preallocated array."""
+    mean, inv_std = ctx.stats
     training = ctx.training
     g = np.ascontiguousarray(g)
     dt = g.dtype
     ch = _Channels(g.shape)
     need_gxc = need_w or (need_x and training)
-    need_g = need_b or (need_x and training)
+    need_g = need_b or need_gxc
     sum_g = np.empty(ch.c, np.float64) if need_g else None
     sum_gxc = np.empty(ch.c, np.float64) if need_gxc else None
     grad_x = np.empty(g.shape, dt) if need_x else None
-    xs = np.ascontiguousarray(x) if need_gxc and not training else None
-    mean = ctx.eval_stats[0] if xs is not None else None
+    gl = ch.layout(g)
+    xl = ch.layout(np.ascontiguousarray(x)) if need_gxc else None
+    dxl = ch.layout(grad_x) if need_x else None
+    mean32 = mean.astype(dt)
+    err = mean - mean32                              # x - μ = (x - μ32) - err, err tiny (float64)
+    mu = ch.expand(mean32) if need_gxc else None
+    k = inv_std * weight if weight is not None else inv_std
+    k_all = ch.expand(k.astype(dt))
 
-    def block(s: slice) -> None:
-        gb = ch.view(g, s)
-        if training:
-            xcb = ch.view(xc, s)
-        elif need_gxc:                 # eval: x - μ (running μ) only for dL/dγ
-            xcb = ch.view(xs, s) - ch.expand(mean[s].astype(dt))
-        sg = ch.sums(gb) if need_g else None
-        sgx = ch.dots(gb, xcb) if need_gxc else None
+    def block(i: int) -> None:
+        cs, part = ch.channels[i], ch.parts[i]
+        gb = gl[:, part]
+        xcb = xl[:, part] - mu[part] if need_gxc else None                  # x - μ32, in cache
         if need_g:
-            sum_g[s] = sg
+            sum_g[cs] = sg = ch.sums(gb)
         if need_gxc:
-            sum_gxc[s] = sgx
-        if need_x:
-            a, b, c = _batch_norm_coefficients(training, inv_std[s], None if weight is None else weight[s],
-                                               None if sg is None else sg / ch.m,
-                                               None if sgx is None else sgx / ch.m)
-            a = ch.expand(a.astype(dt))
-            if b is None:
-                _affine_combination(ch.view(grad_x, s), gb, a, None, None, None)
-            else:
-                _affine_combination(ch.view(grad_x, s), gb, a, xcb, ch.expand(b.astype(dt)),
-                                    ch.expand(c.astype(dt)))
-    _run(block, ch.blocks)
+            sum_gxc[cs] = sgx = ch.dots(gb, xcb) - err[cs] * sg
+        if not need_x:
+            return
+        dxb = dxl[:, part]
+        if not training:                                                   # dL/dx = g·γ/σ
+            np.multiply(gb, k_all[part], out=dxb)
+            return
+        _, b, c = _batch_norm_coefficients(True, inv_std[cs], None if weight is None else weight[cs],
+                                           sg / ch.m, sgx / ch.m)
+        np.multiply(xcb, ch.expand(b.astype(dt)), out=xcb)                 # b·(x - μ) + c, in place
+        xcb += ch.expand((c - b * err[cs]).astype(dt))
+        np.multiply(gb, k_all[part], out=dxb)                              # + a·g
+        dxb += xcb
+    _run(block, len(ch.channels))
     grad_w = (sum_gxc * inv_std).astype(dt) if need_w else None
     grad_b = sum_g.astype(dt) if need_b else None
     return grad_x, grad_w, grad_b
@@ -284,14 +286,16 @@ class Standardize(Function):
             xhat = np.empty(x.shape, x.dtype)
             xh2 = xhat.reshape(rows, length)
             inv = np.empty(rows, x.dtype)
+            blocks = _block_slices(rows, x.size)
 
-            def block(s: slice) -> None:
+            def block(i: int) -> None:
+                s = blocks[i]
                 mu = np.add.reduce(x2[s], axis=1) / x.dtype.type(length)
                 np.subtract(x2[s], mu[:, None], out=xh2[s])
                 var = _row_dots(xh2[s], xh2[s]).astype(np.float64) / length
                 inv[s] = 1.0 / np.sqrt(var + eps)
                 xh2[s] *= inv[s, None]
-            _run(block, _block_slices(rows, x.size))
+            _run(block, len(blocks))
             inv_std = inv.reshape(keep)
         ctx.save_for_backward(x, xhat)
         ctx.inv_std = inv_std
@@ -317,10 +321,16 @@ class Standardize(Function):
         gr2 = grad.reshape(rows, length)
         scale = g.dtype.type(1.0 / length)
 
-        def block(s: slice) -> None:
+        blocks = _block_slices(rows, g.size)
+
+        def block(i: int) -> None:
+            s = blocks[i]
             a = inv[s]
             b = -a * (_row_dots(g2[s], xh2[s]) * scale)
             c = -a * (np.add.reduce(g2[s], axis=1) * scale)
-            _affine_combination(gr2[s], g2[s], a[:, None], xh2[s], b[:, None], c[:, None])
-        _run(block, _block_slices(rows, g.size))
+            out = gr2[s]
+            np.multiply(xh2[s], b[:, None], out=out)      # dL/dx = b·x̂ + c + a·g
+            out += c[:, None]
+            out += g2[s] * a[:, None]
+        _run(block, len(blocks))
         return grad
