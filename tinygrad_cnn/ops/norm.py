@@ -290,11 +290,15 @@ class Standardize(Function):
 
             def block(i: int) -> None:
                 s = blocks[i]
-                mu = np.add.reduce(x2[s], axis=1) / x.dtype.type(length)
-                np.subtract(x2[s], mu[:, None], out=xh2[s])
-                var = _row_dots(xh2[s], xh2[s]).astype(np.float64) / length
-                inv[s] = 1.0 / np.sqrt(var + eps)
-                xh2[s] *= inv[s, None]
+                mu0 = np.add.reduce(x2[s], axis=1) / x.dtype.type(length)    # pairwise
+                xh = xh2[s]
+                np.subtract(x2[s], mu0[:, None], out=xh)                       # x - μ0
+                d = np.add.reduce(xh, axis=1).astype(np.float64) / length     # corrected two-pass
+                var = _row_dots(xh, xh) / length - d * d
+                r = 1.0 / np.sqrt(var + eps)
+                inv[s] = r
+                xh *= r.astype(x.dtype)[:, None]
+                xh -= (d * r).astype(x.dtype)[:, None]                         # x̂ = (x - μ0 - d)/σ
             _run(block, len(blocks))
             inv_std = inv.reshape(keep)
         ctx.save_for_backward(x, xhat)
