@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from .generic import is_graph
 
 
 def _unless(need: bool, value_fn):
@@ -219,18 +220,30 @@ class ReLU(Function):
 
 
 class LeakyReLU(Function):
-    """z = a if a > 0 else s·a;  dz/da = 1 where a > 0, else s."""
+    """z = a if a > 0 else s·a;  dz/da = 1 where a > 0, else s.
+
+    Arrays, without np.where (a branch per element: ~10x slower on the random signs of real
+    activations): z = max(a, s·a) for 0 != s <= 1 (min for s > 1), 2 passes; dz/da·g =
+    (s + (1 - s)·[a > 0])·g, 4 cheap passes."""
 
     @staticmethod
     def forward(ctx, a, negative_slope=0.01):
         ctx.save_for_backward(a)
         ctx.slope = negative_slope
-        return np.where(a > 0, a, a * negative_slope)
+        out = np.multiply(a, negative_slope)
+        if out.dtype != a.dtype or negative_slope == 0:   # integers (made float), or ±inf·0 = NaN
+            return np.where(a > 0, a, out)
+        return (np.maximum if negative_slope <= 1 else np.minimum)(a, out, out=out)
 
     @staticmethod
     def backward(ctx, grad_output):
         (a,) = ctx.saved_tensors
-        return np.where(a > 0, grad_output, grad_output * ctx.slope), None
+        s = ctx.slope
+        if is_graph(grad_output):
+            return np.where(a > 0, grad_output, grad_output * s), None
+        slope = np.multiply(a > 0, 1 - s, dtype=grad_output.dtype)     # (1 - s)·[a > 0]
+        slope += s
+        return np.multiply(slope, grad_output, out=slope), None
 
 
 class Clamp(Function):
