@@ -240,6 +240,8 @@ def machine_info(threads: int | None = None) -> dict:
     try:
         import numpy
         info["numpy"] = numpy.__version__
+        from tinygrad_cnn.ops.parallel import get_blas_core
+        info["blas_core"] = get_blas_core()        # OpenBLAS's kernels (OPENBLAS_CORETYPE can force them)
     except ImportError:
         pass
     try:

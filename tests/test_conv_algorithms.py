@@ -98,7 +98,10 @@ def test_algorithm_equals_im2col_on_edge_shapes(name, x_shape, w_shape, kw, thre
     monkeypatch.setattr(conv_geometry, "MIN_PARALLEL_MACS", 0 if threads > 1 else conv_geometry.MIN_PARALLEL_MACS)
     for module, setting in ((conv_geometry, "CHUNK_OUTPUT_BYTES"), (conv_depthwise, "CHUNK_INPUT_BYTES")):
         monkeypatch.setattr(module, setting, 1 if threads > 1 else 1 << 30)   # 1 or all images per chunk
-    # the layout moves: blocks of one plane at a time (every block boundary) when threaded
+    # the layout moves: threaded, without OpenBLAS's transpose, in blocks of one plane at a time
+    # (every block boundary); else through it (test_layout_moves checks both on their own)
+    if threads > 1:
+        monkeypatch.setattr(conv_geometry, "_OMATCOPY", {})
     monkeypatch.setattr(conv_geometry, "TRANSPOSE_BLOCK_ELEMENTS", 1 if threads > 1 else 1 << 30)
     monkeypatch.setattr(conv_geometry, "TRANSPOSE_MIN_ROWS", 1 if threads > 1 else 1 << 30)
     # pointwise: 3 threads also take the one-GEMM-per-image path (else only maps of >= 256)
@@ -108,6 +111,40 @@ def test_algorithm_equals_im2col_on_edge_shapes(name, x_shape, w_shape, kw, thre
     used, got = _run(name, x, w, b, g, kw)
     assert used == name
     _assert_same(got, expected, 1e-11, 1e-11)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64])
+@pytest.mark.parametrize("blas", [True, False])
+@pytest.mark.parametrize("shape", [(6, 5, 7), (1, 1, 1), (64, 3, 2), (0, 2, 3)])
+def test_layout_moves(dtype, blas, shape, monkeypatch):
+    """to_channels_last/first equal NumPy's transposes: whole arrays, into a padded buffer's
+    interior, out of a cropped view; through OpenBLAS's omatcopy (float32/64) or the blocked
+    copies (other dtypes, or without it)."""
+    if not blas:
+        monkeypatch.setattr(conv_geometry, "_OMATCOPY", {})
+    monkeypatch.setattr(conv_geometry, "TRANSPOSE_BLOCK_ELEMENTS", 4)   # several blocks
+    monkeypatch.setattr(conv_geometry, "TRANSPOSE_MIN_ROWS", 2)
+    m, a, b = shape
+    src = (np.arange(m * a * b) * 7 % 11 - 5).astype(dtype).reshape(shape)
+    dst = np.full((a, b, m), -1, dtype)
+    conv_geometry.to_channels_last(dst, src)
+    np.testing.assert_array_equal(dst, src.transpose(1, 2, 0))
+    padded = np.full((a + 3, b + 2, m), 9, dtype)                    # interior [1:a+1, 2:b+2]
+    conv_geometry.to_channels_last(padded[1:a + 1, 2:b + 2], src)
+    np.testing.assert_array_equal(padded[1:a + 1, 2:b + 2], src.transpose(1, 2, 0))
+    frame = padded.copy()
+    frame[1:a + 1, 2:b + 2] = 9
+    assert (frame == 9).all()                                        # nothing written outside
+    back = np.full(shape, -1, dtype)
+    conv_geometry.to_channels_first(back, dst)
+    np.testing.assert_array_equal(back, src)
+    back[...] = -1
+    conv_geometry.to_channels_first(back, padded[1:a + 1, 2:b + 2])  # a cropped source
+    np.testing.assert_array_equal(back, src)
+    planes = np.full((m, a + 1, b), -1, dtype)                       # a dst that is a crop too
+    conv_geometry.to_channels_first(planes[:, 1:], dst)
+    np.testing.assert_array_equal(planes[:, 1:], src)
+    assert (planes[:, 0] == -1).all()
 
 
 @pytest.mark.parametrize("name", list(EDGE))

@@ -25,7 +25,7 @@ from . import onnx  # noqa: E402  (tc.onnx.export; the onnx package is imported 
 from . import multiprocessing, utils  # noqa: E402  (tc.utils.data, tc.utils.checkpoint, Hogwild)
 from .gradcheck import GradcheckWarning  # noqa: E402
 from .ops.workspace import get_workspace_limit, set_workspace_limit  # noqa: E402  (conv im2col memory cap)
-from .ops.parallel import get_blas_threads, get_num_threads, set_blas_threads, set_num_threads  # noqa: E402,E501
+from .ops.parallel import get_blas_core, get_blas_threads, get_num_threads, set_blas_threads, set_num_threads  # noqa: E402,E501
 
 __version__ = "0.1.0"
 

@@ -10,9 +10,9 @@ W, KH, KW, S, P, D, OH, OW, L = OH*OW). Derivations: docs/derivations.md, "Conv 
                Y[n] = W2 · X[n] (stride: X subsampled first), no columns at all
     depthwise  groups == C == CO (ops/conv_depthwise.py): KH·KW multiply-adds of the windows,
                one einsum in the (H, W, N·C) layout whose inner loop runs along N·C
-    winograd   3×3, stride 1, dilation 1, groups 1: F(2×2, 3×3) — 16 GEMMs of (CO, C)·(C, tiles)
-               in the transformed domain instead of one (CO, 9C)·(9C, 4·tiles); grad_input and
-               grad_weight are the exact adjoints of the same transforms
+    winograd   3×3, stride 1, dilation 1, groups 1 (ops/conv_winograd.py): F(2×2, 3×3) — 16
+               GEMMs of (tiles, C)·(C, CO) in the transformed domain instead of one
+               (CO, 9C)·(9C, 4·tiles); grad_input and grad_weight the adjoints of the transforms
 
 Selection (tc.backends.conv_algorithm): 'auto' uses the measured rule in `choose`;
 'im2col' forces the reference path; naming an algorithm uses it wherever it applies (im2col
@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import ArgumentError
 from .conv_depthwise import Depthwise
+from .conv_winograd import Winograd, winograd_2x2_3x3_matrices
 from .conv_geometry import Geometry, add_bias, chunks, summed_in_groups
 from .parallel import run_parallel
 from .workspace import get_workspace_limit
@@ -135,168 +136,6 @@ class Pointwise:
             return np.matmul(go2, xs2)                                           # (G, COg, Cg)
 
         return _summed_in_groups(part, chunks, threads).reshape(g.w_shape)
-
-
-# ----------------------------------------------------------------------------- winograd
-def winograd_2x2_3x3_matrices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lavin & Gray's F(2×2, 3×3) transforms (Bᵀ 4×4, G 4×3, Aᵀ 2×4): for a 4×4 input tile d
-    and a 3×3 kernel k, the 2×2 correlation output is Aᵀ [(G k Gᵀ) ⊙ (Bᵀ d B)] A."""
-    bt = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
-    gm = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
-    at = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
-    return bt, gm, at
-
-
-_BT, _G, _AT = winograd_2x2_3x3_matrices()
-
-
-class Winograd:
-    """F(2×2, 3×3) for 3×3, stride-1, undilated, ungrouped convs (docs/derivations.md).
-
-    The padded input (N, C, H', W') is cut into overlapping 4×4 tiles at stride 2 (T = TH·TW
-    per image; the bottom/right edge padded with zeros up to whole tiles);
-      V = Bᵀ d B        per tile and channel               (16, C, N·T)
-      U = G k Gᵀ        per output and input channel        (16, CO, C)
-      M[ξν] = U[ξν] · V[ξν]                                 16 GEMMs (CO, C)·(C, N·T)
-      y tile = Aᵀ M A                                       (2×2 outputs per tile)
-    Backward, the adjoint of each linear step in reverse: dM = A dY Aᵀ per tile,
-      grad_weight = Gᵀ (Σ_tiles dM[ξν] · V[ξν]ᵀ) G,  dV[ξν] = U[ξν]ᵀ · dM[ξν],
-      grad_input = the overlapping sum of the tiles B dV Bᵀ (cropped to the input).
-    """
-
-    name = "winograd"
-
-    @staticmethod
-    def applies(g: Geometry) -> bool:
-        return (len(g.w_shape) == 4 and g.w_shape[2:] == (3, 3) and g.stride == (1, 1)
-                and g.dilation == (1, 1) and g.groups == 1)
-
-    @staticmethod
-    def _tiles(g: Geometry) -> tuple[int, int]:
-        return -(-g.out[0] // 2), -(-g.out[1] // 2)
-
-    @staticmethod
-    def workspace_bytes(g: Geometry, itemsize: int) -> int:
-        """V and M: 16 values per tile per input and output channel."""
-        th, tw = Winograd._tiles(g)
-        return 16 * g.x_shape[0] * th * tw * (g.x_shape[1] + g.w_shape[0]) * itemsize
-
-    @staticmethod
-    def _input_tiles(x: np.ndarray, g: Geometry) -> np.ndarray:
-        """V = Bᵀ d B for every tile: (n, C, H, W) -> (4, 4, C, n, TH, TW)."""
-        th, tw = Winograd._tiles(g)
-        (t, _), (l, _) = g.padding
-        n, c, h, w = x.shape
-        xp = np.zeros((n, c, 2 * th + 2, 2 * tw + 2), x.dtype)   # padded to whole tiles
-        hh, ww = min(h, 2 * th + 2 - t), min(w, 2 * tw + 2 - l)
-        xp[:, :, t:t + hh, l:l + ww] = x[:, :, :hh, :ww]
-        d = [[xp[:, :, i:i + 2 * th:2, j:j + 2 * tw:2] for j in range(4)] for i in range(4)]   # d[i][j]: (n, C, TH, TW)
-        # Bᵀ d (rows), then (·) B (columns): Bᵀ = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]]
-        r = [[d[0][j] - d[2][j], d[1][j] + d[2][j], d[2][j] - d[1][j], d[1][j] - d[3][j]] for j in range(4)]
-        v = np.empty((4, 4, c, n, th, tw), x.dtype)
-        for i in range(4):
-            row = [r[j][i] for j in range(4)]                   # (Bᵀ d)[i][j]
-            for j, val in enumerate((row[0] - row[2], row[1] + row[2], row[2] - row[1], row[1] - row[3])):
-                v[i, j] = val.transpose(1, 0, 2, 3)             # (n, C, TH, TW) -> (C, n, TH, TW)
-        return v
-
-    @staticmethod
-    def _kernel(weight: np.ndarray) -> np.ndarray:
-        """U = G k Gᵀ: (CO, C, 3, 3) -> (4, 4, CO, C), computed in float64 then cast."""
-        u = np.einsum("ik,ockl,jl->ijoc", _G, weight.astype(np.float64), _G)
-        return u.astype(weight.dtype)
-
-    @staticmethod
-    def forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Geometry) -> np.ndarray:
-        n, co = x.shape[0], weight.shape[0]
-        th, tw = Winograd._tiles(g)
-        u = Winograd._kernel(weight).reshape(16, co, -1)
-        y = np.empty((n, co) + g.out, x.dtype)
-        chunks, threads = _chunks(g, x.itemsize)
-
-        def chunk(i: int) -> None:
-            n0, n1 = chunks[i]
-            m = n1 - n0
-            v = Winograd._input_tiles(x[n0:n1], g).reshape(16, x.shape[1], m * th * tw)
-            mm = np.matmul(u, v).reshape(4, 4, co, m, th, tw)          # M[ξν] = U[ξν] · V[ξν]
-            # Aᵀ M A: Aᵀ = [[1, 1, 1, 0], [0, 1, -1, -1]]
-            s = [mm[0] + mm[1] + mm[2], mm[1] - mm[2] - mm[3]]         # rows: (4, CO, m, TH, TW)
-            out = np.empty((co, m, th, 2, tw, 2), x.dtype)
-            for a in range(2):
-                out[:, :, :, a, :, 0] = s[a][0] + s[a][1] + s[a][2]
-                out[:, :, :, a, :, 1] = s[a][1] - s[a][2] - s[a][3]
-            full = out.reshape(co, m, 2 * th, 2 * tw)[:, :, :g.out[0], :g.out[1]]
-            y[n0:n1] = full.transpose(1, 0, 2, 3)                      # (CO, m, OH, OW) -> (m, CO, OH, OW)
-            _add_bias(y[n0:n1], bias)
-
-        run_parallel(chunk, len(chunks), threads)
-        return y
-
-    @staticmethod
-    def _output_adjoint(grad_output: np.ndarray, g: Geometry) -> np.ndarray:
-        """dM = A dY Aᵀ per tile: (n, CO, OH, OW) -> (16, CO, n·T), the adjoint of y = Aᵀ M A."""
-        n, co = grad_output.shape[:2]
-        th, tw = Winograd._tiles(g)
-        gy = np.zeros((co, n, th, 2, tw, 2), grad_output.dtype)
-        gy.reshape(co, n, 2 * th, 2 * tw)[:, :, :g.out[0], :g.out[1]] = grad_output.transpose(1, 0, 2, 3)
-        # rows: dS[a] = gy[.., a, .., 0] * A_row0 + gy[.., a, .., 1] * A_row1 over the 4 columns
-        ds = [[None] * 4 for _ in range(2)]
-        for a in range(2):
-            g0, g1 = gy[:, :, :, a, :, 0], gy[:, :, :, a, :, 1]
-            ds[a] = [g0, g0 + g1, g0 - g1, -g1]
-        dm = np.empty((4, 4, co, n, th, tw), grad_output.dtype)
-        for j in range(4):
-            d0, d1 = ds[0][j], ds[1][j]
-            dm[0, j], dm[1, j], dm[2, j], dm[3, j] = d0, d0 + d1, d0 - d1, -d1
-        return dm.reshape(16, co, n * th * tw)
-
-    @staticmethod
-    def grad_input(grad_output: np.ndarray, weight: np.ndarray, g: Geometry) -> np.ndarray:
-        n, co = grad_output.shape[:2]
-        c = weight.shape[1]
-        th, tw = Winograd._tiles(g)
-        ut = np.ascontiguousarray(Winograd._kernel(weight).reshape(16, co, c).swapaxes(1, 2))   # U[ξν]ᵀ
-        (t, _), (l, _) = g.padding
-        h, w = g.x_shape[2:]
-        gx = np.empty(g.x_shape, grad_output.dtype)
-        chunks, threads = _chunks(g, grad_output.itemsize)
-
-        def chunk(i: int) -> None:
-            n0, n1 = chunks[i]
-            m = n1 - n0
-            dm = Winograd._output_adjoint(grad_output[n0:n1], g)
-            dv = np.matmul(ut, dm).reshape(4, 4, c, m, th, tw)         # dV[ξν] = U[ξν]ᵀ dM[ξν]
-            # d = B dV Bᵀ (the adjoint of V = Bᵀ d B), tiles added where they overlap
-            col = [[None] * 4 for _ in range(4)]                      # (B dV)[i][j]
-            for j in range(4):
-                v0, v1, v2, v3 = dv[0, j], dv[1, j], dv[2, j], dv[3, j]
-                col[0][j], col[1][j], col[2][j], col[3][j] = v0, v1 - v2 + v3, -v0 + v1 + v2, -v3
-            gxp = np.zeros((c, m, 2 * th + 2, 2 * tw + 2), grad_output.dtype)
-            for i in range(4):
-                e0, e1, e2, e3 = col[i]
-                for j, val in enumerate((e0, e1 - e2 + e3, -e0 + e1 + e2, -e3)):
-                    gxp[:, :, i:i + 2 * th:2, j:j + 2 * tw:2] += val
-            hh, ww = min(h, 2 * th + 2 - t), min(w, 2 * tw + 2 - l)
-            dst = gx[n0:n1]
-            if hh < h or ww < w:
-                dst[...] = 0
-            dst[:, :, :hh, :ww] = gxp[:, :, t:t + hh, l:l + ww].transpose(1, 0, 2, 3)
-
-        run_parallel(chunk, len(chunks), threads)
-        return gx
-
-    @staticmethod
-    def grad_weight(grad_output: np.ndarray, x: np.ndarray, g: Geometry) -> np.ndarray:
-        co, c = g.w_shape[:2]
-        chunks, threads = _chunks(g, grad_output.itemsize)
-
-        def part(n0: int, n1: int) -> np.ndarray:
-            dm = Winograd._output_adjoint(grad_output[n0:n1], g)                  # (16, CO, m·T)
-            v = Winograd._input_tiles(x[n0:n1], g).reshape(16, c, -1)             # (16, C, m·T)
-            return np.matmul(dm, v.swapaxes(1, 2))                                # dU: (16, CO, C)
-
-        du = _summed_in_groups(part, chunks, threads).reshape(4, 4, co, c).astype(np.float64)
-        return np.einsum("ik,ijoc,jl->ockl", _G, du, _G).astype(grad_output.dtype)   # Gᵀ dU G
 
 
 ALGORITHMS: dict[str, Any] = {a.name: a for a in (Pointwise, Depthwise, Winograd)}

@@ -3,12 +3,13 @@ share: one call's Geometry, its split into image chunks for the threads, grad_we
 sums in fixed groups, and the blocked layout changes between NCHW and (H, W, N·C)."""
 from __future__ import annotations
 
+import ctypes
 import math
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .parallel import get_num_threads, partition, run_parallel
+from .parallel import _blas_function, get_num_threads, partition, run_parallel
 
 __all__ = ["Geometry", "chunks", "summed_in_groups", "add_bias", "to_channels_last", "to_channels_first"]
 
@@ -78,6 +79,57 @@ def add_bias(y: np.ndarray, bias: np.ndarray | None) -> None:
         y += bias.reshape((1, -1) + (1,) * (y.ndim - 2))
 
 
+def _find_omatcopy() -> dict:
+    """OpenBLAS's out-of-place transpose, cblas_?omatcopy, per dtype (NumPy's wheels export
+    it with the scipy_ prefix and 64-bit integers). A (M, L) -> (L, M) move that leaves the
+    cache runs 5-9x faster through it than through NumPy's strided copies, blocked or not
+    (measured: (2048, 1024) float32 0.56 ms vs 3.7 ms blocked, 13.6 ms as one NumPy copy)."""
+    found = {}
+    for dtype, letter, scalar in ((np.float32, "s", ctypes.c_float), (np.float64, "d", ctypes.c_double)):
+        fn = _blas_function(f"scipy_cblas_{letter}omatcopy64_", f"cblas_{letter}omatcopy64_")
+        if fn is not None:
+            i64, ptr = ctypes.c_int64, ctypes.c_void_p
+            fn.argtypes = [ctypes.c_int, ctypes.c_int, i64, i64, scalar, ptr, i64, ptr, i64]
+            fn.restype = None
+            found[np.dtype(dtype)] = fn
+    return found
+
+
+_OMATCOPY = _find_omatcopy()
+_ROW_MAJOR, _TRANS = 101, 112
+
+
+def _rows(a: np.ndarray) -> int | None:
+    """The row stride in elements of a 2-D array whose rows are contiguous (else None)."""
+    if a.ndim != 2 or a.strides[1] != a.itemsize or a.strides[0] % a.itemsize or a.strides[0] < a.shape[1] * a.itemsize:
+        return None
+    return a.strides[0] // a.itemsize
+
+
+def _transpose_2d(dst: np.ndarray, src: np.ndarray) -> bool:
+    """dst (L, M) = src (M, L)ᵀ through OpenBLAS's omatcopy; False when it cannot (dtype,
+    strides, no OpenBLAS): the caller copies another way. ctypes releases the GIL meanwhile."""
+    fn = _OMATCOPY.get(src.dtype)
+    if fn is None or dst.dtype != src.dtype or src.size == 0:
+        return fn is not None and src.size == 0
+    lda, ldb = _rows(src), _rows(dst)
+    if lda is None or ldb is None:
+        return False
+    fn(_ROW_MAJOR, _TRANS, src.shape[0], src.shape[1], 1.0, src.ctypes.data, lda, dst.ctypes.data, ldb)
+    return True
+
+
+def _merged(a: np.ndarray, first: int) -> np.ndarray | None:
+    """a with axes (first, first + 1) merged into one, as a view (None if it cannot be)."""
+    shape = a.shape[:first] + (a.shape[first] * a.shape[first + 1],) + a.shape[first + 2:]
+    try:
+        view = a.view()
+        view.shape = shape                          # raises instead of copying
+        return view
+    except AttributeError:
+        return None
+
+
 def _blocks(m: int, a: int, b: int) -> tuple[int, int]:
     """Block sizes (along M, along A) of about TRANSPOSE_BLOCK_ELEMENTS values."""
     mb = max(TRANSPOSE_MIN_ROWS, TRANSPOSE_BLOCK_ELEMENTS // max(1, a * b))
@@ -87,8 +139,18 @@ def _blocks(m: int, a: int, b: int) -> tuple[int, int]:
 
 def to_channels_last(dst: np.ndarray, src: np.ndarray) -> None:
     """dst (A, B, M) = src (M, A, B) moved: NCHW (as (N·C, H, W)) to the (H, W, N·C) layout,
+    by OpenBLAS's transpose (into a buffer first when dst is a padded buffer's interior), else
     in cache-sized blocks."""
     m, a, b = src.shape
+    flat_src = _merged(src, 1)
+    if flat_src is not None and src.dtype in _OMATCOPY and src.dtype == dst.dtype:
+        flat_dst = _merged(dst, 0)
+        if flat_dst is not None and _transpose_2d(flat_dst, flat_src):
+            return
+        tmp = np.empty((a * b, m), src.dtype)      # a padded dst: one transpose, then row copies
+        if _transpose_2d(tmp, flat_src):
+            np.copyto(dst, tmp.reshape(a, b, m))
+            return
     mb, ab = _blocks(m, a, b)
     for m0 in range(0, m, mb):
         for a0 in range(0, a, ab):
@@ -96,8 +158,16 @@ def to_channels_last(dst: np.ndarray, src: np.ndarray) -> None:
 
 
 def to_channels_first(dst: np.ndarray, src: np.ndarray) -> None:
-    """dst (M, A, B) = src (A, B, M) moved: the (H, W, N·C) layout back to NCHW, in blocks."""
+    """dst (M, A, B) = src (A, B, M) moved: the (H, W, N·C) layout back to NCHW, by OpenBLAS's
+    transpose (a cropped src copied to a buffer first), else in blocks."""
     a, b, m = src.shape
+    flat_dst = _merged(dst, 1)
+    if flat_dst is not None and src.dtype in _OMATCOPY and src.dtype == dst.dtype:
+        flat_src = _merged(src, 0)
+        if flat_src is None:                       # a cropped src: row copies first, then one transpose
+            flat_src = np.ascontiguousarray(src).reshape(a * b, m)
+        if _transpose_2d(flat_dst, flat_src):
+            return
     mb, ab = _blocks(m, a, b)
     for m0 in range(0, m, mb):
         for a0 in range(0, a, ab):

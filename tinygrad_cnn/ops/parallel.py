@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import ArgumentError
 
-__all__ = ["set_num_threads", "get_num_threads", "run_parallel", "partition", "Scratch"]
+__all__ = ["set_num_threads", "get_num_threads", "run_parallel", "partition", "Scratch", "get_blas_core"]
 
 _state: dict = {"threads": None, "pool": None, "pool_size": 0}
 _lock = threading.Lock()
@@ -131,6 +131,19 @@ def set_blas_threads(n: int) -> bool:
 def get_blas_threads() -> int | None:
     fn = _blas_function(*_BLAS_GETTERS)
     return None if fn is None else int(fn())
+
+
+def get_blas_core() -> str | None:
+    """The kernel set OpenBLAS chose when it loaded ('SkylakeX', 'Haswell', ...; None without
+    OpenBLAS). OpenBLAS picks it from the CPU when it loads, unless the environment variable
+    OPENBLAS_CORETYPE names one (docs/performance.md, "BLAS kernels": on an AVX-512 CPU
+    forcing 'Haswell' halves float32 GEMM speed)."""
+    fn = _blas_function("openblas_get_corename", "scipy_openblas_get_corename64_",
+                        "openblas_get_corename64_", "scipy_openblas_get_corename")
+    if fn is None:
+        return None
+    fn.argtypes, fn.restype = [], ctypes.c_char_p
+    return fn().decode("ascii", "replace")
 
 
 _set_local_blas_threads = _find_local_setter()
