@@ -156,17 +156,32 @@ def get_conv_algorithm() -> str:
     return _state["conv_algorithm"]
 
 
+# Winograd under 'auto': enough tiles for its 16 GEMMs (N·TH·TW rows each) and enough channels
+# that the GEMMs, not the transforms (passes over C and CO values per tile), dominate — by
+# C·CO/(C + CO), which is C/2 for square convs (measured: docs/derivations.md, "Conv algorithms").
+WINOGRAD_MIN_TILES = 128
+WINOGRAD_MIN_CHANNELS = 48
+
+
+def _winograd_pays(g: Geometry) -> bool:
+    c, co = g.x_shape[1], g.w_shape[0]
+    th, tw = Winograd._tiles(g)
+    return g.x_shape[0] * th * tw >= WINOGRAD_MIN_TILES and c * co >= WINOGRAD_MIN_CHANNELS * (c + co)
+
+
 def _auto(g: Geometry, itemsize: int) -> Any:
     """The measured rule (docs/derivations.md, "Conv algorithms"; benchmarks/
     bench_conv_algorithms.py): 1×1 convs always as GEMMs on the NCHW view; depthwise convs
-    always in the (H, W, N·C) layout (0.3-0.8× im2col's forward + backward time on every
-    MobileNetV2 shape, 32×32 to 2×2 maps, stride 1 and 2); Winograd never: in NumPy its
-    transforms (a dozen passes over V and M) cost about what the 2.25× fewer GEMM flops save
-    (ResNet-18 shapes: 0.95-3.1× im2col's time), so it is there to be chosen by name."""
+    always in the (H, W, N·C) layout; Winograd for 3×3 stride-1 convs with at least 128 tiles
+    and C·CO/(C + CO) >= 48 (ResNet's 128-512-channel stages: 0.6-0.85× im2col's forward +
+    backward time; with 64 channels or DenseNet's 128 -> 32 the transforms cost what the
+    2.25× fewer multiplies save, and with few tiles its GEMMs are too thin)."""
     if Pointwise.applies(g):
         return Pointwise
     if Depthwise.applies(g):
         return Depthwise
+    if Winograd.applies(g) and _winograd_pays(g):
+        return Winograd
     return None
 
 
