@@ -145,6 +145,15 @@ def test_layout_moves(dtype, blas, shape, monkeypatch):
     conv_geometry.to_channels_first(planes[:, 1:], dst)
     np.testing.assert_array_equal(planes[:, 1:], src)
     assert (planes[:, 0] == -1).all()
+    # 4-D, as the batch-last im2col path moves (N, C, H, W) <-> (C, H, W, N), padded inside
+    src4 = (np.arange(m * a * b * 3) % 13).astype(dtype).reshape(m, 3, a, b)
+    padded4 = np.zeros((3, a + 2, b + 2, m), dtype)
+    conv_geometry.to_channels_last(padded4[:, 1:a + 1, 1:b + 1], src4)
+    np.testing.assert_array_equal(padded4[:, 1:a + 1, 1:b + 1], np.moveaxis(src4, 0, -1))
+    assert not padded4[:, 0].any() and not padded4[:, :, 0].any()
+    back4 = np.empty_like(src4)
+    conv_geometry.to_channels_first(back4, padded4[:, 1:a + 1, 1:b + 1])
+    np.testing.assert_array_equal(back4, src4)
 
 
 @pytest.mark.parametrize("name", list(EDGE))

@@ -119,9 +119,9 @@ def _transpose_2d(dst: np.ndarray, src: np.ndarray) -> bool:
     return True
 
 
-def _merged(a: np.ndarray, first: int) -> np.ndarray | None:
-    """a with axes (first, first + 1) merged into one, as a view (None if it cannot be)."""
-    shape = a.shape[:first] + (a.shape[first] * a.shape[first + 1],) + a.shape[first + 2:]
+def _flat(a: np.ndarray, split: int) -> np.ndarray | None:
+    """a as the 2-D view (prod(shape[:split]), prod(shape[split:])), or None if that needs a copy."""
+    shape = (math.prod(a.shape[:split]), math.prod(a.shape[split:]))
     try:
         view = a.view()
         view.shape = shape                          # raises instead of copying
@@ -138,19 +138,23 @@ def _blocks(m: int, a: int, b: int) -> tuple[int, int]:
 
 
 def to_channels_last(dst: np.ndarray, src: np.ndarray) -> None:
-    """dst (A, B, M) = src (M, A, B) moved: NCHW (as (N·C, H, W)) to the (H, W, N·C) layout,
-    by OpenBLAS's transpose (into a buffer first when dst is a padded buffer's interior), else
-    in cache-sized blocks."""
-    m, a, b = src.shape
-    flat_src = _merged(src, 1)
+    """dst (*A, M) = src (M, *A) moved (axis 0 to the end): NCHW as (N·C, H, W) to the
+    (H, W, N·C) layout, or (N, C, H, W) to the batch-last (C, H, W, N). By OpenBLAS's transpose
+    (into a buffer first when dst is a padded buffer's interior), else in cache-sized blocks."""
+    m = src.shape[0]
+    flat_src = _flat(src, 1)
     if flat_src is not None and src.dtype in _OMATCOPY and src.dtype == dst.dtype:
-        flat_dst = _merged(dst, 0)
+        flat_dst = _flat(dst, dst.ndim - 1)
         if flat_dst is not None and _transpose_2d(flat_dst, flat_src):
             return
-        tmp = np.empty((a * b, m), src.dtype)      # a padded dst: one transpose, then row copies
+        tmp = np.empty((flat_src.shape[1], m), src.dtype)   # a padded dst: one transpose, then row copies
         if _transpose_2d(tmp, flat_src):
-            np.copyto(dst, tmp.reshape(a, b, m))
+            np.copyto(dst, tmp.reshape(dst.shape))
             return
+    if src.ndim != 3:
+        np.copyto(dst, np.moveaxis(src, 0, -1))
+        return
+    m, a, b = src.shape
     mb, ab = _blocks(m, a, b)
     for m0 in range(0, m, mb):
         for a0 in range(0, a, ab):
@@ -158,16 +162,21 @@ def to_channels_last(dst: np.ndarray, src: np.ndarray) -> None:
 
 
 def to_channels_first(dst: np.ndarray, src: np.ndarray) -> None:
-    """dst (M, A, B) = src (A, B, M) moved: the (H, W, N·C) layout back to NCHW, by OpenBLAS's
-    transpose (a cropped src copied to a buffer first), else in blocks."""
-    a, b, m = src.shape
-    flat_dst = _merged(dst, 1)
+    """dst (M, *A) = src (*A, M) moved (the last axis to the front): the inverse of
+    to_channels_last, by OpenBLAS's transpose (a cropped src copied to a buffer first), else in
+    blocks."""
+    m = src.shape[-1]
+    flat_dst = _flat(dst, 1)
     if flat_dst is not None and src.dtype in _OMATCOPY and src.dtype == dst.dtype:
-        flat_src = _merged(src, 0)
+        flat_src = _flat(src, src.ndim - 1)
         if flat_src is None:                       # a cropped src: row copies first, then one transpose
-            flat_src = np.ascontiguousarray(src).reshape(a * b, m)
+            flat_src = np.ascontiguousarray(src).reshape(-1, m)
         if _transpose_2d(flat_dst, flat_src):
             return
+    if src.ndim != 3:
+        np.copyto(dst, np.moveaxis(src, -1, 0))
+        return
+    a, b, m = src.shape
     mb, ab = _blocks(m, a, b)
     for m0 in range(0, m, mb):
         for a0 in range(0, a, ab):
