@@ -263,11 +263,13 @@ def test_auto_picks_each_algorithm_by_shape():
         assert used((2, 8, 8, 8), (16, 2, 3, 3), dict(groups=4, padding=1)) == "im2col"   # grouped, not depthwise
         assert used((2, 8, 6, 6), (4, 8, 5, 5), {}) == "im2col"
         assert used((2, 8, 6, 6), (4, 8, 1, 1), dict(padding=1)) == "im2col"   # padded 1×1
-        # Winograd: >= 128 tiles and C·CO/(C + CO) >= 48 (CA.WINOGRAD_MIN_*)
-        assert used((2, 96, 16, 16), (96, 96, 3, 3), dict(padding=1)) == "winograd"   # 128 tiles
+        # Winograd: >= 128 tiles, h = C·CO/(C + CO) >= 32 and tiles·h >= 6144 (CA.WINOGRAD_MIN_*)
+        assert used((2, 96, 16, 16), (96, 96, 3, 3), dict(padding=1)) == "winograd"   # 128 tiles, h 48
         assert used((1, 96, 16, 16), (96, 96, 3, 3), dict(padding=1)) == "im2col"     # 64 tiles
-        assert used((2, 64, 16, 16), (64, 64, 3, 3), dict(padding=1)) == "im2col"     # 64 channels
-        assert used((2, 128, 16, 16), (32, 128, 3, 3), dict(padding=1)) == "im2col"   # 128 -> 32
+        assert used((4, 64, 16, 16), (64, 64, 3, 3), dict(padding=1)) == "winograd"   # 256 tiles, h 32
+        assert used((2, 64, 16, 16), (64, 64, 3, 3), dict(padding=1)) == "im2col"     # 128 tiles, h 32
+        assert used((8, 128, 16, 16), (32, 128, 3, 3), dict(padding=1)) == "im2col"   # h 25.6
+        assert used((16, 3, 32, 32), (64, 3, 3, 3), dict(padding=1)) == "im2col"      # a stem, h 2.9
         assert used((2, 96, 16, 16), (96, 96, 3, 3), dict(padding=1, stride=2)) == "im2col"
     with algorithm("im2col"):
         assert used((2, 8, 6, 6), (4, 8, 1, 1), {}) == "im2col"

@@ -156,26 +156,33 @@ def get_conv_algorithm() -> str:
     return _state["conv_algorithm"]
 
 
-# Winograd under 'auto': enough tiles for its 16 GEMMs (N·TH·TW rows each) and enough channels
-# that the GEMMs, not the transforms (passes over C and CO values per tile), dominate — by
-# C·CO/(C + CO), which is C/2 for square convs (measured: docs/derivations.md, "Conv algorithms").
+# Winograd under 'auto': enough tiles for its 16 GEMMs (N·TH·TW rows each), and enough GEMM
+# work per value the transforms pass over, C·CO/(C + CO) (C/2 for square convs), that the
+# 2.25x fewer multiplies outweigh the transforms. Measured at one thread, forward + backward
+# (docs/derivations.md, "Conv algorithms"): 32 tiles lose (1.3-1.4x im2col's time); 128 tiles
+# win with 128 channels (0.8x), lose with 128 -> 32 (1.08x); with 256 tiles or more every
+# shape measured wins in isolation (0.7-0.95x), but in whole models the narrow ones did not
+# (DenseNet's 128 -> 32: +3 % per step; a 3 -> 32 stem, whose backward needs no grad_input:
+# +5 %), hence the floor on the channels.
 WINOGRAD_MIN_TILES = 128
-WINOGRAD_MIN_CHANNELS = 48
+WINOGRAD_MIN_CHANNELS = 32
+WINOGRAD_MIN_WORK = 6144
 
 
 def _winograd_pays(g: Geometry) -> bool:
     c, co = g.x_shape[1], g.w_shape[0]
     th, tw = Winograd._tiles(g)
-    return g.x_shape[0] * th * tw >= WINOGRAD_MIN_TILES and c * co >= WINOGRAD_MIN_CHANNELS * (c + co)
+    tiles = g.x_shape[0] * th * tw
+    return (tiles >= WINOGRAD_MIN_TILES and c * co >= WINOGRAD_MIN_CHANNELS * (c + co)
+            and tiles * c * co >= WINOGRAD_MIN_WORK * (c + co))
 
 
 def _auto(g: Geometry, itemsize: int) -> Any:
     """The measured rule (docs/derivations.md, "Conv algorithms"; benchmarks/
     bench_conv_algorithms.py): 1×1 convs always as GEMMs on the NCHW view; depthwise convs
-    always in the (H, W, N·C) layout; Winograd for 3×3 stride-1 convs with at least 128 tiles
-    and C·CO/(C + CO) >= 48 (ResNet's 128-512-channel stages: 0.6-0.85× im2col's forward +
-    backward time; with 64 channels or DenseNet's 128 -> 32 the transforms cost what the
-    2.25× fewer multiplies save, and with few tiles its GEMMs are too thin)."""
+    always in the (H, W, N·C) layout; Winograd for 3×3 stride-1 convs with enough tiles
+    (_winograd_pays: 0.7-0.95× im2col's forward + backward time on ResNet's, DenseNet's and
+    the stems' shapes; with few tiles its GEMMs are too thin and the transforms dominate)."""
     if Pointwise.applies(g):
         return Pointwise
     if Depthwise.applies(g):
