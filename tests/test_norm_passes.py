@@ -115,6 +115,35 @@ def test_blocked_paths_match_torch_float64(torch, shape, training):
         np.testing.assert_allclose(o, t, rtol=1e-9, atol=1e-10)
 
 
+@pytest.mark.parametrize("blas", [True, False])
+@pytest.mark.parametrize("block", [None, 60])
+@pytest.mark.parametrize("shape", SHAPES + [(1, 5, 7, 3), (5, 7, 1, 3), (3, 2, 17, 17), (4, 1, 5)])
+def test_forced_blocks_and_reductions_match_torch(torch, monkeypatch, shape, block, blas):
+    """Every block layout with many small blocks (block=60 elements) or the shape's own, the
+    column sums as BLAS products or as np.add.reduce (no thread-local BLAS setter): float64
+    against torch, float32 with a large mean against float64."""
+    from tinygrad_cnn.ops import norm as NM
+    if block is not None:
+        monkeypatch.setattr(NM, "_BLOCK_ELEMENTS", block)
+    if not blas:
+        monkeypatch.setattr(NM, "_set_blas_local", None)
+    rng = np.random.default_rng(7)
+    c = shape[1]
+    x = rng.standard_normal(shape) * 3 + 1
+    w, b, g = rng.standard_normal(c), rng.standard_normal(c), rng.standard_normal(shape)
+    ours = _ours_batch_norm(x, w, b, g, True, momentum=0.3)
+    theirs = _torch_batch_norm(torch, x, w, b, g, True, momentum=0.3)
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o, t, rtol=1e-9, atol=1e-10)
+    x32, w32, b32, g32 = ((1000 + x).astype(np.float32), w.astype(np.float32), b.astype(np.float32),
+                          g.astype(np.float32))
+    ours = _ours_batch_norm(x32, w32, b32, g32, True, momentum=0.5)
+    exact = _torch_batch_norm(torch, *(a.astype(np.float64) for a in (x32, w32, b32, g32)), True, momentum=0.5)
+    for name, o, e in zip(("y", "grad_x", "grad_w", "grad_b", "running_mean", "running_var"), ours, exact):
+        assert o.dtype == np.float32, name
+        assert _relative(o, e) < 2e-6, (name, _relative(o, e))
+
+
 def test_non_contiguous_input_and_gradient_and_partial_needs(torch):
     """A transposed input and gradient, no weight/bias, and only some inputs needing grad."""
     rng = np.random.default_rng(3)
@@ -143,7 +172,8 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
     from tinygrad_cnn.ops import parallel
     rng = np.random.default_rng(4)
     shape = (8, 64, 32, 32)
-    assert len(NM._Channels(shape).channels) > 1          # several blocks to share
+    monkeypatch.setattr(NM, "_BLOCK_ELEMENTS", 1 << 16)
+    assert len(NM._channels(shape).channels) > 1          # several blocks to share
     x = rng.standard_normal(shape).astype(np.float32) + 5
     w, b = rng.standard_normal(64).astype(np.float32), rng.standard_normal(64).astype(np.float32)
     g = rng.standard_normal(shape).astype(np.float32)

@@ -18,12 +18,17 @@ import numpy as np
 
 from ..autograd import Function
 from .generic import is_graph
+from . import parallel
 from .parallel import partition, run_parallel
 
-_BLOCK_ELEMENTS = 1 << 17   # elements per block of a big tensor: a block's 3-4 arrays (512 KiB each) stay in L2
-_MAX_BLOCKS = 32            # each block costs ~15 us of Python (NumPy calls on small vectors)
+# OpenBLAS's thread-local thread count (None without it): the column sums below are BLAS
+# matrix-vector products only when they can be pinned to one thread
+_set_blas_local = parallel._set_local_blas_threads
+
+_BLOCK_ELEMENTS = 1 << 19   # elements per block of a big tensor (tuned in docs/performance.md)
+_MAX_BLOCKS = 64            # each block costs ~10 us of Python (NumPy calls on small vectors)
 # Σ_j a[..., j]·b[..., j] without a product temporary (np.vecdot: NumPy >= 2.0)
-_row_dots = getattr(np, "vecdot", None) or (lambda a, b: np.einsum("...j,...j->...", a, b))
+_row_dots = getattr(np, "vecdot", None) or (lambda a, b, out=None: np.einsum("...j,...j->...", a, b, out=out))
 
 
 def _block_slices(n_units: int, size: int) -> list[slice]:
@@ -34,10 +39,18 @@ def _block_slices(n_units: int, size: int) -> list[slice]:
 
 
 def _run(fn: Callable[[int], Any], n_blocks: int) -> None:
-    if n_blocks == 1:
-        fn(0)
-    else:
-        run_parallel(fn, n_blocks)
+    """fn(0), ..., fn(n_blocks - 1), shared by the threads, BLAS on one thread throughout: the
+    statistics' matrix-vector sums then never wait for BLAS threads and never depend on how
+    many there are."""
+    previous = _set_blas_local(1) if _set_blas_local is not None else None
+    try:
+        if n_blocks == 1:
+            fn(0)
+        else:
+            run_parallel(fn, n_blocks)
+    finally:
+        if previous is not None:
+            _set_blas_local(previous)
 
 
 class _Channels:
@@ -46,13 +59,17 @@ class _Channels:
     arrays are in cache. Two layouts of a block, chosen by shape:
 
     columns (the usual case): block i is the (N, B·L) column range of the (N, C·L) view,
-      reduced over N first (np.add.reduce along axis 0, float32 in order), then over each
-      channel's L columns pairwise in float64; a per-channel coefficient is expanded to a row
-      of C·L values (np.repeat, small: one sample). Vectorises well for every L, also L = 1
-      (BatchNorm1d) and 4×4 maps.
+      reduced over N first (float32, in order), then over each channel's L columns in
+      float64; a per-channel coefficient is expanded to a row of B·L values (np.repeat,
+      small: one sample). Vectorises well for every L, also L = 1 (BatchNorm1d) and 4×4 maps.
+      The plain sums are BLAS matrix-vector products, ones(N) @ block and then
+      (B, L) @ ones(L) (2-4x faster than np.add.reduce, whose reduction over a short
+      contiguous axis costs ~20 ns a row), when BLAS can be pinned to one thread (_run).
     rows (N < 4 and L > 256, e.g. one big image): the block as (N, B, L), reduced over the
-      contiguous L axis pairwise (or by row dots), then over N in float64; coefficients
-      broadcast as (C, 1), so no expanded row as large as the data is made.
+      contiguous L axis (row sums, row dots), then over N in float64; coefficients broadcast
+      as (B, 1), so no expanded row as large as the data is made.
+    Statistics of one block go through `partial` / `dot` (partial sums in x's dtype, into the
+    rows of a (k, ...) buffer) and one `finish` for all k of them (float64, per channel).
     """
 
     def __init__(self, shape: tuple) -> None:
@@ -63,6 +80,9 @@ class _Channels:
         self.columns = self.n >= 4 or self.l <= 256
         self.parts = ([slice(s.start * self.l, s.stop * self.l) for s in self.channels]
                       if self.columns else self.channels)
+        self.blas = self.columns and _set_blas_local is not None
+        self._ones_n: dict = {}                        # dtype -> ones(N)
+        self._ones_l = np.ones(self.l)
 
     def layout(self, a: np.ndarray) -> np.ndarray:
         """The whole (C-contiguous) array in the block layout."""
@@ -71,20 +91,57 @@ class _Channels:
         return a.reshape(self.n, self.c, self.l)        # (N, C, *S) -> (N, C, L)
 
     def expand(self, v: np.ndarray) -> np.ndarray:
-        """A per-channel vector (C,) or (B,) shaped to broadcast against the layout or a block."""
-        return np.repeat(v, self.l) if self.columns else v[:, None]
-
-    def sums(self, a: np.ndarray) -> np.ndarray:
-        """Σ per channel of a block, float64 (B,)."""
+        """Per-channel values (..., B) shaped to broadcast against the layout or a block."""
         if self.columns:
-            return np.add.reduce(a, axis=0).reshape(-1, self.l).sum(axis=1, dtype=np.float64)
-        return np.add.reduce(a, axis=2).sum(axis=0, dtype=np.float64)
+            return v if self.l == 1 else np.repeat(v, self.l, axis=-1)
+        return v[..., None]
 
-    def dots(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Σ a·b per channel of two blocks without a product temporary, float64 (B,)."""
+    def buffer(self, k: int, cs: slice, dtype: Any) -> np.ndarray:
+        """Room for k partial statistics of the block of channels cs."""
+        b = cs.stop - cs.start
+        return np.empty((k, b * self.l) if self.columns else (k, self.n, b), dtype)
+
+    def partial(self, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Σ of a block over its first reduction axis (N for columns, L for rows)."""
+        if not self.columns:
+            return np.add.reduce(a, axis=2, out=out)
+        if not self.blas:
+            return np.add.reduce(a, axis=0, out=out)
+        ones = self._ones_n.get(a.dtype)
+        if ones is None:
+            ones = self._ones_n[a.dtype] = np.ones(self.n, a.dtype)
+        return np.matmul(ones, a, out=out)                                  # (N,) @ (N, B·L)
+
+    def dot(self, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Σ a·b of two blocks over the same axis, without a product temporary."""
         if self.columns:
-            return np.einsum("nj,nj->j", a, b).reshape(-1, self.l).sum(axis=1, dtype=np.float64)
-        return _row_dots(a, b).sum(axis=0, dtype=np.float64)
+            return np.einsum("nj,nj->j", a, b, out=out)
+        return _row_dots(a, b, out=out)
+
+    def finish(self, p: np.ndarray) -> np.ndarray:
+        """(k, B) float64 per-channel sums from a (k, ...) buffer of partial sums."""
+        if not self.columns:
+            return np.add.reduce(p, axis=1, dtype=np.float64)
+        k = p.shape[0]
+        if self.l == 1:
+            return p.astype(np.float64)
+        if not self.blas:
+            return np.add.reduce(p.reshape(k, -1, self.l), axis=2, dtype=np.float64)
+        return (p.astype(np.float64).reshape(-1, self.l) @ self._ones_l).reshape(k, -1)  # (k·B, L) @ (L,)
+
+
+_LAYOUTS: dict = {}
+
+
+def _channels(shape: tuple) -> _Channels:
+    """_Channels of a shape, cached (a model calls BatchNorm on the same few shapes each step)."""
+    key = (shape, _BLOCK_ELEMENTS, _MAX_BLOCKS)
+    ch = _LAYOUTS.get(key)
+    if ch is None:
+        if len(_LAYOUTS) > 1024:
+            _LAYOUTS.clear()
+        ch = _LAYOUTS[key] = _Channels(shape)
+    return ch
 
 
 def _batch_norm_coefficients(training: bool, inv_std: Any, weight: Any, mean_g: Any, mean_gxc: Any) -> tuple:
@@ -107,39 +164,49 @@ class BatchNorm(Function):
     Both: dL/dγ = Σ g x̂,  dL/dβ = Σ g.
 
     Arrays (passes counted in docs/derivations.md), one block of channels at a time while it is
-    in cache: forward Σx, x - μ (a block temporary), Σ(x - μ)² by dots, y = (x - μ)·(γ/σ), y += β
-    (eval: y = x·(γ/σ) + (β - μγ/σ), 2 passes); backward x - μ again, Σg and Σ g·(x - μ) by dots,
-    then dL/dx = a·g + b·(x - μ) + c (_batch_norm_coefficients) in 4 passes (eval: 1). Saved: x
-    and the per-channel μ and 1/σ only — no activation-sized copy.
+    in cache, no temporaries: forward Σx, y = x - μ0, Σy and Σy² (a dot), y *= γ/σ,
+    y += β - dγ/σ (eval: y = x·(γ/σ) + (β - μγ/σ), 2 passes); backward dL/dx = x - μ, Σg and
+    Σ g·(x - μ) (a dot), then dL/dx = a·(g + b'·(x - μ) + c') in place in 4 passes, with
+    a = γ/σ, b' = -mean(g·(x - μ))/σ², c' = -mean(g) (eval: g·γ/σ, 1 pass). Saved: x and the
+    per-channel μ and 1/σ only — no activation-sized copy.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, *, training, momentum, eps):
         xs = np.ascontiguousarray(x)
         dt = xs.dtype
-        ch = _Channels(xs.shape)
+        ch = _channels(xs.shape)
         y = np.empty(xs.shape, dt)
         xl, yl = ch.layout(xs), ch.layout(y)
         if training:
             mean, var = np.empty(ch.c, np.float64), np.empty(ch.c, np.float64)
+            m = ch.m
 
             def block(i: int) -> None:
                 cs, part = ch.channels[i], ch.parts[i]
-                xb = xl[:, part]
-                mu0 = (ch.sums(xb) / ch.m).astype(dt)
-                xcb = xb - ch.expand(mu0)                                      # x - μ0, in cache
+                xb, yb = xl[:, part], yl[:, part]
+                mu0 = (ch.finish(ch.partial(xb)[None])[0] / m).astype(dt)
+                np.subtract(xb, ch.expand(mu0), out=yb)                       # y = x - μ0
+                p = ch.buffer(2, cs, dt)
+                ch.partial(yb, out=p[0])
+                ch.dot(yb, yb, out=p[1])
                 # corrected two-pass (Chan, Golub, LeVeque): μ = μ0 + d, σ² = mean((x - μ0)²) - d²,
                 # d = mean(x - μ0) small, so nothing cancels; μ0's float32 rounding is undone
-                d = ch.sums(xcb) / ch.m
-                v = ch.dots(xcb, xcb) / ch.m - d * d
+                d, sq = ch.finish(p) / m
+                v = sq - d * d
                 mean[cs], var[cs] = mu0 + d, v
-                k = 1.0 / np.sqrt(v + eps)
+                coef = np.empty((2, cs.stop - cs.start))
+                k = coef[0]
+                np.divide(1.0, np.sqrt(v + eps), out=k)
                 if weight is not None:
                     k *= weight[cs]
-                shift = (bias[cs] if bias is not None else 0.0) - d * k       # y = (x - μ0)·k + (β - d·k)
-                yb = yl[:, part]
-                np.multiply(xcb, ch.expand(k.astype(dt)), out=yb)
-                yb += ch.expand(shift.astype(dt))
+                np.multiply(d, k, out=coef[1])                                # y = (x - μ0)·k + (β - d·k)
+                np.negative(coef[1], out=coef[1])
+                if bias is not None:
+                    coef[1] += bias[cs]
+                rows = ch.expand(coef.astype(dt))
+                np.multiply(yb, rows[0], out=yb)
+                np.add(yb, rows[1], out=yb)
             _run(block, len(ch.channels))
             inv_std = 1.0 / np.sqrt(var + eps)
             if running_mean is not None:
@@ -147,7 +214,7 @@ class BatchNorm(Function):
                 running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
             if running_var is not None:
                 running_var *= 1 - momentum
-                running_var += (momentum * var * (ch.m / (ch.m - 1))).astype(running_var.dtype, copy=False)
+                running_var += (momentum * var * (m / (m - 1))).astype(running_var.dtype, copy=False)
         else:
             mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
             inv_std = 1.0 / np.sqrt(var + eps)
@@ -201,17 +268,19 @@ class BatchNorm(Function):
 
 def _batch_norm_backward_arrays(ctx, x: np.ndarray, weight: np.ndarray | None, g: np.ndarray,
                                 need_x: bool, need_w: bool, need_b: bool) -> tuple:
-    """BatchNorm.backward on arrays, one block of channels at a time: x - μ (in cache), Σg and
-    Σ g·(x - μ) by dots, then dL/dx = a·g + b·(x - μ) + c into a preallocated array."""
+    """BatchNorm.backward on arrays, one block of channels at a time: x - μ into dL/dx (in
+    cache), Σg and Σ g·(x - μ) by a dot, then dL/dx = a·(g + b'·(x - μ) + c') in place — the
+    coefficients of _batch_norm_coefficients with a factored out: b = a·b', c = a·c'."""
     mean, inv_std = ctx.stats
     training = ctx.training
     g = np.ascontiguousarray(g)
     dt = g.dtype
-    ch = _Channels(g.shape)
+    ch = _channels(g.shape)
+    m = ch.m
     need_gxc = need_w or (need_x and training)
-    need_g = need_b or need_gxc
-    sum_g = np.empty(ch.c, np.float64) if need_g else None
-    sum_gxc = np.empty(ch.c, np.float64) if need_gxc else None
+    need_g = need_b or need_gxc                      # Σg corrects Σ g·(x - μ32) too
+    k_stats = int(need_g) + int(need_gxc)
+    sums = np.empty((2, ch.c)) if k_stats else None           # Σg, Σ g·(x - μ) per channel
     grad_x = np.empty(g.shape, dt) if need_x else None
     gl = ch.layout(g)
     xl = ch.layout(np.ascontiguousarray(x)) if need_gxc else None
@@ -219,32 +288,46 @@ def _batch_norm_backward_arrays(ctx, x: np.ndarray, weight: np.ndarray | None, g
     mean32 = mean.astype(dt)
     err = mean - mean32                              # x - μ = (x - μ32) - err, err tiny (float64)
     mu = ch.expand(mean32) if need_gxc else None
-    k = inv_std * weight if weight is not None else inv_std
-    k_all = ch.expand(k.astype(dt))
+    a = inv_std * weight if weight is not None else inv_std
+    a_all = ch.expand(a.astype(dt)) if need_x else None
 
     def block(i: int) -> None:
         cs, part = ch.channels[i], ch.parts[i]
         gb = gl[:, part]
-        xcb = xl[:, part] - mu[part] if need_gxc else None                  # x - μ32, in cache
-        if need_g:
-            sum_g[cs] = sg = ch.sums(gb)
-        if need_gxc:
-            sum_gxc[cs] = sgx = ch.dots(gb, xcb) - err[cs] * sg
+        if need_gxc:                                                       # x - μ32, in cache
+            xc = dxl[:, part] if need_x else np.empty(gb.shape, dt)
+            np.subtract(xl[:, part], mu[part], out=xc)
+        if k_stats:
+            p = ch.buffer(k_stats, cs, dt)
+            if need_g:
+                ch.partial(gb, out=p[0])
+            if need_gxc:
+                ch.dot(gb, xc, out=p[1])
+            s = ch.finish(p)
+            if need_g:
+                sums[0, cs] = s[0]
+            if need_gxc:
+                sums[1, cs] = s[1] - err[cs] * s[0]
         if not need_x:
             return
         dxb = dxl[:, part]
         if not training:                                                   # dL/dx = g·γ/σ
-            np.multiply(gb, k_all[part], out=dxb)
+            np.multiply(gb, a_all[part], out=dxb)
             return
-        _, b, c = _batch_norm_coefficients(True, inv_std[cs], None if weight is None else weight[cs],
-                                           sg / ch.m, sgx / ch.m)
-        np.multiply(xcb, ch.expand(b.astype(dt)), out=xcb)                 # b·(x - μ) + c, in place
-        xcb += ch.expand((c - b * err[cs]).astype(dt))
-        np.multiply(gb, k_all[part], out=dxb)                              # + a·g
-        dxb += xcb
+        coef = np.empty((2, cs.stop - cs.start))
+        b = coef[0]
+        np.multiply(sums[1, cs], -(inv_std[cs] * inv_std[cs]) / m, out=b)  # b' = -mean(g(x-μ))/σ²
+        np.multiply(b, err[cs], out=coef[1])                               # c' = -mean(g) - b'·err
+        coef[1] += sums[0, cs] / m
+        np.negative(coef[1], out=coef[1])
+        rows = ch.expand(coef.astype(dt))
+        np.multiply(dxb, rows[0], out=dxb)                                 # b'·(x - μ32)
+        np.add(dxb, gb, out=dxb)                                           # + g
+        np.add(dxb, rows[1], out=dxb)                                      # + c'
+        np.multiply(dxb, a_all[part], out=dxb)                             # · a
     _run(block, len(ch.channels))
-    grad_w = (sum_gxc * inv_std).astype(dt) if need_w else None
-    grad_b = sum_g.astype(dt) if need_b else None
+    grad_w = (sums[1] * inv_std).astype(dt) if need_w else None
+    grad_b = sums[0].astype(dt) if need_b else None
     return grad_x, grad_w, grad_b
 
 
