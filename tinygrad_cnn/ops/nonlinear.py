@@ -8,7 +8,8 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from .elementwise import stable_sigmoid
+from .elementwise import keep, select, stable_sigmoid
+from .generic import is_graph
 
 __all__ = ["SiLU", "GELU", "ELU", "Softplus", "Hardtanh", "Hardsigmoid", "Hardswish", "erf"]
 
@@ -86,58 +87,102 @@ class GELU(Function):
 
 
 class ELU(Function):
-    """z = a if a > 0 else α(e^a - 1);  dz/da = 1 if a > 0 else α·e^a (= z + α)."""
+    """z = a if a > 0 else α(e^a - 1);  dz/da = 1 if a > 0 else α·e^a (= z + α; NaN a takes
+    the second branch, as in PyTorch).
+
+    Arrays, without np.where: z = clip(a, 0, ∞) + α·expm1(clip(a, -∞, 0)) (each side adds an
+    exact 0 for the other; -0 and NaN stay), dz/da = e^min(a, 0), times α where not a > 0
+    (a select) when α != 1."""
 
     @staticmethod
     def forward(ctx, a, *, alpha):
-        z = np.where(a > 0, a, alpha * np.expm1(np.minimum(a, 0))).astype(a.dtype, copy=False)
-        ctx.save_for_backward(a, z)
+        ctx.save_for_backward(a)
+        neg = np.clip(a, -np.inf, 0)
+        np.expm1(neg, out=neg)
+        if alpha != 1:
+            neg *= alpha
+        z = np.clip(a, 0, np.inf)
+        z += neg
         return z
 
     @staticmethod
     def backward(ctx, grad_output):
-        a, z = ctx.saved_tensors
-        return np.where(a > 0, grad_output, grad_output * (z + ctx.kwargs["alpha"]))
+        (a,) = ctx.saved_tensors
+        alpha = ctx.kwargs["alpha"]
+        if is_graph(grad_output):      # differentiable in a too (second derivative α·e^a)
+            return np.where(a > 0, grad_output, grad_output * (alpha * np.exp(np.minimum(a, 0))))
+        slope = np.clip(a, -np.inf, 0)
+        np.exp(slope, out=slope)                               # 1 where a >= 0, e^a below, NaN kept
+        if alpha != 1:
+            slope *= alpha
+            slope = select(np.greater(a, 0), 1.0, slope, slope.dtype)
+        return np.multiply(grad_output, slope, out=slope if slope.dtype == grad_output.dtype else None)
 
 
 class Softplus(Function):
     """z = log(1 + e^(βa))/β, and z = a where βa > threshold (PyTorch's linear regime);
-    dz/da = σ(βa), and 1 where βa > threshold."""
+    dz/da = σ(βa), and 1 where βa > threshold.
+
+    Arrays, without np.where: log(1 + e^x) = max(x, 0) + log1p(e^-|x|) (no overflow) in place,
+    the linear regime chosen by a select."""
 
     @staticmethod
     def forward(ctx, a, *, beta, threshold):
         ba = a * beta
         ctx.save_for_backward(a)
         ctx.ba = ba
-        # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow
-        soft = (np.maximum(ba, 0) + np.log1p(np.exp(-np.abs(ba)))) / beta
-        return np.where(ba > threshold, a, soft).astype(a.dtype, copy=False)
+        soft = np.abs(ba)
+        np.negative(soft, out=soft)
+        np.exp(soft, out=soft)
+        np.log1p(soft, out=soft)
+        soft += np.clip(ba, 0, np.inf)
+        soft /= beta
+        return select(np.greater(ba, threshold), a, soft, soft.dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
         (a,) = ctx.saved_tensors
         ba = ctx.cached("ba", lambda: a * ctx.kwargs["beta"])
-        return np.where(ba > ctx.kwargs["threshold"], grad_output, grad_output * stable_sigmoid(ba))
+        linear = ba > ctx.kwargs["threshold"]
+        if is_graph(grad_output) or is_graph(ba):
+            return np.where(linear, grad_output, grad_output * stable_sigmoid(ba))
+        # PyTorch's formula and order, g·z/(z + 1) with z = e^(βa): the same values to the last
+        # bit of exp (also denormal z, and NaN when a huge threshold lets z overflow); the
+        # overflowing z of the linear regime are replaced there by g
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = np.exp(ba)
+            out = np.multiply(grad_output, z)
+            z += 1
+            out /= z
+        return select(linear, grad_output, out, out.dtype)
 
 
 class Hardtanh(Function):
     """z = min(max(a, lo), hi) (ReLU6 is lo=0, hi=6);  dz/da = 1 where lo < a < hi, else 0
-    (PyTorch's hardtanh: 0 at the boundaries, unlike clamp)."""
+    (PyTorch's hardtanh: 0 at the boundaries, unlike clamp, and 0 at NaN).
+
+    The mask lo < a < hi is made in forward while a is in cache and kept (1 byte a value)
+    instead of a (4-8): backward is one select, and a (a BatchNorm output, which nothing else
+    keeps in MobileNet) is freed after the forward."""
 
     @staticmethod
     def forward(ctx, a, *, min_val, max_val):
-        ctx.save_for_backward(a)
+        mask = np.greater(a, min_val)
+        np.logical_and(mask, np.less(a, max_val), out=mask)
+        ctx.mask = mask
         return np.clip(a, min_val, max_val)
 
     @staticmethod
     def backward(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        kw = ctx.kwargs
-        return grad_output * ((a > kw["min_val"]) & (a < kw["max_val"]))
+        return keep(ctx.mask, grad_output)
+
+
+_ONE_SIXTH = float(np.float32(1) / np.float32(6))
 
 
 class Hardsigmoid(Function):
-    """z = clip(a/6 + ½, 0, 1);  dz/da = 1/6 where -3 < a < 3, else 0."""
+    """z = clip(a/6 + ½, 0, 1);  dz/da = 1/6 where -3 < a < 3, else 0 (PyTorch's g·(1/6) with
+    1/6 rounded to float32 in every dtype, 0 at the ends and at NaN)."""
 
     @staticmethod
     def forward(ctx, a):
@@ -147,7 +192,10 @@ class Hardsigmoid(Function):
     @staticmethod
     def backward(ctx, grad_output):
         (a,) = ctx.saved_tensors
-        return grad_output * ((a > -3) & (a < 3)) / 6
+        inside = (a > -3) & (a < 3)
+        if is_graph(grad_output):
+            return np.where(inside, grad_output * _ONE_SIXTH, 0)
+        return keep(inside, np.multiply(grad_output, _ONE_SIXTH))
 
 
 class Hardswish(Function):
