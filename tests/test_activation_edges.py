@@ -124,3 +124,22 @@ def test_second_derivatives_like_torch(torch, name, kw):
     (tggx,) = torch.autograd.grad((tgx * tx * tx).sum(), (tx,))
     np.testing.assert_allclose(gx.numpy(), tgx.detach().numpy(), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(ggx.numpy(), tggx.numpy(), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("name, kw, kinks", CASES)
+def test_zero_dim_and_strided_inputs_like_torch(torch, name, kw, kinks):
+    """0-d tensors (ufuncs return scalars there) and transposed, non-contiguous inputs."""
+    fn = getattr(F, name) if hasattr(F, name) else getattr(tc, name)
+    tf = getattr(torch.nn.functional, name, None) or getattr(torch, name)
+    rng = np.random.default_rng(3)
+    for x in [np.array(v) for v in (0.7, -2.0, 30.0)] + [(rng.standard_normal((6, 5)) * 4).T]:
+        g = rng.standard_normal(x.shape).T.copy().T if x.ndim else np.array(1.5)
+        X = tc.tensor(x, requires_grad=True)
+        y = fn(X, **kw)
+        y.backward(tc.tensor(g))
+        tx = torch.tensor(x, requires_grad=True)
+        ty = tf(tx, **kw)
+        ty.backward(torch.tensor(g))
+        assert y.shape == tuple(ty.shape) and X.grad.shape == x.shape
+        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-13, atol=1e-15)

@@ -34,7 +34,7 @@ def select(mask: np.ndarray, x, y, dtype) -> np.ndarray:
     if bits is None:
         return np.where(mask, x, y)
     xb, yb = (np.asarray(v, dtype).view(bits) for v in (x, y))
-    d = np.subtract(xb, yb)
+    d = np.subtract(xb, yb, out=np.empty(np.broadcast_shapes(np.shape(mask), xb.shape, yb.shape), bits))
     np.multiply(d, mask, out=d)
     d += yb
     return d.view(dtype)
@@ -210,7 +210,7 @@ class Tanh(Function):
         (out,) = ctx.saved_tensors
         if is_graph(grad_output) or grad_output.dtype != out.dtype:
             return grad_output * (1 - out * out)
-        t = np.multiply(out, out)                          # g·(1 - z²), PyTorch's order, one temporary
+        t = np.multiply(out, out, out=np.empty(out.shape, out.dtype))   # g·(1 - z²), PyTorch's order
         np.subtract(1, t, out=t)
         return np.multiply(grad_output, t, out=t)
 
@@ -222,7 +222,7 @@ def stable_sigmoid(a: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         if is_graph(a):
             return 1 / (1 + np.exp(-a))
-        e = np.negative(a, dtype=a.dtype if a.dtype.kind == "f" else np.float64)
+        e = np.negative(a, out=np.empty(a.shape, a.dtype if a.dtype.kind == "f" else np.float64))
         np.exp(e, out=e)
         e += 1
         return np.reciprocal(e, out=e)
@@ -242,7 +242,7 @@ class Sigmoid(Function):
         (out,) = ctx.saved_tensors
         if is_graph(grad_output) or grad_output.dtype != out.dtype:
             return grad_output * (1 - out) * out
-        t = np.subtract(1, out)                            # (g·(1 - z))·z, PyTorch's order
+        t = np.subtract(1, out, out=np.empty(out.shape, out.dtype))     # (g·(1 - z))·z, PyTorch's order
         np.multiply(grad_output, t, out=t)
         return np.multiply(t, out, out=t)
 

@@ -97,13 +97,12 @@ class ELU(Function):
     @staticmethod
     def forward(ctx, a, *, alpha):
         ctx.save_for_backward(a)
-        neg = np.clip(a, -np.inf, 0)
+        neg = np.clip(a, -np.inf, 0, out=np.empty(a.shape, a.dtype))
         np.expm1(neg, out=neg)
         if alpha != 1:
-            neg *= alpha
-        z = np.clip(a, 0, np.inf)
-        z += neg
-        return z
+            np.multiply(neg, alpha, out=neg)
+        z = np.clip(a, 0, np.inf, out=np.empty(a.shape, a.dtype))
+        return np.add(z, neg, out=z)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -111,10 +110,10 @@ class ELU(Function):
         alpha = ctx.kwargs["alpha"]
         if is_graph(grad_output):      # differentiable in a too (second derivative α·e^a)
             return np.where(a > 0, grad_output, grad_output * (alpha * np.exp(np.minimum(a, 0))))
-        slope = np.clip(a, -np.inf, 0)
+        slope = np.clip(a, -np.inf, 0, out=np.empty(a.shape, a.dtype))
         np.exp(slope, out=slope)                               # 1 where a >= 0, e^a below, NaN kept
         if alpha != 1:
-            slope *= alpha
+            np.multiply(slope, alpha, out=slope)
             slope = select(np.greater(a, 0), 1.0, slope, slope.dtype)
         return np.multiply(grad_output, slope, out=slope if slope.dtype == grad_output.dtype else None)
 
@@ -131,12 +130,12 @@ class Softplus(Function):
         ba = a * beta
         ctx.save_for_backward(a)
         ctx.ba = ba
-        soft = np.abs(ba)
+        soft = np.abs(ba, out=np.empty(ba.shape, ba.dtype))
         np.negative(soft, out=soft)
         np.exp(soft, out=soft)
         np.log1p(soft, out=soft)
-        soft += np.clip(ba, 0, np.inf)
-        soft /= beta
+        np.add(soft, np.clip(ba, 0, np.inf), out=soft)
+        np.divide(soft, beta, out=soft)
         return select(np.greater(ba, threshold), a, soft, soft.dtype)
 
     @staticmethod
@@ -150,10 +149,10 @@ class Softplus(Function):
         # bit of exp (also denormal z, and NaN when a huge threshold lets z overflow); the
         # overflowing z of the linear regime are replaced there by g
         with np.errstate(over="ignore", invalid="ignore"):
-            z = np.exp(ba)
-            out = np.multiply(grad_output, z)
-            z += 1
-            out /= z
+            z = np.exp(ba, out=np.empty(ba.shape, ba.dtype))
+            out = np.multiply(grad_output, z, out=np.empty(z.shape, np.result_type(grad_output, z)))
+            np.add(z, 1, out=z)
+            np.divide(out, z, out=out)
         return select(linear, grad_output, out, out.dtype)
 
 
@@ -167,7 +166,7 @@ class Hardtanh(Function):
 
     @staticmethod
     def forward(ctx, a, *, min_val, max_val):
-        mask = np.greater(a, min_val)
+        mask = np.greater(a, min_val, out=np.empty(a.shape, np.bool_))
         np.logical_and(mask, np.less(a, max_val), out=mask)
         ctx.mask = mask
         return np.clip(a, min_val, max_val)

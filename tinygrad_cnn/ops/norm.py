@@ -25,7 +25,7 @@ from .parallel import partition, run_parallel
 # matrix-vector products only when they can be pinned to one thread
 _set_blas_local = parallel._set_local_blas_threads
 
-_BLOCK_ELEMENTS = 1 << 19   # elements per block of a big tensor (tuned in docs/performance.md)
+_BLOCK_ELEMENTS = 1 << 19   # elements per block of a big tensor (tuned: docs/derivations.md, batch_norm)
 _MAX_BLOCKS = 64            # each block costs ~10 us of Python (NumPy calls on small vectors)
 # Σ_j a[..., j]·b[..., j] without a product temporary (np.vecdot: NumPy >= 2.0)
 _row_dots = getattr(np, "vecdot", None) or (lambda a, b, out=None: np.einsum("...j,...j->...", a, b, out=out))
@@ -135,7 +135,7 @@ _LAYOUTS: dict = {}
 
 def _channels(shape: tuple) -> _Channels:
     """_Channels of a shape, cached (a model calls BatchNorm on the same few shapes each step)."""
-    key = (shape, _BLOCK_ELEMENTS, _MAX_BLOCKS)
+    key = (shape, _BLOCK_ELEMENTS, _MAX_BLOCKS, _set_blas_local is not None)
     ch = _LAYOUTS.get(key)
     if ch is None:
         if len(_LAYOUTS) > 1024:
