@@ -93,7 +93,7 @@ class _Channels:
     def expand(self, v: np.ndarray) -> np.ndarray:
         """Per-channel values (..., B) shaped to broadcast against the layout or a block."""
         if self.columns:
-            return v if self.l == 1 else np.repeat(v, self.l, axis=-1)
+            return v if self.l == 1 else v.repeat(self.l, axis=-1)
         return v[..., None]
 
     def buffer(self, k: int, cs: slice, dtype: Any) -> np.ndarray:
