@@ -97,16 +97,6 @@ def test_keep_and_select_on_odd_layouts():
     assert keep(np.array(True), np.array(2.5)).tolist() == 2.5           # 0-d
 
 
-def test_hardtanh_frees_its_input_and_keeps_a_mask():
-    x = tc.randn(4, 8, requires_grad=True)
-    y = F.relu6(x * 4)
-    ctx = y.grad_fn
-    assert ctx.saved == () and ctx.mask.dtype == np.bool_ and ctx.mask.shape == (4, 8)
-    y.sum().backward()
-    a = x.numpy() * 4
-    np.testing.assert_array_equal(x.grad.numpy(), np.where((a > 0) & (a < 6), 4.0, 0.0))
-
-
 @pytest.mark.parametrize("name, kw", [("elu", {"alpha": 0.7}), ("elu", {}), ("softplus", {"beta": 2.0}),
                                       ("sigmoid", {}), ("tanh", {}), ("relu", {}), ("relu6", {}),
                                       ])
