@@ -101,6 +101,59 @@ def test_two_leaves_fed_by_one_gradient_array_own_their_grads():
     assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
 
 
+def _returning(make_grad):
+    """A Function y = x (shape (2, 3)) whose backward returns make_grad(grad_output)."""
+    class Op(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.copy()
+
+        @staticmethod
+        def backward(ctx, g):
+            return make_grad(g)
+    return Op
+
+
+def test_leaf_grad_that_is_a_view_is_kept_only_when_nothing_else_sees_its_memory():
+    """A gradient that is a view of a fresh array (a GEMM's result reshaped) becomes the leaf's
+    .grad without a copy; a view of memory someone else holds (the op keeps the array, two
+    leaves get views of one array, a read-only or partial view, a transposed one) is copied,
+    so every .grad is a writeable array of its own, C-contiguous, with the right values."""
+    kept = []
+
+    def keeps_base(g):
+        base = (g * 2).reshape(6)
+        kept.append(base)
+        return base.reshape(2, 3)
+
+    def read_only(g):
+        v = (g * 2).reshape(6).reshape(2, 3)
+        v.flags.writeable = False
+        return v
+
+    cases = {"fresh": (lambda g: (g * 2).reshape(6).reshape(2, 3), True),
+             "kept by the op": (keeps_base, False),
+             "read-only": (read_only, False),
+             "part of a bigger array": (lambda g: np.concatenate([g * 2, g])[:2], False),
+             "transposed": (lambda g: np.ascontiguousarray((g * 2).T).T, False)}
+    for name, (make, sole) in cases.items():
+        x = tc.ones(2, 3, requires_grad=True)
+        w = tc.tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3))
+        (_returning(make).apply(x) * w).sum().backward()
+        g = x.grad.numpy()
+        np.testing.assert_array_equal(g, 2 * w.numpy(), err_msg=name)
+        assert g.flags.writeable and g.flags.c_contiguous, name
+        assert (g.base is not None) == sole, name
+        assert not any(np.shares_memory(g, k) for k in kept), name
+    a, b = tc.ones(2, requires_grad=True), tc.ones(3, requires_grad=True)
+    tc.cat([a, b]).sum().backward()                       # Cat hands out views of one array
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    x = tc.ones(2, 3, requires_grad=True)                 # a kept view then accumulates anew
+    for _ in range(2):
+        _returning(cases["fresh"][0]).apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 4.0)
+
+
 def test_constant_inputs_get_no_gradient_and_grad_dtype_follows_input():
     x = tc.tensor(np.array([1.0, 2.0]), requires_grad=True)
     c = tc.tensor(np.array([3.0, 4.0]))

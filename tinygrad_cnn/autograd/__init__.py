@@ -20,6 +20,7 @@ backward has run; a second backward through it raises `BackwardError` saying so.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from typing import Any, Callable, Iterable
 
@@ -808,13 +809,36 @@ def _accumulate_leaf(leaf: Any, g: Any, handed_out: set[int]) -> None:
         handed_out.add(id(g))
         leaf.grad = g if leaf.grad is None else leaf.grad + g
         return
-    if id(g) in handed_out or g.base is not None or not g.flags.writeable:
+    if id(g) in handed_out or not (g.base is None or _sole_view(g)) or not g.flags.writeable:
         g = g.copy()
     if leaf.grad is None:
         handed_out.add(id(g))
         leaf.grad = Tensor._wrap(g)
     else:
         leaf.grad = Tensor._wrap(leaf.grad._data + g)
+
+
+def _sole_view(g: np.ndarray) -> bool:
+    """Whether the view g is as good as an array of its own for a leaf's .grad: a C-contiguous
+    view of all of an owning array that nothing but g references (a conv's grad_weight is the
+    reshape of its GEMM's result). Then no one else can read or write that memory, and copying
+    it (a pass over the model's largest weights, page faults included) buys nothing."""
+    base = g.base
+    if not (type(base) is np.ndarray and base.base is None and base.flags.owndata
+            and g.flags.c_contiguous and g.size == base.size):
+        return False
+    del base
+    return _base_refcount(g) == _SOLE_VIEW_REFS
+
+
+def _base_refcount(g: np.ndarray) -> int:
+    base = g.base
+    return sys.getrefcount(base)
+
+
+# the count _base_refcount sees when g is its base's only holder, measured rather than assumed
+# (Pythons differ in the references the call itself adds); anything else reads as shared
+_SOLE_VIEW_REFS = _base_refcount(np.empty(2).reshape(1, 2))
 
 
 def _conform_hook(t: Any, new: Any, graph: bool) -> Any:
