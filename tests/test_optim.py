@@ -314,3 +314,62 @@ def test_optimizer_state_reads_as_tensors_sharing_memory(torch):
     opt.state[p]["momentum_buffer"] = tc.zeros(2, dtype=tc.float64)   # a Tensor written in
     assert isinstance(opt._state[p]["momentum_buffer"], np.ndarray)
     assert "StateView" in repr(opt.state) and "momentum_buffer" in repr(opt.state[p])
+
+
+def _sgd_reference_step(params, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                        nesterov=False, maximize=False):
+    """The per-parameter loop SGD.step had before its scratch arrays were shared (one pair
+    per parameter): the shared scratch must give bit-identical parameters and buffers."""
+    for p in params:
+        if p.grad is None:
+            continue
+        d = p.grad.numpy()
+        a, b = np.empty_like(p.numpy()), np.empty_like(p.numpy())
+        if maximize:
+            d = np.negative(d, out=a)
+        if weight_decay:
+            np.multiply(p.numpy(), weight_decay, out=b)
+            d = np.add(d, b, out=a)
+        if momentum:
+            buf = state.get(id(p))
+            if buf is None:
+                buf = state[id(p)] = np.array(d, copy=True)
+            else:
+                buf *= momentum
+                if dampening:
+                    buf += np.multiply(d, 1 - dampening, out=b)
+                else:
+                    buf += d
+            d = np.add(d, np.multiply(buf, momentum, out=b), out=a) if nesterov else buf
+        np.subtract(p.numpy(), np.multiply(d, lr, out=b), out=p.numpy())
+
+
+@pytest.mark.parametrize("kwargs", SGD_CASES)
+def test_sgd_shared_scratch_is_bit_identical_to_a_pair_per_parameter(kwargs):
+    """Parameters of many sizes and both float dtypes in one group (the shared scratch grows
+    and is reused; views of it for 0-d, empty and odd shapes), a parameter without a gradient,
+    a non-contiguous parameter: 5 steps, exactly the reference loop's values and buffers."""
+    rng = np.random.default_rng(3)
+    shapes = [(3, 5), (), (0, 4), (7,), (2, 3, 5, 5), (1,), (13, 17)]
+    dtypes = [np.float32, np.float64, np.float32, np.float64, np.float32, np.float32, np.float64]
+    arrays = [rng.standard_normal(s).astype(dt) for s, dt in zip(shapes, dtypes)]
+    arrays.append(rng.standard_normal((6, 9)).astype(np.float32).T)          # non-contiguous
+    ours = [nn.Parameter(a) for a in arrays]
+    assert not ours[-1].numpy().flags.c_contiguous
+    ref = [nn.Parameter(tc.tensor(a.copy())) for a in arrays]
+    opt, ref_state = optim.SGD(ours, **kwargs), {}
+    for step in range(5):
+        for i, (p, q) in enumerate(zip(ours, ref)):
+            if i == 3 and step in (1, 2):
+                p.grad = q.grad = None                # skipped on these steps
+                continue
+            g = rng.standard_normal(p.shape).astype(p.dtype)
+            p.grad, q.grad = tc.tensor(g), tc.tensor(g.copy())
+        opt.step()
+        _sgd_reference_step(ref, ref_state, **kwargs)
+        for p, q in zip(ours, ref):
+            np.testing.assert_array_equal(p.numpy(), q.numpy())
+            assert p.dtype == q.dtype
+    for p, q in zip(ours, ref):
+        if kwargs.get("momentum"):
+            np.testing.assert_array_equal(opt.state[p]["momentum_buffer"].numpy(), ref_state[id(q)])
