@@ -373,3 +373,19 @@ def test_sgd_shared_scratch_is_bit_identical_to_a_pair_per_parameter(kwargs):
     for p, q in zip(ours, ref):
         if kwargs.get("momentum"):
             np.testing.assert_array_equal(opt.state[p]["momentum_buffer"].numpy(), ref_state[id(q)])
+
+
+def test_sgd_scratch_follows_a_parameter_whose_array_is_replaced():
+    """p.data = a bigger array (or another dtype) after some steps: the scratch views are
+    remade (the shared pair grows), the update stays the reference loop's."""
+    p, q = nn.Parameter(tc.ones(3)), nn.Parameter(tc.ones(3))
+    opt = optim.SGD([p], lr=0.1, weight_decay=0.5, maximize=True)
+    for data in (np.arange(3.0, dtype=np.float32), np.arange(12.0, dtype=np.float32).reshape(3, 4),
+                 np.arange(5.0), np.ones((2, 2), np.float32)):
+        p.data, q.data = data.copy(), data.copy()
+        for _ in range(2):
+            g = np.full(data.shape, 0.25, data.dtype)
+            p.grad, q.grad = tc.tensor(g), tc.tensor(g.copy())
+            opt.step()
+            _sgd_reference_step([q], {}, lr=0.1, weight_decay=0.5, maximize=True)
+            np.testing.assert_array_equal(p.numpy(), q.numpy())

@@ -62,7 +62,7 @@ class SGD(Optimizer):
                     if state is None:
                         state = state_of[p] = {}
                     buf = state.get("momentum_buffer")
-                a, b = self._scratch_like(param)
+                a, b = self._scratch_like(p)
                 if buf is None:
                     buf = _update(param, grad._data, None, a, b, *hyper)
                     if momentum:
@@ -72,15 +72,20 @@ class SGD(Optimizer):
                 p._vc.value += 1                             # an in-place write (p._version)
         return loss
 
-    def _scratch_like(self, param: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Two scratch arrays shaped like param: views of the pair shared by its dtype, grown
-        (doubling) when a parameter is bigger than any before."""
-        n = param.size
-        pair = self._shared_scratch.get(param.dtype)
-        if pair is None or pair.shape[1] < n:
-            size = n if pair is None else max(n, 2 * pair.shape[1])
-            pair = self._shared_scratch[param.dtype] = np.empty((2, size), param.dtype)
-        return pair[0, :n].reshape(param.shape), pair[1, :n].reshape(param.shape)
+    def _scratch_like(self, p: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Two scratch arrays shaped like p: views, made once per parameter, of the pair its
+        dtype shares (as long as the biggest parameter of that dtype)."""
+        views = self._scratch.get(id(p))
+        param = p._data
+        if views is None or views[0].shape != param.shape or views[0].dtype != param.dtype:
+            pair = self._shared_scratch.get(param.dtype)
+            if pair is None or pair.shape[1] < param.size:
+                size = max([q._data.size for group in self.param_groups for q in group["params"]
+                            if q._data.dtype == param.dtype] + [param.size])
+                pair = self._shared_scratch[param.dtype] = np.empty((2, size), param.dtype)
+            n, shape = param.size, param.shape
+            views = self._scratch[id(p)] = [pair[0, :n].reshape(shape), pair[1, :n].reshape(shape)]
+        return views[0], views[1]
 
 
 def _update(param: np.ndarray, g: np.ndarray, buf: np.ndarray | None, a: np.ndarray,
