@@ -1397,6 +1397,9 @@ def normal(mean: Any, std: Any = 1.0, size: Any = None, generator: Any = None,
 def _as_tensors(tensors: Sequence[Any], op: str) -> list[Tensor]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
         raise ArgumentError(f"{op}: expected a non-empty list or tuple of tensors")
+    dtype = getattr(tensors[0], "dtype", None)
+    if all(isinstance(t, Tensor) and t._data.dtype == dtype for t in tensors):
+        return list(tensors)                  # the common case: tensors of one dtype, no casts
     ts = [t if isinstance(t, Tensor) else Tensor._wrap(_to_array(t)) for t in tensors]
     # the same rule as binary ops (_promote): a float tensor wins over int/bool ones, so
     # cat([float32, int64]) is float32 as in torch (np.result_type would give float64)
@@ -1408,12 +1411,14 @@ def _as_tensors(tensors: Sequence[Any], op: str) -> list[Tensor]:
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Concatenate along an existing dim."""
     ts = _as_tensors(tensors, "cat")
-    if any(t.ndim == 0 for t in ts):
-        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use tc.stack")
-    axis = _normalize_dim(dim, ts[0].ndim, "cat")
     ref = ts[0].shape
-    for i, t in enumerate(ts[1:], 1):
-        if t.ndim != len(ref) or any(a != b for j, (a, b) in enumerate(zip(t.shape, ref)) if j != axis):
+    if not ref or any(not t._data.ndim for t in ts):
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use tc.stack")
+    axis = _normalize_dim(dim, len(ref), "cat")
+    before, after = ref[:axis], ref[axis + 1:]
+    for i, t in enumerate(ts):
+        shape = t._data.shape
+        if len(shape) != len(ref) or shape[:axis] != before or shape[axis + 1:] != after:
             raise ShapeError(f"cat: tensors must have the same shape except in dim {dim}, but "
                              f"tensor 0 has shape {ref} and tensor {i} has shape {t.shape}")
     return M.Cat.apply(*ts, axis=axis)
