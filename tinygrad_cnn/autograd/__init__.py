@@ -159,11 +159,12 @@ class Context:
                  "__weakref__")
 
     def __init__(self, fn: type, inputs: tuple, needs_input_grad: tuple[bool, ...],
-                 kwargs: dict) -> None:
+                 kwargs: dict, edges: tuple | None = None) -> None:
         self.fn = fn
         self.inputs = inputs                  # positional args of apply: Tensors and constants
-        # per input: (producing Context, output index) for non-leaf tensors needing grad, else None
-        self.edges: tuple = tuple([
+        # per input: (producing Context, output index) for non-leaf tensors needing grad, else
+        # None (apply passes them, found in its one pass over the arguments)
+        self.edges: tuple = edges if edges is not None else tuple([
             (t.grad_fn, t._output_nr) if need and t.grad_fn is not None else None
             for t, need in zip(inputs, needs_input_grad)])
         self.needs_input_grad = needs_input_grad
@@ -259,9 +260,13 @@ class Context:
     def _version_of(self, array: Any) -> tuple | None:
         if not isinstance(array, np.ndarray):
             return None
-        for i, t in enumerate(self.inputs):
-            if isinstance(t, _TensorType) and _may_alias(t._data, array):
-                return (t._vc, t._vc.value, t.shape, ("input", i))
+        Tensor = _TensorType
+        for i, t in enumerate(self.inputs):       # _may_alias inlined: called per saved array
+            if isinstance(t, Tensor):
+                data = t._data
+                if data is array or (data.base is not None or array.base is not None) \
+                        and np.may_share_memory(data, array):
+                    return (t._vc, t._vc.value, data.shape, ("input", i))
         return None
 
     def _track_saved_outputs(self, outputs: list) -> None:
@@ -399,30 +404,35 @@ class Function:
                         f"{cls.__name__}.apply: the tensor passed as keyword argument {k!r} "
                         f"requires grad, but only positional arguments receive gradients; pass "
                         f"it positionally ({cls.__name__}.apply(..., {k}))")
-        # one pass over the arguments: unwrap tensors, refresh stale views, see what needs grad
-        raw = []
-        needs = []
+        # one pass over the arguments: unwrap tensors, refresh stale views, see what needs
+        # grad and where its gradient goes (the graph's edges)
         record = False
-        for a in args:
-            if isinstance(a, Tensor):
-                if enabled:
+        if enabled:
+            raw, needs, edges = [], [], []
+            for a in args:
+                if isinstance(a, Tensor):
                     if a._base is not None and a._view_version != a._vc.value:
                         a._refresh_view()     # its memory was written in place since it was made
+                    raw.append(a._data)
                     if a.requires_grad:
                         record = True
-                raw.append(a._data)
-                needs.append(a.requires_grad)
-            else:
-                raw.append(a)
+                        needs.append(True)
+                        edges.append(None if a.grad_fn is None else (a.grad_fn, a._output_nr))
+                        continue
+                else:
+                    raw.append(a)
                 needs.append(False)
+                edges.append(None)
+        else:
+            raw = [a._data if isinstance(a, Tensor) else a for a in args]
         if record:
-            ctx = Context(cls, args, tuple(needs), kwargs)
+            ctx = Context(cls, args, tuple(needs), kwargs, tuple(edges))
             if modes.anomaly:
                 ctx.forward_site = _user_call_site()
             if modes.module_stack:
                 ctx.scope = tuple(modes.module_stack)
         else:
-            ctx = Context(cls, (), (False,) * len(args), kwargs)
+            ctx = Context(cls, (), (False,) * len(args), kwargs, ())
         try:
             out = cls.forward(ctx, *raw, **kwargs)
         except MemoryError as e:
