@@ -201,7 +201,7 @@ class Context:
     def _as_graph_tensor(self, array: Any, entry: tuple | None) -> Any:
         if entry is None:
             return array
-        counter, _, _, (kind, index) = entry
+        counter, _, _, kind, index = entry
         if kind == "input":
             t = self.inputs[index]
             return t if t is not None and t._data is array else array
@@ -254,9 +254,9 @@ class Context:
         return tuple(out)
 
     # -- in-place safety: the memory of a saved array must not have changed since it was saved.
-    # Each entry is (version counter, its value at save time, what it was) for a saved array
-    # that is (a view of) an input's or an output's memory; views share their base's counter,
-    # so a write through any alias is seen.
+    # Each entry is (version counter, its value at save time, shape, "input" or "output", its
+    # index) for a saved array that is (a view of) an input's or an output's memory; views
+    # share their base's counter, so a write through any alias is seen.
     def _version_of(self, array: Any) -> tuple | None:
         if not isinstance(array, np.ndarray):
             return None
@@ -266,7 +266,7 @@ class Context:
                 data = t._data
                 if data is array or (data.base is not None or array.base is not None) \
                         and np.may_share_memory(data, array):
-                    return (t._vc, t._vc.value, data.shape, ("input", i))
+                    return (t._vc, t._vc.value, data.shape, "input", i)
         return None
 
     def _track_saved_outputs(self, outputs: list) -> None:
@@ -278,7 +278,7 @@ class Context:
                 continue
             for nr, t in enumerate(outputs):
                 if _may_alias(t._data, array):
-                    versions[k] = (t._vc, t._vc.value, t.shape, ("output", nr))
+                    versions[k] = (t._vc, t._vc.value, t.shape, "output", nr)
                     break
         self.saved_versions = tuple(versions)
 
@@ -286,7 +286,7 @@ class Context:
         for entry in self.saved_versions:
             if entry is None:
                 continue
-            counter, version, shape, (kind, index) = entry
+            counter, version, shape, kind, index = entry
             if counter.value != version:
                 role = (f"input {index}" if kind == "input" else
                         "its output" if len(self.outputs_meta) == 1 else f"output {index}")
@@ -467,7 +467,7 @@ class Function:
             results.append(t)
         if record:
             ctx.outputs_meta = tuple(meta)
-            if ctx.saved:
+            if ctx.saved and None in ctx.saved_versions:   # saved arrays that are no input's
                 ctx._track_saved_outputs(results)
         return tuple(results) if multi else results[0]
 

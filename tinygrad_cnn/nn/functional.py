@@ -729,26 +729,28 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ShapeError(f"{op}: expected an input (N, C, ...) with at least 2 dims, got shape "
                          f"{tuple(input.shape)}")
     c = input.shape[1]
+    per_channel = (c,)
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
-        if t is not None:
+        if t is not None and not (isinstance(t, Tensor) and t._data.shape == per_channel):
             _tensor(t, op, name)
-            if tuple(t.shape) != (c,):
-                raise ShapeError(f"{op}: {name} must have shape ({c},) for an input with C={c} "
-                                 f"channels (input shape {tuple(input.shape)}), got {tuple(t.shape)}")
+            raise ShapeError(f"{op}: {name} must have shape ({c},) for an input with C={c} "
+                             f"channels (input shape {tuple(input.shape)}), got {tuple(t.shape)}")
     if not training and (running_mean is None or running_var is None):
         raise ArgumentError(f"{op}: running_mean and running_var are required when training=False")
-    if training and input.numel() // max(c, 1) <= 1:
+    if training and input._data.size // max(c, 1) <= 1:
         raise ShapeError(f"{op}: expected more than 1 value per channel when training, got input "
                          f"shape {tuple(input.shape)}")
     _same_dtype(op, input, "input", weight, "weight")
     _same_dtype(op, input, "input", bias, "bias")
+    momentum = momentum if type(momentum) is float else float(_number(momentum, "momentum", op))
+    eps = eps if type(eps) is float else float(_number(eps, "eps", op))
     y = NM.BatchNorm.apply(input, weight, bias, running_mean, running_var, training=bool(training),
-                           momentum=float(_number(momentum, "momentum", op)), eps=float(_number(eps, "eps", op)))
+                           momentum=momentum, eps=eps)
     if training:                        # the running stats were updated in place
         for t in (running_mean, running_var):
             if t is not None:
-                t._version += 1
+                t._vc.value += 1        # t._version += 1
     return y
 
 

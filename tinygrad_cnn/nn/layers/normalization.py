@@ -90,16 +90,20 @@ class _BatchNorm(Module):
             raise ShapeError(f"{self._label()} got input with {input.shape[1]} "
                              f"channel{'s' * (input.shape[1] != 1)} (input "
                              f"shape {tuple(input.shape)}), expected {self.num_features}{self._where()}")
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked._data += 1
-            if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked._data)
-        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
-        track = not self.training or self.track_running_stats
-        return F.batch_norm(input, self.running_mean if track else None,
-                            self.running_var if track else None, self.weight, self.bias,
-                            use_batch_stats, factor, self.eps)
+        # each attribute read once: buffers and parameters are found by Module.__getattr__
+        training, momentum, track_running = self.training, self.momentum, self.track_running_stats
+        factor = 0.0 if momentum is None else momentum
+        if training and track_running:
+            tracked = self.num_batches_tracked
+            if tracked is not None:
+                tracked._data += 1
+                if momentum is None:
+                    factor = 1.0 / float(tracked._data)
+        running_mean, running_var = self.running_mean, self.running_var
+        use_batch_stats = training or (running_mean is None and running_var is None)
+        track = not training or track_running
+        return F.batch_norm(input, running_mean if track else None, running_var if track else None,
+                            self.weight, self.bias, use_batch_stats, factor, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
