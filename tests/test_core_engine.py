@@ -154,6 +154,44 @@ def test_leaf_grad_that_is_a_view_is_kept_only_when_nothing_else_sees_its_memory
     np.testing.assert_array_equal(x.grad.numpy(), 4.0)
 
 
+def test_gradients_summed_for_a_tensor_used_many_times_leave_every_op_gradient_untouched():
+    """Four consumers of one tensor: the engine sums their gradients (into a sum of its own
+    after the first addition), and no array a backward returned is changed -- kept ones keep
+    their values, hooks and retain_grad see the complete sum, the same with create_graph."""
+    kept = []
+
+    class Keep(Function):
+        @staticmethod
+        def forward(ctx, a, k):
+            ctx.k = k
+            return a * k
+
+        @staticmethod
+        def backward(ctx, g):
+            out = g * ctx.k
+            kept.append((out, out.copy()))
+            return out, None
+
+    for create_graph in (False, True):
+        kept.clear()
+        x = tc.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        h = x * 1.0
+        h.retain_grad()
+        seen = []
+        h.register_hook(lambda g: seen.append(g.numpy().copy()))
+        ks = (2.0, 3.0, 5.0, 7.0)
+        if create_graph:
+            ys = [h * k for k in ks]          # Tensor-mode backward rules
+        else:
+            ys = [Keep.apply(h, k) for k in ks]
+        (ys[0] + ys[1] + ys[2] + ys[3]).sum().backward(create_graph=create_graph)
+        np.testing.assert_array_equal(h.grad.numpy(), [17.0] * 3)
+        np.testing.assert_array_equal(seen[0], [17.0] * 3)
+        np.testing.assert_array_equal(x.grad.numpy(), [17.0] * 3)
+        for out, copy in kept:
+            np.testing.assert_array_equal(out, copy)
+
+
 def test_constant_inputs_get_no_gradient_and_grad_dtype_follows_input():
     x = tc.tensor(np.array([1.0, 2.0]), requires_grad=True)
     c = tc.tensor(np.array([3.0, 4.0]))

@@ -12,7 +12,8 @@ fine), to get a topological order of the contexts, then visits them from the roo
 context is visited after every consumer of its outputs, so its incoming gradient is complete.
 
 Accumulation. A tensor used twice receives two gradients; they are added (`x * x` at 3 gives 6).
-Gradients are never mutated in place: each sum is a new array.
+No gradient an op returned is ever mutated in place: the first sum is a new array, and
+further gradients for the same tensor are added into that sum, which only the engine has seen.
 
 Freeing. Unless `retain_graph=True`, each context drops what `forward` saved as soon as its
 backward has run; a second backward through it raises `BackwardError` saying so.
@@ -500,10 +501,11 @@ def _share_memory_identity(cls: type, t: Any, o: np.ndarray, args: tuple, multi:
 
 # ------------------------------------------------------------------------------------- engine
 def topological_order(roots: Iterable[Context],
-                      edges: Callable[[Context], Iterable] = lambda node: node.edges) -> list[Context]:
+                      edges: Callable[[Context], Iterable] | None = None) -> list[Context]:
     """Contexts reachable from `roots`, each after all contexts it depends on: an iterative
     post-order DFS (no recursion limit). `edges(node)` gives (producer, output index) or None per
-    input; the engine follows the gradient edges, the graph viewer every edge."""
+    input; the engine follows the gradient edges (`node.edges`, the default), the graph viewer
+    every edge."""
     order: list[Context] = []
     visited: set[int] = set()
     stack: list[tuple[Context, bool]] = [(r, False) for r in reversed(list(roots))]
@@ -516,7 +518,7 @@ def topological_order(roots: Iterable[Context],
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for edge in edges(node):                   # the last pushed is expanded first
+        for edge in node.edges if edges is None else edges(node):   # the last pushed is expanded first
             if edge is not None and id(edge[0]) not in visited:
                 stack.append((edge[0], False))
     return order
@@ -676,6 +678,10 @@ def _run(roots: list, retain_graph: bool, graph: bool, targets: list | None,
                 break                         # one .grad per tensor
 
     pending: dict[int, list] = {}
+    # ids of the sums in `pending` that the engine made itself (array mode): nothing else has
+    # seen them, so a further gradient is added into them in place instead of allocating a new
+    # sum each time (DenseNet's feature maps get one gradient per later layer). Same values.
+    own_sums: set[int] = set()
     nodes = []
     for t, g, _ in roots:
         if t.grad_fn is None:                 # backward on a leaf: d leaf / d leaf = 1
@@ -692,6 +698,9 @@ def _run(roots: list, retain_graph: bool, graph: bool, targets: list | None,
             grads = pending.pop(id(node), None)
             if grads is None:                 # reachable, but no gradient flows into it
                 continue
+            if own_sums:                      # handed on now: no longer the engine's alone
+                for g in grads:
+                    own_sums.discard(id(g))
             if node.freed:
                 raise BackwardError(node._freed_message())
             if node.pre_hooks or node.retained:
@@ -721,7 +730,15 @@ def _run(roots: list, retain_graph: bool, graph: bool, targets: list | None,
                     if not (type(g) is np.ndarray and g.shape == shape and g.dtype == dtype):
                         g = _conform(node, index, (shape, dtype), g, graph)
                     slots = pending.setdefault(id(producer), [None] * len(producer.outputs_meta))
-                    slots[nr] = g if slots[nr] is None else slots[nr] + g
+                    total = slots[nr]
+                    if total is None:
+                        slots[nr] = g
+                    elif id(total) in own_sums:
+                        np.add(total, g, out=total)
+                    else:
+                        slots[nr] = total = total + g
+                        if not graph:
+                            own_sums.add(id(total))
             if not retain_graph:
                 node.free()
     return found
