@@ -130,24 +130,28 @@ def _conv_inputs(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor | 
     """Checks shared by convs and transposed convs: ranks, dtypes, groups dividing C.
     Returns (input, weight, bias, x batched, unbatched, groups)."""
     input, weight = _tensor(input, op, "input"), _tensor(weight, op, "weight")
-    letters = {1: "(N, C, W)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[d]
-    if input.ndim not in (d + 1, d + 2):
+    x_arr, w_arr = input._data, weight._data     # the arrays: one attribute read per check below
+    if x_arr.ndim not in (d + 1, d + 2):
+        letters = {1: "(N, C, W)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[d]
         raise ShapeError(f"{op}: expected a {d + 2}-D input {letters} or a {d + 1}-D unbatched "
                          f"one, got shape {tuple(input.shape)}")
-    if weight.ndim != d + 2:
+    if w_arr.ndim != d + 2:
         raise ShapeError(f"{op}: expected a {d + 2}-D weight {weight_layout}, got "
                          f"shape {tuple(weight.shape)}")
-    _float(input, op, "input")
-    _same_dtype(op, input, "input", weight, "weight")
+    if x_arr.dtype.kind != "f":
+        _float(input, op, "input")
+    if w_arr.dtype != x_arr.dtype:
+        _same_dtype(op, input, "input", weight, "weight")
     if bias is not None:
         bias = _tensor(bias, op, "bias")
         _same_dtype(op, input, "input", bias, "bias")
-    unbatched = input.ndim == d + 1
+    unbatched = x_arr.ndim == d + 1
     x = input.unsqueeze(0) if unbatched else input
-    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+    if type(groups) is not int and (not isinstance(groups, (int, np.integer))
+                                    or isinstance(groups, bool)) or groups < 1:
         raise ArgumentError(f"{op}: groups must be a positive int, got {groups!r}")
     groups = int(groups)
-    if x.shape[1] % groups:
+    if x._data.shape[1] % groups:
         raise ArgumentError(f"{op}: groups={groups} does not divide the input's C={x.shape[1]} "
                             f"channels (input shape {tuple(input.shape)})")
     return input, weight, bias, x, unbatched, groups
@@ -157,7 +161,8 @@ def _conv(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor | None, s
           padding: Any, dilation: Any, groups: int) -> Tensor:
     input, weight, bias, x, unbatched, groups = _conv_inputs(
         op, d, input, weight, bias, groups, "(C_out, C_in/groups, kernel...)")
-    c, co, cg = x.shape[1], weight.shape[0], weight.shape[1]
+    w_shape = weight._data.shape
+    c, co, cg = x._data.shape[1], w_shape[0], w_shape[1]
     if co % groups:
         raise ArgumentError(f"{op}: groups={groups} does not divide the weight's C_out={co} "
                             f"output channels (weight shape {tuple(weight.shape)})")
@@ -165,15 +170,15 @@ def _conv(op: str, d: int, input: Tensor, weight: Tensor, bias: Tensor | None, s
         raise ShapeError(f"{op}: input has C={c} channels but weight expects {cg * groups} "
                          f"(weight shape {tuple(weight.shape)}, groups={groups}, input shape "
                          f"{tuple(input.shape)})")
-    if bias is not None and tuple(bias.shape) != (co,):
+    if bias is not None and bias._data.shape != (co,):
         raise ShapeError(f"{op}: bias must have shape ({co},) to match the weight's C_out, got "
                          f"{tuple(bias.shape)} (weight shape {tuple(weight.shape)})")
-    kernel = tuple(weight.shape[2:])
+    kernel = w_shape[2:]
     stride = CV.normalize_tuple(stride, d, "stride", op)
     dilation = CV.normalize_tuple(dilation, d, "dilation", op)
     pads = CV.conv_padding(padding, kernel, stride, dilation, op)
     try:
-        CV.conv_output_size(op, x.shape[2:], kernel, stride, pads, dilation)
+        CV.conv_output_size(op, x._data.shape[2:], kernel, stride, pads, dilation)
     except ShapeError:                    # the same error, its message naming the shapes
         CV.conv_output_size(op, x.shape[2:], kernel, stride, pads, dilation,
                             f" (input shape {tuple(input.shape)}, weight shape {tuple(weight.shape)})")

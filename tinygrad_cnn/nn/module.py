@@ -252,11 +252,16 @@ class Module:
         d["_non_persistent_buffers"].discard(name)
 
     def __getattr__(self, name: str) -> Any:
-        d = self.__dict__
-        for key in ("_parameters", "_buffers", "_modules"):
-            store = d.get(key)
-            if store is not None and name in store:
-                return store[name]
+        d = self.__dict__                 # unrolled: every parameter, buffer and child read
+        store = d.get("_parameters")      # in a forward comes through here
+        if store is not None and name in store:
+            return store[name]
+        store = d.get("_buffers")
+        if store is not None and name in store:
+            return store[name]
+        store = d.get("_modules")
+        if store is not None and name in store:
+            return store[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
