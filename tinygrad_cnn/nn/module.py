@@ -148,26 +148,36 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         stack = grad_mode.module_stack
         stack.append(self)
+        d = self.__dict__
         try:
-            if self._forward_pre_hooks:
-                for hook in list(self._forward_pre_hooks.values()):
-                    new = hook(self, args)
-                    if new is not None:
-                        args = new if isinstance(new, tuple) else (new,)
-            backward_hooks = (self.__dict__.get("_full_backward_hooks") or
-                              self.__dict__.get("_full_backward_pre_hooks")) and grad_mode.enabled
-            if backward_hooks:
-                args, hook_state = wrap_inputs(self, args)
-            out = self.forward(*args, **kwargs)
-            if backward_hooks:
-                out = wrap_outputs(out, hook_state)
-            if self._forward_hooks:
-                for hook in list(self._forward_hooks.values()):
-                    new = hook(self, args, out)
-                    if new is not None:
-                        out = new
+            if (d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_full_backward_hooks")
+                    or d.get("_full_backward_pre_hooks")):
+                return self._call_with_hooks(args, kwargs)
+            return self.forward(*args, **kwargs)          # no hooks: the common case
         finally:
             stack.pop()
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        """forward between the forward pre-hooks and hooks, with the module's backward hooks
+        attached to its inputs and outputs (nn/hooks.py) when grad mode is on."""
+        d = self.__dict__
+        if d.get("_forward_pre_hooks"):
+            for hook in list(self._forward_pre_hooks.values()):
+                new = hook(self, args)
+                if new is not None:
+                    args = new if isinstance(new, tuple) else (new,)
+        backward_hooks = (d.get("_full_backward_hooks") or d.get("_full_backward_pre_hooks")) \
+            and grad_mode.enabled
+        if backward_hooks:
+            args, hook_state = wrap_inputs(self, args)
+        out = self.forward(*args, **kwargs)
+        if backward_hooks:
+            out = wrap_outputs(out, hook_state)
+        if d.get("_forward_hooks"):
+            for hook in list(self._forward_hooks.values()):
+                new = hook(self, args, out)
+                if new is not None:
+                    out = new
         return out
 
     def register_forward_hook(self, hook: Callable) -> RemovableHandle:
