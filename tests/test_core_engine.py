@@ -190,6 +190,10 @@ def test_gradients_summed_for_a_tensor_used_many_times_leave_every_op_gradient_u
         np.testing.assert_array_equal(x.grad.numpy(), [17.0] * 3)
         for out, copy in kept:
             np.testing.assert_array_equal(out, copy)
+    x = tc.tensor(2.0, requires_grad=True)                # 0-d: NumPy sums scalars, not arrays
+    h = x * 1.0
+    (h * 2.0 + h * 3.0 + h * 5.0 + h * 7.0).backward()
+    assert x.grad.item() == 17.0
 
 
 def test_constant_inputs_get_no_gradient_and_grad_dtype_follows_input():

@@ -375,6 +375,30 @@ def test_cat_and_stack_promote_like_torch(name, torch):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
+def test_cat_of_one_dtype_and_of_mixed_inputs_like_torch(torch):
+    """cat's fast path (Tensors of one dtype, no casts) and its general path (arrays, lists,
+    mixed dtypes) give torch's values and dtypes; every shape mismatch is an error, also a
+    tensor with fewer dims whose other sizes match (the dims around the axis alone would)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 3, 4)).astype(np.float32), rng.standard_normal((2, 5, 4)).astype(np.float32)
+    for inputs in ([a, b], [a, b.astype(np.float64)], [a, b.astype(np.int64)]):
+        ours = tc.cat([tc.tensor(v) for v in inputs], 1)
+        theirs = torch.cat([torch.tensor(v) for v in inputs], 1)
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    ours = tc.cat([tc.tensor(a), b, b.tolist()], dim=-2)           # a Tensor first, then others
+    np.testing.assert_array_equal(ours.numpy(), np.concatenate([a, b, b], 1))
+    x = tc.tensor(a, requires_grad=True)
+    tc.cat([x, x * 2], 0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(a.shape, 3.0, np.float32))
+    for bad in ([tc.zeros(2, 3), tc.zeros(2)], [tc.zeros(2, 3), tc.zeros(3, 3)],
+                [tc.zeros(2, 3, 4), tc.zeros(2, 5, 4, 1)], [tc.zeros(2, 3), tc.tensor(1.0)]):
+        with pytest.raises(ValueError, match="cat"):
+            tc.cat(bad, 1)
+        with pytest.raises(RuntimeError):
+            torch.cat([torch.zeros(t.shape) for t in bad], 1)
+
+
 def test_zero_dim_reductions_over_dim_0_like_torch(torch):
     for name in ("argmax", "argmin", "sum", "mean"):
         ours, theirs = getattr(tc.tensor(2.5), name)(0), getattr(torch.tensor(2.5), name)(0)

@@ -737,7 +737,7 @@ def _run(roots: list, retain_graph: bool, graph: bool, targets: list | None,
                         np.add(total, g, out=total)
                     else:
                         slots[nr] = total = total + g
-                        if not graph:
+                        if type(total) is np.ndarray:   # not in graph mode, nor a 0-d sum's scalar
                             own_sums.add(id(total))
             if not retain_graph:
                 node.free()
