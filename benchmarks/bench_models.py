@@ -22,7 +22,8 @@ timed steps, the ratio of the medians, the issue's target, peak RSS of both.
 --check builds both peers in one process in float64, copies torch's initial weights into ours
 (load_state_dict of the torch state dict's arrays), and compares the loss of one step, the loss
 after that SGD step, and the largest gradient difference.
---profile times every op's forward and backward inside our step (by op type and phase).
+--profile times every op's forward and backward inside our step (by op type and phase), and
+splits the rest ("elsewhere": engine, modules, optimizer, Python) by phase of the step.
 """
 from __future__ import annotations
 
@@ -238,6 +239,27 @@ def _conv_kind(op: str, ctx) -> str | None:
     return f"{k}{dw} {algo[0].name if algo else 'im2col'}"
 
 
+def _phased_step(F, model, opt, x, y, timings: dict, phases: dict) -> float:
+    """_step, adding to phases[name] each phase's wall time and the op time (from timings)
+    inside it: forward (with the loss), zero_grad, backward, step (with loss.item())."""
+    def mark(phase: str, since: tuple) -> tuple:
+        now = (time.perf_counter(), sum(v[0] for v in timings.values()))
+        phases[phase][0] += now[0] - since[0]
+        phases[phase][1] += now[1] - since[1]
+        return now
+    t = (time.perf_counter(), sum(v[0] for v in timings.values()))
+    loss = F.cross_entropy(model(x), y)
+    t = mark("forward", t)
+    opt.zero_grad()
+    t = mark("zero_grad", t)
+    loss.backward()
+    t = mark("backward", t)
+    opt.step()
+    value = loss.item()
+    mark("step", t)
+    return value
+
+
 def profile(name: str, batch: int, steps: int) -> None:
     """Our step's time by op type and phase (forward/backward), wall time inside each op."""
     import tinygrad_cnn as tc
@@ -255,16 +277,19 @@ def profile(name: str, batch: int, steps: int) -> None:
     for _ in range(steps):
         _step(F, model, opt, X, Y)
     plain = (time.perf_counter() - t0) / steps * 1e3
+    phases = {p: [0.0, 0.0] for p in ("forward", "zero_grad", "backward", "step")}
     with op_timings(Function, by_shape=False, kind=_conv_kind) as timings:
         t0 = time.perf_counter()
         for _ in range(steps):
-            _step(F, model, opt, X, Y)
+            _phased_step(F, model, opt, X, Y, timings, phases)
         timed = (time.perf_counter() - t0) / steps * 1e3
     per = {k: (v[0] / steps * 1e3, v[1] / steps) for k, v in timings.items()}
     inside = sum(ms for ms, _ in per.values())
     print(f"{name} b{batch}: {plain:.1f} ms per step ({timed:.1f} ms instrumented), "
           f"{inside:.1f} ms inside op forward/backward, {timed - inside:.1f} ms elsewhere "
           f"(engine, modules, optimizer, Python)")
+    print("  elsewhere by phase: " + ", ".join(
+        f"{p} {(total - ops) / steps * 1e3:.1f} ms" for p, (total, ops) in phases.items()))
     print(f"  {'ms/step':>8} {'share':>6} {'calls':>6}  op.phase")
     for (op, phase), (ms, calls) in sorted(per.items(), key=lambda kv: -kv[1][0]):
         if ms >= 0.05:
