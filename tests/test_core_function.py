@@ -188,3 +188,51 @@ def test_builtin_ops_are_functions_too():
     y = elementwise.Mul.apply(x, x)                    # the public API, directly
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+def _one_output_ops(general: bool):
+    """Functions of one output in the forms apply handles: a new float array (saved or not), a
+    new int array, an input returned as it is, a saved output. `general` marks an unrelated
+    array non-differentiable, which sends apply through its general loop over outputs."""
+    def op(make, save_out=False):
+        class Op(tc.autograd.Function):
+            @staticmethod
+            def forward(ctx, a, b):
+                if general:
+                    ctx.mark_non_differentiable(np.empty(0))
+                out = make(a, b)
+                ctx.save_for_backward(out if save_out else a)
+                return out
+
+            @staticmethod
+            def backward(ctx, g):
+                ctx.saved_tensors                          # the in-place check
+                return g * 2, g
+        return Op
+    return {"new float": op(lambda a, b: a * 2 + b), "new int": op(lambda a, b: (a > 0).astype(np.int64)),
+            "input as is": op(lambda a, b: a), "saved output": op(lambda a, b: a * 2 + b, save_out=True)}
+
+
+def test_one_output_fast_path_matches_the_general_loop():
+    """apply's short path for one new array gives what its general loop gives: requires_grad,
+    grad_fn, output index, outputs_meta, version sharing with an input returned as is, the
+    in-place check on a saved output, and the gradients."""
+    for name in _one_output_ops(False):
+        seen = []
+        for general in (False, True):
+            a = tc.tensor([1.0, -2.0, 3.0], requires_grad=True)
+            b = tc.tensor([0.5, 0.5, 0.5], requires_grad=True)
+            y = _one_output_ops(general)[name].apply(a, b)
+            state = (y.requires_grad, y.grad_fn is not None, y._output_nr, y._vc is a._vc,
+                     y.grad_fn.outputs_meta if y.grad_fn is not None else None)
+            if y.requires_grad:
+                y.sum().backward()
+                state += (a.grad.numpy().tolist(), b.grad.numpy().tolist())
+            seen.append(state)
+        assert seen[0] == seen[1], name
+    for general in (False, True):                         # a saved output written in place
+        a = tc.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        y = _one_output_ops(general)["saved output"].apply(a, tc.ones(3))
+        y.data.add_(1.0)
+        with pytest.raises(tc.autograd.BackwardError, match="modified by an in-place operation"):
+            y.sum().backward()

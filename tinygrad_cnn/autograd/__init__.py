@@ -444,9 +444,25 @@ class Function:
                                   f"needs for inputs of shape {shapes or '()'} (arguments "
                                   f"{_short_kwargs(kwargs)}): {e}") from None
         multi = isinstance(out, tuple)
-        outs = out if multi else (out,)
         if modes.anomaly:
-            _check_finite(cls.__name__, "forward", outs, ctx.forward_site)
+            _check_finite(cls.__name__, "forward", out if multi else (out,), ctx.forward_site)
+        if not multi and type(out) is np.ndarray and out.base is None \
+                and "_non_differentiable" not in ctx.__dict__:
+            # the common case, one new array and no non-differentiable mark: the loop below, short
+            t = Tensor._wrap(out)
+            for r in raw:
+                if r is out:              # forward returned an input as it is
+                    _share_memory_identity(cls, t, out, args, multi)
+                    break
+            if record:
+                ctx.outputs_meta = ((out.shape, out.dtype),)
+                if out.dtype.kind == "f":
+                    t.requires_grad = True
+                    t.grad_fn = ctx
+                if ctx.saved and None in ctx.saved_versions:   # saved arrays that are no input's
+                    ctx._track_saved_outputs((t,))
+            return t
+        outs = out if multi else (out,)
         non_diff = ctx.__dict__.get("_non_differentiable", ()) if record else ()
         results = []
         meta = []
