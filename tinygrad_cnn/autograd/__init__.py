@@ -523,19 +523,19 @@ def topological_order(roots: Iterable[Context],
     input; the engine follows the gradient edges (`node.edges`, the default), the graph viewer
     every edge."""
     order: list[Context] = []
-    visited: set[int] = set()
+    visited: set[Context] = set()     # Contexts hash by identity (no __eq__): no id() calls
     stack: list[tuple[Context, bool]] = [(r, False) for r in reversed(list(roots))]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
+        visited.add(node)
         stack.append((node, True))
         for edge in node.edges if edges is None else edges(node):   # the last pushed is expanded first
-            if edge is not None and id(edge[0]) not in visited:
+            if edge is not None and edge[0] not in visited:
                 stack.append((edge[0], False))
     return order
 
@@ -693,7 +693,7 @@ def _run(roots: list, retain_graph: bool, graph: bool, targets: list | None,
             if accumulate:
                 break                         # one .grad per tensor
 
-    pending: dict[int, list] = {}
+    pending: dict[Context, list] = {}     # incoming gradients per node (keyed by identity)
     # ids of the sums in `pending` that the engine made itself (array mode): nothing else has
     # seen them, so a further gradient is added into them in place instead of allocating a new
     # sum each time (DenseNet's feature maps get one gradient per later layer). Same values.
@@ -704,14 +704,14 @@ def _run(roots: list, retain_graph: bool, graph: bool, targets: list | None,
             deliver_leaf(t, g)
             continue
         node = t.grad_fn
-        slots = pending.setdefault(id(node), [None] * len(node.outputs_meta))
+        slots = pending.setdefault(node, [None] * len(node.outputs_meta))
         slots[t._output_nr] = g if slots[t._output_nr] is None else slots[t._output_nr] + g
         nodes.append(node)
     if not nodes:
         return found
     with set_grad_enabled(graph):
         for node in reversed(topological_order(nodes)):
-            grads = pending.pop(id(node), None)
+            grads = pending.pop(node, None)
             if grads is None:                 # reachable, but no gradient flows into it
                 continue
             if own_sums:                      # handed on now: no longer the engine's alone
@@ -745,7 +745,9 @@ def _run(roots: list, retain_graph: bool, graph: bool, targets: list | None,
                     shape, dtype = producer.outputs_meta[nr]
                     if not (type(g) is np.ndarray and g.shape == shape and g.dtype == dtype):
                         g = _conform(node, index, (shape, dtype), g, graph)
-                    slots = pending.setdefault(id(producer), [None] * len(producer.outputs_meta))
+                    slots = pending.get(producer)
+                    if slots is None:
+                        slots = pending[producer] = [None] * len(producer.outputs_meta)
                     total = slots[nr]
                     if total is None:
                         slots[nr] = g
