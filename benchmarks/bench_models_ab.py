@@ -10,6 +10,8 @@ and OpenBLAS at 1 thread, so that everything runs in the calling thread and CPU 
 (time.process_time for the step, time.thread_time inside each op) measures the work and not
 the other jobs of a shared machine. Printed per model: the median step CPU time of each tree
 and the per-op-type medians (forward and backward) of the ops that changed the most.
+benchmarks/bench_step_ab.py is the same A/B split by phase of the step (forward, zero_grad,
+backward, optimizer) instead of by op, with a wall-clock option.
 """
 from __future__ import annotations
 

@@ -16,6 +16,8 @@ the process: at one thread, the step's own work, whatever the machine's other jo
 backward, optimizer step + item).
 Printed per tree: the min and the median over all timed steps of all rounds, the median of
 the per-round minima, the median of each phase, and the load average seen.
+benchmarks/bench_models_ab.py is the same A/B split by op type (CPU time inside each op's
+forward and backward) instead of by phase.
 """
 from __future__ import annotations
 
