@@ -156,6 +156,20 @@ def test_layout_moves(dtype, blas, shape, monkeypatch):
     np.testing.assert_array_equal(back4, src4)
 
 
+def test_layout_move_refuses_read_only_or_aliased_destinations():
+    """OpenBLAS's transpose writes through a raw pointer: it is never handed a read-only or
+    overlapping destination (the NumPy fallback then raises or copies as NumPy does)."""
+    src = np.arange(12, dtype=np.float32).reshape(3, 4)
+    dst = np.zeros((4, 3), np.float32)
+    dst.flags.writeable = False
+    assert not conv_geometry._transpose_2d(dst, src)
+    with pytest.raises(ValueError):
+        conv_geometry.to_channels_last(dst.reshape(2, 2, 3), src.reshape(3, 2, 2))
+    square = np.arange(16, dtype=np.float32).reshape(4, 4)
+    assert not conv_geometry._transpose_2d(square, square)          # in place: refused
+    assert conv_geometry._transpose_2d(np.empty((4, 3), np.float32), src)
+
+
 @pytest.mark.parametrize("name", list(EDGE))
 def test_algorithm_without_bias_or_input_grad(name):
     x_shape, w_shape, kw = EDGE[name][0]

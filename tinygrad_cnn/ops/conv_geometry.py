@@ -113,8 +113,8 @@ def _transpose_2d(dst: np.ndarray, src: np.ndarray) -> bool:
     if fn is None or dst.dtype != src.dtype or src.size == 0:
         return fn is not None and src.size == 0
     lda, ldb = _rows(src), _rows(dst)
-    if lda is None or ldb is None:
-        return False
+    if lda is None or ldb is None or not dst.flags.writeable or np.may_share_memory(src, dst):
+        return False                               # C writes no read-only or aliased memory
     fn(_ROW_MAJOR, _TRANS, src.shape[0], src.shape[1], 1.0, src.ctypes.data, lda, dst.ctypes.data, ldb)
     return True
 
