@@ -39,8 +39,10 @@ from .workspace import strided_ufuncs
 
 __all__ = ["Depthwise"]
 
-# Images per chunk: about this many bytes of padded input, moved to (H', W', n·C).
-CHUNK_INPUT_BYTES = 1 << 20
+# Images per chunk: about this many bytes of padded input, moved to (H', W', n·C). Measured on
+# MobileNetV2-CIFAR's depthwise shapes (forward + backward, summed): 4 MiB 7-10 % faster than
+# 1 MiB at one and at two threads (longer einsum inner loops), 8-16 MiB slower again.
+CHUNK_INPUT_BYTES = 4 << 20
 
 
 def _padded_hwm(x: np.ndarray, pad: tuple) -> np.ndarray:
