@@ -24,7 +24,7 @@ moved to (OH, OW, M) once and shared:
                  (otherwise) each offset adds w·grad_output into its strided view of a
                  zero-padded buffer, which is then cropped
 
-The moves to and from NCHW are blocked copies (ops/conv_geometry.py). Chunks of images are
+The moves to and from NCHW are OpenBLAS's transpose (blocked copies without it; ops/conv_geometry.py). Chunks of images are
 shared by the threads; grad_weight is summed in fixed groups of chunks. Derivation and
 measurements: docs/derivations.md and docs/performance.md, "Conv algorithms".
 """

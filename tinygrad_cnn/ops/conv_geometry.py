@@ -1,6 +1,7 @@
 """What the conv algorithms (ops/conv_algorithms.py, conv_depthwise.py, conv_winograd.py)
 share: one call's Geometry, its split into image chunks for the threads, grad_weight partial
-sums in fixed groups, and the blocked layout changes between NCHW and (H, W, N·C)."""
+sums in fixed groups, and the layout changes between NCHW and (H, W, N·C) (also im2col's
+batch-last layout): OpenBLAS's out-of-place transpose, cache-sized blocked copies without it."""
 from __future__ import annotations
 
 import ctypes
