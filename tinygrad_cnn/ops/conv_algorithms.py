@@ -1,8 +1,9 @@
 """Convolution algorithms besides im2col, chosen per shape: array-in/array-out kernels.
 
-Each algorithm is three kernels on NumPy arrays — forward(x, weight, bias), grad_input
-(grad_output, weight), grad_weight(grad_output, x) — for the geometries where `applies` says
-it is exact. ops/conv.py's ConvNd calls them at its kernel dispatch point; im2col (ops/conv.py)
+Each algorithm is kernels on NumPy arrays — forward(x, weight, bias), and either grad_input
+(grad_output, weight) and grad_weight(grad_output, x) (Pointwise), or one backward(grad_output,
+x, weight, g, need_x, need_w) that shares its layout moves and transforms between the two
+gradients (Depthwise, Winograd) — for the geometries where `applies` says it is exact. ops/conv.py's ConvNd calls them at its kernel dispatch point; im2col (ops/conv.py)
 stays the reference path, used for everything else. Names as in ops/conv.py (N, C, CO, G, H,
 W, KH, KW, S, P, D, OH, OW, L = OH*OW). Derivations: docs/derivations.md, "Conv algorithms".
 

@@ -183,11 +183,3 @@ class Depthwise:
                     np.multiply(goh, wt[a, e], out=tmp)
                     gxp[a * dh:a * dh + (oh - 1) * sh + 1:sh, e * dw:e * dw + (ow - 1) * sw + 1:sw] += tmp
         return gxp[t:t + h, l:l + w]
-
-    @staticmethod
-    def grad_input(grad_output: np.ndarray, weight: np.ndarray, g: Geometry) -> np.ndarray:
-        return Depthwise.backward(grad_output, None, weight, g, True, False)[0]
-
-    @staticmethod
-    def grad_weight(grad_output: np.ndarray, x: np.ndarray, g: Geometry) -> np.ndarray:
-        return Depthwise.backward(grad_output, x, None, g, False, True)[1]

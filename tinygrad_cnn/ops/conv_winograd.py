@@ -267,11 +267,3 @@ class Winograd:
             run_parallel(lambda i: part(*parts[i]), len(parts), threads)
         return (gx if need_x else None), grad_w
 
-    @staticmethod
-    def grad_input(grad_output: np.ndarray, weight: np.ndarray, g: Geometry) -> np.ndarray:
-        return Winograd.backward(grad_output, None, weight, g, True, False)[0]
-
-    @staticmethod
-    def grad_weight(grad_output: np.ndarray, x: np.ndarray, g: Geometry) -> np.ndarray:
-        return Winograd.backward(grad_output, x, None, g, False, True)[1]
-
