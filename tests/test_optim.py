@@ -389,3 +389,30 @@ def test_sgd_scratch_follows_a_parameter_whose_array_is_replaced():
             opt.step()
             _sgd_reference_step([q], {}, lr=0.1, weight_decay=0.5, maximize=True)
             np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "SGD"])
+def test_every_optimizer_shares_one_scratch_pool_per_dtype_with_unchanged_results(name):
+    """Optimizer._buffers hands out views of one pool per dtype (not arrays per parameter);
+    the updates equal, bit for bit, those of private scratch arrays per parameter."""
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(s).astype(dt) for s, dt in
+              (((4, 6), np.float32), ((9,), np.float64), ((), np.float32), ((3, 3, 2), np.float32))]
+    shared = [nn.Parameter(a.copy()) for a in arrays]
+    private = [nn.Parameter(a.copy()) for a in arrays]
+    cls = getattr(optim, name)
+    kwargs = {"lr": 0.01, "momentum": 0.9} if name == "SGD" else {"lr": 0.01}
+    a, b = cls(shared, **kwargs), cls(private, **kwargs)
+    b._buffers = lambda p, n: [np.empty_like(p._data) for _ in range(n)]   # a pool per call
+    for _ in range(3):
+        for p, q in zip(shared, private):
+            g = rng.standard_normal(p.shape).astype(p.dtype)
+            p.grad, q.grad = tc.tensor(g), tc.tensor(g.copy())
+        a.step()
+        b.step()
+        for p, q in zip(shared, private):
+            np.testing.assert_array_equal(p.numpy(), q.numpy())
+    assert set(a._scratch_pool) == {np.dtype(np.float32), np.dtype(np.float64)}
+    for p in shared:
+        pool = a._scratch_pool[p._data.dtype]
+        assert all(np.shares_memory(view, pool) for view in a._scratch[id(p)])
