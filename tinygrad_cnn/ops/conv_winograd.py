@@ -166,18 +166,20 @@ class Winograd:
         return -(-g.out[0] // 2), -(-g.out[1] // 2)
 
     @staticmethod
-    def workspace_bytes(g: Geometry, itemsize: int) -> int:
-        """V and M of one chunk's tiles: 16 values per tile per input and output channel (at
-        least one image per chunk)."""
+    def _tile_bytes(g: Geometry, itemsize: int) -> int:
+        """One image's V and M: 16 values per tile per input and output channel."""
         th, tw = Winograd._tiles(g)
-        per_image = 16 * th * tw * (g.x_shape[1] + g.w_shape[0]) * itemsize
+        return 16 * th * tw * (g.x_shape[1] + g.w_shape[0]) * itemsize
+
+    @staticmethod
+    def workspace_bytes(g: Geometry, itemsize: int) -> int:
+        """V and M of one chunk's tiles (at least one image per chunk)."""
+        per_image = Winograd._tile_bytes(g, itemsize)
         return max(per_image, min(CHUNK_TILE_BYTES, per_image * g.x_shape[0]))
 
     @staticmethod
     def _chunks(g: Geometry, itemsize: int) -> tuple[list, int]:
-        th, tw = Winograd._tiles(g)
-        per_image = 16 * th * tw * (g.x_shape[1] + g.w_shape[0]) * itemsize
-        return chunks(g, itemsize, CHUNK_TILE_BYTES, per_image)
+        return chunks(g, itemsize, CHUNK_TILE_BYTES, Winograd._tile_bytes(g, itemsize))
 
     @staticmethod
     def _padded(x: np.ndarray, g: Geometry) -> np.ndarray:
