@@ -98,6 +98,8 @@ def _set_algorithm(tc) -> None:
     name = os.environ.get("TINYGRAD_CNN_CONV_ALGORITHM")
     if name:
         tc.backends.conv_algorithm = name
+    if os.environ.get("TINYGRAD_CNN_CUDNN_BENCHMARK") == "1":
+        tc.backends.cudnn.benchmark = True   # time the algorithms per shape (in the warm-up steps)
 
 
 def _step(F, model, opt, x, y) -> float:
@@ -308,12 +310,17 @@ def main() -> None:
                         help="timed steps per round (default: ~2 s of PyTorch steps per model)")
     parser.add_argument("--conv-algorithm", default=None,
                         help="ours: tc.backends.conv_algorithm (default: the library's, 'auto')")
+    parser.add_argument("--cudnn-benchmark", action="store_true",
+                        help="ours: tc.backends.cudnn.benchmark = True (the conv algorithms timed once "
+                             "per shape during the warm-up; PyTorch's CPU convs have no such switch)")
     parser.add_argument("--check", action="store_true", help="compare one step's loss in float64")
     parser.add_argument("--profile", action="store_true", help="time by op type, ours only")
     args = parser.parse_args()
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     if args.conv_algorithm:                  # inherited by the workers
         os.environ["TINYGRAD_CNN_CONV_ALGORITHM"] = args.conv_algorithm
+    if args.cudnn_benchmark:
+        os.environ["TINYGRAD_CNN_CUDNN_BENCHMARK"] = "1"
     if args.check:
         rows = [check(m, args.batch or min(4, MODELS[m][4])) for m in args.models]
         for r in rows:

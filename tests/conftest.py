@@ -30,3 +30,7 @@ def _seed():
     import tinygrad_cnn as tc
     tc.manual_seed(0)
     np.random.seed(0)
+    yield
+    # a test (or a ported script) that turned cudnn.benchmark on must not time later tests' convs
+    tc.backends.cudnn.benchmark = False
+    tc.ops.conv_tuning.clear()

@@ -12,7 +12,7 @@ def test_the_usual_device_boilerplate_picks_the_cpu():
     device = tc.device("cuda" if tc.cuda.is_available() else "cpu")
     assert device == tc.device("cpu") and str(device) == "cpu" and repr(device) == "device(type='cpu')"
     assert tc.cuda.device_count() == 0 and not tc.accelerator.is_available()
-    tc.backends.cudnn.benchmark = True                     # accepted, no effect
+    tc.backends.cudnn.benchmark = True                     # the conv algorithms timed per shape
     assert tc.backends.cudnn.benchmark is True and not tc.backends.mps.is_available()
     model = nn.Linear(3, 2).to(device)
     x = tc.randn(4, 3, device=device).to(device)

@@ -13,7 +13,11 @@ and im2col for the others. Every algorithm computes the same convolution
 (tests/test_conv_algorithms.py checks each against im2col); they differ in speed and, for
 Winograd, in float32 rounding (docs/derivations.md bounds it). Validated on assignment.
 
-`cudnn.benchmark = True` and friends are accepted and have no effect (there is no cuDNN);
+`cudnn.benchmark = True` does what it does in PyTorch, for these algorithms: under 'auto', the
+first conv of each configuration (shapes, arguments, dtype, needed gradients) times every
+algorithm that applies, forward and backward, and later calls use the fastest
+(ops/conv_tuning.py; the pick may differ between runs, and with it float32 rounding).
+`cudnn.deterministic` and friends are accepted and have no effect (there is no cuDNN);
 `mps.is_available()` is False.
 """
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import sys
 import types
 
-from .ops import conv_algorithms
+from .ops import conv_algorithms, conv_tuning
 
 __all__ = ["cudnn", "mps", "mkldnn", "openmp", "conv_algorithm", "CONV_ALGORITHMS"]
 
@@ -38,12 +42,33 @@ class _Flags:
     def is_available(self) -> bool:
         return False
 
+    def _values(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k != "__doc__"}
+
     def __repr__(self) -> str:
-        return f"<backend flags {dict((k, v) for k, v in vars(self).items() if k != '__doc__')}>"
+        return f"<backend flags {self._values()}>"
 
 
-cudnn = _Flags("cuDNN flags: accepted, no effect (no GPU).", enabled=True, benchmark=False,
-               deterministic=False, allow_tf32=True)
+class _CudnnFlags(_Flags):
+    """cuDNN's flags. `benchmark` does what it does in PyTorch, for this library's conv
+    algorithms: True times them once per conv configuration and keeps the fastest
+    (ops/conv_tuning.py); the others are accepted and have no effect (no GPU)."""
+
+    @property
+    def benchmark(self) -> bool:
+        return conv_tuning.get_benchmark()
+
+    @benchmark.setter
+    def benchmark(self, flag: bool) -> None:
+        conv_tuning.set_benchmark(flag)
+
+    def _values(self) -> dict:
+        return {**super()._values(), "benchmark": self.benchmark}
+
+
+cudnn = _CudnnFlags("cuDNN flags: benchmark = True times the conv algorithms once per shape and "
+                    "keeps the fastest; the others are accepted, no effect (no GPU).",
+                    enabled=True, deterministic=False, allow_tf32=True)
 mps = _Flags("Apple MPS: not available.")
 mkldnn = _Flags("oneDNN flags: accepted, no effect.", enabled=True)
 openmp = _Flags("OpenMP: NumPy's BLAS threads are set with tc.set_blas_threads.")

@@ -54,7 +54,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..autograd import Function
 from .generic import is_graph
 from ..errors import ArgumentError, ShapeError, WorkspaceError
-from . import conv_algorithms
+from . import conv_algorithms, conv_tuning
 from .conv_geometry import to_channels_first, to_channels_last
 from .parallel import Scratch, get_num_threads, partition, run_parallel
 from .workspace import get_workspace_limit, strided_ufuncs
@@ -587,14 +587,9 @@ class ConvNd(Function):
             out = conv_output_size("conv", x.shape[2:], weight.shape[2:], stride, padding, dilation)
             return np.zeros((0, weight.shape[0]) + out, x.dtype)
         out = conv_output_size("conv", x.shape[2:], weight.shape[2:], stride, padding, dilation)
-        chosen = conv_algorithms.choose(x.shape, weight.shape, stride, padding, dilation, groups,
-                                        out, x.itemsize)
-        if chosen is not None:            # a faster algorithm for this shape (ops/conv_algorithms.py)
-            ctx.algorithm = chosen
-            need_x, need_w = (ctx.needs_input_grad + (False,))[:2]
-            ctx.save_for_backward(x if need_w else None, weight if need_x else None, None)
-            return chosen[0].forward(x, weight, bias, chosen[1])
-        return conv_forward(ctx, x, weight, bias, stride, padding, dilation, groups)
+        g = conv_algorithms.geometry(x.shape, weight.shape, stride, padding, dilation, groups, out)
+        algo = None if g is None else _algorithm_for(g, x, weight, bias, ctx.needs_input_grad)
+        return _conv_by(algo, g, ctx, x, weight, bias)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -683,6 +678,36 @@ class ConvNd(Function):
                 grad_w = np.ascontiguousarray(grad_w.swapaxes(1, 2))         # (G, Kg, COg) -> (G, COg, Kg)
             grad_w = grad_w.reshape((co, c // g_) + plan.kernel)             # -> (CO, C/G, KH, KW)
         return grad_x, grad_w, grad_b
+
+
+def _conv_by(algo: Any, g: Any, ctx: Any, x: np.ndarray, weight: np.ndarray,
+             bias: np.ndarray | None) -> np.ndarray:
+    """ConvNd's forward by `algo` (an ops/conv_algorithms.py algorithm, or None: im2col)."""
+    if algo is None:
+        kw = ctx.kwargs
+        return conv_forward(ctx, x, weight, bias, kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
+    ctx.algorithm = (algo, g)
+    need_x, need_w = (ctx.needs_input_grad + (False,))[:2]
+    ctx.save_for_backward(x if need_w else None, weight if need_x else None, None)
+    return algo.forward(x, weight, bias, g)
+
+
+def _algorithm_for(g: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
+                   needs_input_grad: tuple) -> Any:
+    """The algorithm for this conv: 'auto''s rule, or with cudnn.benchmark on the fastest
+    candidate, timed on this call's arrays the first time its configuration is seen."""
+    if not (conv_tuning.get_benchmark() and conv_algorithms.get_conv_algorithm() == "auto"):
+        return conv_algorithms.choose(g, x.itemsize)
+    needs = tuple((needs_input_grad + (False, False))[:2])
+
+    def run(algo: Any) -> None:
+        ctx = _ConvContext(needs + (False,), g.groups)
+        ctx.kwargs.update(stride=g.stride, padding=g.padding, dilation=g.dilation)
+        y = _conv_by(algo, g, ctx, x, weight, bias)
+        if any(needs):
+            ConvNd.backward(ctx, y)       # y as grad_output: the right shape, realistic values
+
+    return conv_tuning.tuned_choice(g, x.dtype, needs, run)
 
 
 def _algorithm_backward(ctx: Any, grad_output: np.ndarray) -> tuple:

@@ -34,8 +34,8 @@ from .conv_geometry import Geometry, add_bias, chunks, summed_in_groups
 from .parallel import run_parallel
 from .workspace import get_workspace_limit
 
-__all__ = ["Geometry", "ALGORITHMS", "choose", "set_conv_algorithm", "get_conv_algorithm",
-           "winograd_2x2_3x3_matrices"]
+__all__ = ["Geometry", "ALGORITHMS", "geometry", "choose", "candidates", "set_conv_algorithm",
+           "get_conv_algorithm", "winograd_2x2_3x3_matrices"]
 
 _chunks, _summed_in_groups, _add_bias = chunks, summed_in_groups, add_bias
 
@@ -193,17 +193,32 @@ def _auto(g: Geometry, itemsize: int) -> Any:
     return None
 
 
-def choose(x_shape: tuple, w_shape: tuple, stride: tuple, padding: tuple, dilation: tuple,
-           groups: int, out: tuple, itemsize: int) -> tuple[Any, Geometry] | None:
-    """(algorithm, geometry) for this conv, or None for im2col."""
-    name = _state["conv_algorithm"]
-    if name == "im2col" or len(w_shape) != 4 or x_shape[0] == 0:
+def _fits(algo: Any, g: Geometry, itemsize: int) -> bool:
+    """Winograd's transformed tiles must fit the workspace limit (im2col bands its columns)."""
+    if algo is not Winograd:
+        return True
+    limit = get_workspace_limit()
+    return limit is None or Winograd.workspace_bytes(g, itemsize) <= limit
+
+
+def candidates(g: Geometry, itemsize: int) -> list:
+    """Every way to compute this conv: None (im2col) first, then each algorithm that applies
+    and fits the workspace limit (what cudnn.benchmark times, ops/conv_tuning.py)."""
+    return [None] + [a for a in ALGORITHMS.values() if a.applies(g) and _fits(a, g, itemsize)]
+
+
+def geometry(x_shape: tuple, w_shape: tuple, stride: tuple, padding: tuple, dilation: tuple,
+             groups: int, out: tuple) -> Geometry | None:
+    """The Geometry of a conv some algorithm may take, or None when only im2col can
+    (conv_algorithm 'im2col', not 2-D, or an empty batch)."""
+    if _state["conv_algorithm"] == "im2col" or len(w_shape) != 4 or x_shape[0] == 0:
         return None
-    g = Geometry(tuple(x_shape), tuple(w_shape), tuple(stride), tuple(padding), tuple(dilation),
-                 groups, tuple(out))
+    return Geometry(tuple(x_shape), tuple(w_shape), tuple(stride), tuple(padding), tuple(dilation),
+                    groups, tuple(out))
+
+
+def choose(g: Geometry, itemsize: int) -> Any:
+    """The algorithm for this conv under conv_algorithm (None: im2col)."""
+    name = _state["conv_algorithm"]
     algo = _auto(g, itemsize) if name == "auto" else ALGORITHMS[name] if ALGORITHMS[name].applies(g) else None
-    if algo is Winograd:
-        limit = get_workspace_limit()
-        if limit is not None and Winograd.workspace_bytes(g, itemsize) > limit:
-            return None
-    return None if algo is None else (algo, g)
+    return algo if algo is not None and _fits(algo, g, itemsize) else None
